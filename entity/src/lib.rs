@@ -1,0 +1,6 @@
+//! sea-orm entities for toker's two tables. The schema itself is owned by the `migration` crate;
+//! these types mirror it and are only used by toker's `store` module.
+
+pub mod device;
+pub mod prelude;
+pub mod user;

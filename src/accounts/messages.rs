@@ -1,0 +1,30 @@
+//! devise_token_auth's English message catalog (server.md §7): wire texts, quoted exactly.
+
+pub const BAD_CREDENTIALS: &str = "Invalid login credentials. Please try again.";
+pub const NOT_SUPPORTED: &str = "Use POST /sign_in to sign in. GET is not supported.";
+pub const USER_NOT_LOGGED_IN: &str = "User was not found or was not logged in.";
+pub const TOKEN_INVALID: &str = "Invalid login credentials";
+pub const MISSING_CONFIRM_SUCCESS_URL: &str = "Missing 'confirm_success_url' parameter.";
+pub const ACCOUNT_TO_DESTROY_NOT_FOUND: &str = "Unable to locate account for destruction.";
+pub const USER_NOT_FOUND: &str = "User not found.";
+pub const VALIDATE_SIGN_UP_PARAMS: &str = "Please submit proper sign up data in request body.";
+pub const VALIDATE_ACCOUNT_UPDATE_PARAMS: &str =
+    "Please submit proper account update data in request body.";
+pub const LOCKED: &str =
+    "Your account has been locked due to an excessive number of unsuccessful sign in attempts.";
+pub const UNAUTHENTICATED: &str = "You need to sign in or sign up before continuing.";
+
+pub fn not_confirmed(email: &str) -> String {
+    format!(
+        "A confirmation email was sent to your account at '{email}'. You must follow the \
+         instructions in the email before your account can be activated"
+    )
+}
+
+pub fn redirect_not_allowed(url: &str) -> String {
+    format!("Redirect to '{url}' not allowed.")
+}
+
+pub fn account_destroyed(uid: &str) -> String {
+    format!("Account with UID '{uid}' has been destroyed.")
+}

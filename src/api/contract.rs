@@ -1,0 +1,256 @@
+//! devise_token_auth's response bodies (server.md §2.0.4–2.0.5) as OpenAPI types: the user JSON,
+//! the validation-error map and the seven error shapes E1–E7. Each shape is defined once here.
+
+use std::borrow::Cow;
+
+use poem_openapi::{
+    Object,
+    registry::{MetaSchema, MetaSchemaRef, Registry},
+    types::{ParseFromJSON, ParseResult, ToJSON, Type},
+};
+use serde_json::{Map, Value};
+
+/// Implements the poem-openapi type traits for a newtype over a JSON object whose schema is
+/// written by hand (its keys depend on settings, so no derive can describe it).
+macro_rules! json_object_type {
+    ($ty:ident, $name:literal, $schema:expr) => {
+        impl Type for $ty {
+            const IS_REQUIRED: bool = true;
+            type RawValueType = Self;
+            type RawElementValueType = Self;
+
+            fn name() -> Cow<'static, str> {
+                $name.into()
+            }
+
+            fn schema_ref() -> MetaSchemaRef {
+                MetaSchemaRef::Reference($name.to_string())
+            }
+
+            fn register(registry: &mut Registry) {
+                registry.create_schema::<Self, _>($name.to_string(), |_| $schema);
+            }
+
+            fn as_raw_value(&self) -> Option<&Self::RawValueType> {
+                Some(self)
+            }
+
+            fn raw_element_iter<'a>(
+                &'a self,
+            ) -> Box<dyn Iterator<Item = &'a Self::RawElementValueType> + 'a> {
+                Box::new(std::iter::once(self))
+            }
+        }
+
+        impl ParseFromJSON for $ty {
+            fn parse_from_json(value: Option<Value>) -> ParseResult<Self> {
+                match value {
+                    Some(Value::Object(map)) => Ok($ty(map)),
+                    other => Err(poem_openapi::types::ParseError::expected_type(
+                        other.unwrap_or_default(),
+                    )),
+                }
+            }
+        }
+
+        impl ToJSON for $ty {
+            fn to_json(&self) -> Option<Value> {
+                Some(Value::Object(self.0.clone()))
+            }
+        }
+    };
+}
+
+/// The serialized user: every users column but Devise's secret ones, plus the app's extra
+/// attributes. `created_at`/`updated_at` are left out by sign-in and validate_token (U-lite).
+#[derive(Debug, Clone, PartialEq)]
+pub struct UserJson(pub Map<String, Value>);
+
+json_object_type!(UserJson, "User", {
+    let string = || String::schema_ref();
+    let mut nullable_string = MetaSchema::new("string");
+    nullable_string.nullable = true;
+    let nullable = || MetaSchemaRef::Inline(Box::new(nullable_string.clone()));
+    let mut timestamp = MetaSchema::new_with_format("string", "date-time");
+    timestamp.description =
+        Some("ISO-8601 UTC with milliseconds; absent in sign-in and validate_token answers");
+    MetaSchema {
+        description: Some(
+            "A user: every column but the secret ones. Extra attributes permitted by \
+             `sign_up_attributes` / `account_update_attributes` appear as further keys.",
+        ),
+        properties: vec![
+            ("id", i64::schema_ref()),
+            ("provider", string()),
+            ("uid", string()),
+            ("allow_password_change", bool::schema_ref()),
+            ("name", nullable()),
+            ("nickname", nullable()),
+            ("image", nullable()),
+            ("email", nullable()),
+            (
+                "created_at",
+                MetaSchemaRef::Inline(Box::new(timestamp.clone())),
+            ),
+            ("updated_at", MetaSchemaRef::Inline(Box::new(timestamp))),
+        ],
+        required: vec!["id", "provider", "uid", "allow_password_change"],
+        additional_properties: Some(Box::new(MetaSchemaRef::Inline(Box::new(MetaSchema::ANY)))),
+        ..MetaSchema::new("object")
+    }
+});
+
+/// `{"<attribute>": ["<message>", …], …, "full_messages": ["<Attribute message>", …]}`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ValidationErrors(pub Map<String, Value>);
+
+json_object_type!(ValidationErrors, "ValidationErrors", {
+    MetaSchema {
+        description: Some(
+            "Messages per attribute in validation order, and `full_messages` with the \
+             humanized attribute names.",
+        ),
+        properties: vec![("full_messages", Vec::<String>::schema_ref())],
+        required: vec!["full_messages"],
+        additional_properties: Some(Box::new(Vec::<String>::schema_ref())),
+        ..MetaSchema::new("object")
+    }
+});
+
+/// E1: `{"success":false,"errors":["…"]}`.
+#[derive(Debug, Object)]
+pub struct ErrorBody {
+    /// Always `false`.
+    pub success: bool,
+    pub errors: Vec<String>,
+}
+
+impl ErrorBody {
+    pub fn new(message: impl Into<String>) -> ErrorBody {
+        ErrorBody {
+            success: false,
+            errors: vec![message.into()],
+        }
+    }
+}
+
+/// E2: E1 plus `"status":"error"`.
+#[derive(Debug, Object)]
+pub struct StatusErrorBody {
+    /// Always `false`.
+    pub success: bool,
+    pub errors: Vec<String>,
+    /// Always `"error"`.
+    pub status: String,
+}
+
+impl StatusErrorBody {
+    pub fn new(message: impl Into<String>) -> StatusErrorBody {
+        StatusErrorBody {
+            success: false,
+            errors: vec![message.into()],
+            status: "error".into(),
+        }
+    }
+}
+
+/// E3: E2 plus `"data"`: the unsaved user, or `null`.
+#[derive(Debug, Object)]
+pub struct StatusErrorWithDataBody {
+    /// Always `false`.
+    pub success: bool,
+    pub errors: Vec<String>,
+    /// Always `"error"`.
+    pub status: String,
+    pub data: Option<UserJson>,
+}
+
+impl StatusErrorWithDataBody {
+    pub fn new(message: impl Into<String>, data: Option<UserJson>) -> StatusErrorWithDataBody {
+        StatusErrorWithDataBody {
+            success: false,
+            errors: vec![message.into()],
+            status: "error".into(),
+            data,
+        }
+    }
+}
+
+/// E4: `{"status":"error",["data":<unsaved user>,]"errors":{…}}`.
+#[derive(Debug, Object)]
+pub struct ValidationErrorBody {
+    /// Always `"error"`.
+    pub status: String,
+    /// The unsaved user (sign-up only).
+    #[oai(skip_serializing_if_is_none)]
+    pub data: Option<UserJson>,
+    pub errors: ValidationErrors,
+}
+
+/// E5: `{"success":false,"errors":{…}}`.
+#[derive(Debug, Object)]
+pub struct SuccessValidationErrorBody {
+    /// Always `false`.
+    pub success: bool,
+    pub errors: ValidationErrors,
+}
+
+/// E7: `{"errors":["You need to sign in or sign up before continuing."]}`.
+#[derive(Debug, Object)]
+pub struct UnauthenticatedBody {
+    pub errors: Vec<String>,
+}
+
+impl Default for UnauthenticatedBody {
+    fn default() -> Self {
+        UnauthenticatedBody {
+            errors: vec![crate::accounts::messages::UNAUTHENTICATED.into()],
+        }
+    }
+}
+
+/// `{"status":"success","data":<user>}` (sign-up, account update).
+#[derive(Debug, Object)]
+pub struct StatusDataBody {
+    /// Always `"success"`.
+    pub status: String,
+    pub data: UserJson,
+}
+
+impl StatusDataBody {
+    pub fn new(data: UserJson) -> StatusDataBody {
+        StatusDataBody {
+            status: "success".into(),
+            data,
+        }
+    }
+}
+
+/// `{"data":<user>}` (sign-in, the sample resource).
+#[derive(Debug, Object)]
+pub struct DataBody {
+    pub data: UserJson,
+}
+
+/// `{"success":true,"data":<user>}` (validate_token).
+#[derive(Debug, Object)]
+pub struct SuccessDataBody {
+    /// Always `true`.
+    pub success: bool,
+    pub data: UserJson,
+}
+
+/// `{"success":true}` (sign-out).
+#[derive(Debug, Object)]
+pub struct SuccessBody {
+    /// Always `true`.
+    pub success: bool,
+}
+
+/// `{"status":"success","message":"…"}` (account deletion).
+#[derive(Debug, Object)]
+pub struct StatusMessageBody {
+    /// Always `"success"`.
+    pub status: String,
+    pub message: String,
+}

@@ -1,0 +1,99 @@
+//! The HTTP API: devise_token_auth's routes (one module per DTA controller), the sample
+//! protected resource, and the OpenAPI document built from them.
+
+pub mod contract;
+pub mod params;
+mod registrations;
+mod sample;
+mod sessions;
+mod token_validations;
+
+use poem::{Request, web::Data};
+use poem_openapi::{OpenApiService, Tags};
+use serde_json::{Map, Value};
+
+use crate::{
+    accounts::{Accounts, Origin},
+    error::ApiError,
+};
+
+#[derive(Tags)]
+pub enum ApiTags {
+    /// Sign up, update and delete accounts (DTA's registrations controller).
+    Registrations,
+    /// Sign in and out.
+    Sessions,
+    /// Check a token and refresh it.
+    TokenValidations,
+    /// An example of your own API behind toker's tokens.
+    Sample,
+}
+
+/// Every operation, in one document. Paths use the default mount `/auth`; `startup` maps the
+/// configured `mount_path` onto them.
+pub type Api = (
+    registrations::Registrations,
+    sessions::Sessions,
+    token_validations::TokenValidations,
+    sample::Sample,
+);
+
+pub const DEFAULT_MOUNT: &str = "/auth";
+
+pub fn service(server_url: &str) -> OpenApiService<Api, ()> {
+    OpenApiService::new(
+        (
+            registrations::Registrations,
+            sessions::Sessions,
+            token_validations::TokenValidations,
+            sample::Sample,
+        ),
+        "toker",
+        env!("CARGO_PKG_VERSION"),
+    )
+    .description(
+        "A devise_token_auth-compatible token server. Authenticated requests send the \
+         `access-token`, `client` and `uid` headers from the previous response; responses \
+         carry the next token in the same headers (see the README for the rotation rules).",
+    )
+    .server(server_url)
+}
+
+/// The OpenAPI document as YAML, exactly what `toker openapi` prints and `openapi.yaml` holds.
+pub fn spec_yaml() -> String {
+    service("/").spec_yaml()
+}
+
+type AccountsData<'a> = Data<&'a Accounts>;
+
+/// Device facts from the request (user agent, peer address).
+fn origin_of(req: &Request) -> Origin {
+    Origin {
+        user_agent: req
+            .headers()
+            .get(poem::http::header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .map(|s| s.chars().take(255).collect()),
+        ip: req
+            .remote_addr()
+            .as_socket_addr()
+            .map(|a| a.ip().to_string()),
+    }
+}
+
+/// The permitted extra attributes that were sent (Devise strong parameters: scalars and nulls
+/// kept, arrays and objects dropped).
+fn permitted_attributes(raw: &Map<String, Value>, permitted: &[String]) -> Map<String, Value> {
+    permitted
+        .iter()
+        .filter_map(|name| {
+            raw.get(name)
+                .filter(|v| !matches!(v, Value::Array(_) | Value::Object(_)))
+                .map(|v| (name.clone(), v.clone()))
+        })
+        .collect()
+}
+
+fn internal(e: impl Into<anyhow::Error>) -> poem::Error {
+    ApiError::Internal(e.into()).into()
+}

@@ -1,0 +1,278 @@
+//! Request parameters the way devise_token_auth reads them (server.md §2.0.2): JSON or
+//! form-urlencoded bodies merged over the query string, top-level names, unknown names ignored,
+//! non-scalar values dropped, an empty body meaning "no params". One extractor, `Params<T>`,
+//! does all of it, so every endpoint follows the same rules and the OpenAPI document still shows
+//! a typed schema for both content types.
+
+use std::borrow::Cow;
+
+use poem::{Request, RequestBody, http::StatusCode};
+use poem_openapi::{
+    ApiExtractor, ApiExtractorType, ExtractParamOptions,
+    registry::{MetaMediaType, MetaRequest, MetaSchemaRef, Registry},
+    types::{ParseError, ParseFromJSON, ParseResult, ToJSON, Type},
+};
+use serde_json::{Map, Value};
+
+use crate::error::ApiError;
+
+/// A scalar parameter, lenient as Rails params: strings as they are, numbers and booleans as
+/// their text, `null`, arrays and objects as absent. Never fails to parse.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Param(pub Option<String>);
+
+impl Param {
+    pub fn as_deref(&self) -> Option<&str> {
+        self.0.as_deref()
+    }
+
+    pub fn is_present(&self) -> bool {
+        self.0.is_some()
+    }
+
+    /// Present and not blank (Rails' `present?`).
+    pub fn filled(&self) -> Option<&str> {
+        self.0.as_deref().filter(|s| !s.trim().is_empty())
+    }
+}
+
+/// Rails' reading of one JSON value as a scalar param.
+pub fn scalar(value: &Value) -> Option<String> {
+    match value {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        Value::Bool(b) => Some(b.to_string()),
+        Value::Null | Value::Array(_) | Value::Object(_) => None,
+    }
+}
+
+impl Type for Param {
+    const IS_REQUIRED: bool = false;
+    type RawValueType = String;
+    type RawElementValueType = String;
+
+    fn name() -> Cow<'static, str> {
+        "string".into()
+    }
+
+    fn schema_ref() -> MetaSchemaRef {
+        String::schema_ref()
+    }
+
+    fn as_raw_value(&self) -> Option<&Self::RawValueType> {
+        self.0.as_ref()
+    }
+
+    fn raw_element_iter<'a>(
+        &'a self,
+    ) -> Box<dyn Iterator<Item = &'a Self::RawElementValueType> + 'a> {
+        Box::new(self.0.iter())
+    }
+
+    fn is_none(&self) -> bool {
+        self.0.is_none()
+    }
+}
+
+impl ParseFromJSON for Param {
+    fn parse_from_json(value: Option<Value>) -> ParseResult<Self> {
+        Ok(Param(value.as_ref().and_then(scalar)))
+    }
+}
+
+impl ToJSON for Param {
+    fn to_json(&self) -> Option<Value> {
+        self.0.clone().map(Value::String)
+    }
+}
+
+/// The merged parameters of a request: `typed` for the fields an endpoint documents, `raw` for
+/// the rest (extra user attributes, credential fallbacks, `unbatch`).
+pub struct Params<T> {
+    pub typed: T,
+    pub raw: Map<String, Value>,
+}
+
+impl<T> Params<T> {
+    pub fn get(&self, name: &str) -> Option<String> {
+        self.raw.get(name).and_then(scalar)
+    }
+
+    pub fn has(&self, name: &str) -> bool {
+        self.raw
+            .get(name)
+            .is_some_and(|v| !matches!(v, Value::Array(_) | Value::Object(_)))
+    }
+}
+
+/// Body size limit, set by the app as request data.
+#[derive(Debug, Clone, Copy)]
+pub struct BodyLimit(pub usize);
+
+enum BodyKind {
+    Json,
+    Form,
+}
+
+fn body_kind(content_type: Option<&str>) -> Option<BodyKind> {
+    let mime: mime::Mime = content_type?.parse().ok()?;
+    match (
+        mime.type_().as_str(),
+        mime.subtype().as_str(),
+        mime.suffix(),
+    ) {
+        ("application", "json", _) | ("application", _, Some(mime::JSON)) => Some(BodyKind::Json),
+        ("application", "x-www-form-urlencoded", _) => Some(BodyKind::Form),
+        _ => None,
+    }
+}
+
+/// Parses `a=1&b=2`, refusing bytes that do not decode to UTF-8 (Rails answers 400 there too).
+pub fn parse_form(bytes: &[u8]) -> Result<Map<String, Value>, ApiError> {
+    let mut map = Map::new();
+    for pair in bytes.split(|b| *b == b'&').filter(|p| !p.is_empty()) {
+        let (k, v) = match pair.iter().position(|b| *b == b'=') {
+            Some(i) => (&pair[..i], &pair[i + 1..]),
+            None => (pair, &b""[..]),
+        };
+        let decode = |s: &[u8]| -> Result<String, ApiError> {
+            let plus_as_space: Vec<u8> = s
+                .iter()
+                .map(|b| if *b == b'+' { b' ' } else { *b })
+                .collect();
+            percent_encoding::percent_decode(&plus_as_space)
+                .decode_utf8()
+                .map(|s| s.into_owned())
+                .map_err(|_| ApiError::bad_request("Invalid form body: not UTF-8."))
+        };
+        map.insert(decode(k)?, Value::String(decode(v)?));
+    }
+    Ok(map)
+}
+
+/// The query string as params (the lowest-priority source).
+pub fn query_params(req: &Request) -> Map<String, Value> {
+    // A query that is not valid UTF-8 counts as no query params at all.
+    req.uri()
+        .query()
+        .and_then(|q| parse_form(q.as_bytes()).ok())
+        .unwrap_or_default()
+}
+
+/// Reads and parses the body (JSON object or form) over the query params.
+pub async fn read_params(
+    req: &Request,
+    body: &mut RequestBody,
+) -> Result<Map<String, Value>, ApiError> {
+    let limit = req.data::<BodyLimit>().map_or(64 * 1024, |l| l.0);
+    let bytes = body
+        .take()
+        .map_err(|_| ApiError::bad_request("Request body already read."))?
+        .into_bytes_limit(limit)
+        .await
+        .map_err(|e| match e {
+            poem::error::ReadBodyError::PayloadTooLarge => ApiError::payload_too_large(),
+            _ => ApiError::bad_request("Could not read the request body."),
+        })?;
+    let mut params = query_params(req);
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Ok(params);
+    }
+    let content_type = req.content_type();
+    let body_params = match body_kind(content_type) {
+        Some(BodyKind::Json) => match serde_json::from_slice::<Value>(&bytes) {
+            Ok(Value::Object(map)) => map,
+            Ok(_) => {
+                return Err(ApiError::bad_request(
+                    "Invalid JSON body: expected an object.",
+                ));
+            }
+            Err(e) => {
+                return Err(ApiError::bad_request(format!(
+                    "Invalid JSON body: {}.",
+                    e.to_string().trim_end_matches('.')
+                )));
+            }
+        },
+        Some(BodyKind::Form) => parse_form(&bytes)?,
+        None => {
+            return Err(ApiError::status(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "Unsupported Content-Type: send application/json or application/x-www-form-urlencoded.",
+            ));
+        }
+    };
+    params.extend(body_params);
+    Ok(params)
+}
+
+impl<'a, T: ParseFromJSON + ToJSON> ApiExtractor<'a> for Params<T> {
+    const TYPES: &'static [ApiExtractorType] = &[ApiExtractorType::RequestObject];
+    type ParamType = ();
+    type ParamRawType = ();
+
+    fn register(registry: &mut Registry) {
+        T::register(registry);
+    }
+
+    fn request_meta() -> Option<MetaRequest> {
+        Some(MetaRequest {
+            description: Some(
+                "Parameters as a JSON object or a form-urlencoded body; query parameters are \
+                 merged under them. Unknown names are ignored.",
+            ),
+            content: vec![
+                MetaMediaType {
+                    content_type: "application/json",
+                    schema: T::schema_ref(),
+                },
+                MetaMediaType {
+                    content_type: "application/x-www-form-urlencoded",
+                    schema: T::schema_ref(),
+                },
+            ],
+            required: false,
+        })
+    }
+
+    async fn from_request(
+        request: &'a Request,
+        body: &mut RequestBody,
+        _param_opts: ExtractParamOptions<Self::ParamType>,
+    ) -> poem::Result<Self> {
+        let raw = read_params(request, body).await?;
+        let typed = T::parse_from_json(Some(Value::Object(raw.clone())))
+            .map_err(|e: ParseError<T>| ApiError::bad_request(e.into_message()))?;
+        Ok(Params { typed, raw })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn form_bodies_decode_plus_and_percent() {
+        let map = parse_form(b"email=a%2Bb%40x.com&name=Ann+Lee&empty=&flag").unwrap();
+        assert_eq!(map["email"], "a+b@x.com");
+        assert_eq!(map["name"], "Ann Lee");
+        assert_eq!(map["empty"], "");
+        assert_eq!(map["flag"], "");
+    }
+
+    #[test]
+    fn form_bodies_that_are_not_utf8_are_refused() {
+        assert!(parse_form(b"email=%FF%FE").is_err());
+    }
+
+    #[test]
+    fn scalars_follow_rails() {
+        assert_eq!(scalar(&serde_json::json!(12)), Some("12".into()));
+        assert_eq!(scalar(&serde_json::json!(["x"])), None);
+        assert_eq!(scalar(&serde_json::json!(null)), None);
+        assert_eq!(
+            Param::parse_from_json(Some(serde_json::json!({"a": 1}))).unwrap(),
+            Param(None)
+        );
+    }
+}

@@ -1,0 +1,345 @@
+//! `POST /auth`, `PUT`/`PATCH /auth`, `DELETE /auth` (server.md §2.1–2.3).
+
+use poem::{Request, web::Data};
+use poem_openapi::{ApiResponse, Object, OpenApi, Union, payload::Json};
+
+use super::{
+    AccountsData, ApiTags,
+    contract::{
+        StatusDataBody, StatusErrorBody, StatusErrorWithDataBody, StatusMessageBody, UserJson,
+        ValidationErrorBody,
+    },
+    internal, origin_of,
+    params::{Param, Params},
+    permitted_attributes,
+};
+use crate::{
+    accounts::{
+        AccountUpdate, SignUp, SignUpOutcome, UpdateOutcome, messages,
+        user_json::{Shape, user_json},
+    },
+    http::auth::RequestAuth,
+};
+
+/// Sign-up parameters; the app's `sign_up_attributes` are accepted beside them.
+#[derive(Debug, Object)]
+pub struct SignUpRequest {
+    /// The account's e-mail; lower-cased and stripped, it becomes the `uid`.
+    email: Param,
+    password: Param,
+    password_confirmation: Param,
+    /// Where the confirmation link lands; required when `confirmable` is on and
+    /// `default_confirm_success_url` is unset. Checked against `redirect_whitelist`.
+    confirm_success_url: Param,
+    /// Copied into the confirmation link as `config`.
+    config_name: Param,
+}
+
+/// Account-update parameters; the app's `account_update_attributes` are accepted beside them.
+#[derive(Debug, Object)]
+pub struct AccountUpdateRequest {
+    email: Param,
+    password: Param,
+    password_confirmation: Param,
+    /// Required per `check_current_password_before_update`.
+    current_password: Param,
+}
+
+/// Credential fallbacks in the body (redux-token-auth sends them there after a reload).
+#[derive(Debug, Object)]
+pub struct BodyCredentials {
+    #[oai(rename = "access-token")]
+    access_token: Param,
+    client: Param,
+    uid: Param,
+}
+
+/// The 422 answers of sign-up.
+#[derive(Debug, Union)]
+#[oai(one_of)]
+pub enum SignUpRejection {
+    /// E2: no sign-up parameter at all.
+    NoParams(StatusErrorBody),
+    /// E3: missing or disallowed `confirm_success_url`, with the unsaved user.
+    Redirect(StatusErrorWithDataBody),
+    /// E4: validation errors, with the unsaved user.
+    Invalid(ValidationErrorBody),
+}
+
+#[derive(Debug, ApiResponse)]
+pub enum SignUpResponse {
+    /// The account was created. When it may sign in at once (not awaiting confirmation), the
+    /// response carries the auth headers of a new device.
+    #[oai(status = 200)]
+    Created(Json<StatusDataBody>),
+    /// E2, E3 or E4.
+    #[oai(status = 422)]
+    Rejected(Json<SignUpRejection>),
+}
+
+/// The 422 answers of account update.
+#[derive(Debug, Union)]
+#[oai(one_of)]
+pub enum UpdateRejection {
+    /// E2: no account-update parameter at all.
+    NoParams(StatusErrorBody),
+    /// E4: validation errors (auth headers still rotate).
+    Invalid(ValidationErrorBody),
+}
+
+#[derive(Debug, ApiResponse)]
+pub enum UpdateResponse {
+    /// Updated; `uid` follows a changed e-mail, already in this response's headers.
+    #[oai(status = 200)]
+    Updated(Json<StatusDataBody>),
+    /// E2 `User not found.`: no valid credentials.
+    #[oai(status = 404)]
+    NotFound(Json<StatusErrorBody>),
+    /// E2 or E4.
+    #[oai(status = 422)]
+    Rejected(Json<UpdateRejection>),
+}
+
+#[derive(Debug, ApiResponse)]
+pub enum DestroyResponse {
+    /// The account and all its devices are gone.
+    #[oai(status = 200)]
+    Destroyed(Json<StatusMessageBody>),
+    /// E2 `Unable to locate account for destruction.`
+    #[oai(status = 404)]
+    NotFound(Json<StatusErrorBody>),
+}
+
+pub struct Registrations;
+
+#[OpenApi(
+    tag = "ApiTags::Registrations",
+    response_header(
+        name = "access-token",
+        ty = "Option<String>",
+        description = "The next token (see README: rotation)."
+    ),
+    response_header(
+        name = "token-type",
+        ty = "Option<String>",
+        description = "Always `Bearer`."
+    ),
+    response_header(
+        name = "client",
+        ty = "Option<String>",
+        description = "The device's client id."
+    ),
+    response_header(
+        name = "expiry",
+        ty = "Option<String>",
+        description = "Unix seconds when the token expires."
+    ),
+    response_header(name = "uid", ty = "Option<String>", description = "The user's uid."),
+    response_header(
+        name = "authorization",
+        ty = "Option<String>",
+        description = "`Bearer` + base64 of the five values as JSON."
+    )
+)]
+impl Registrations {
+    /// Sign up
+    ///
+    /// Creates an e-mail account. JSON and form-urlencoded bodies are both accepted.
+    #[oai(path = "/auth", method = "post")]
+    async fn sign_up(
+        &self,
+        accounts: AccountsData<'_>,
+        auth: Data<&RequestAuth>,
+        req: &Request,
+        params: Params<SignUpRequest>,
+    ) -> poem::Result<SignUpResponse> {
+        let attrs = &accounts.settings.sign_up_attributes;
+        let attributes = permitted_attributes(&params.raw, attrs);
+        let p = &params.typed;
+        let input = SignUp {
+            email: p.email.0.clone(),
+            password: p.password.0.clone(),
+            password_confirmation: p.password_confirmation.0.clone(),
+            confirm_success_url: params.get("confirm_success_url"),
+            any_permitted: ["email", "password", "password_confirmation"]
+                .iter()
+                .any(|k| params.has(k))
+                || !attributes.is_empty(),
+            attributes,
+        };
+        let rejected = |r| Ok(SignUpResponse::Rejected(Json(r)));
+        match accounts
+            .sign_up(input, &origin_of(req))
+            .await
+            .map_err(internal)?
+        {
+            SignUpOutcome::Created { user, session } => {
+                if let Some(session) = session {
+                    auth.issue(&user, session);
+                }
+                let data = user_json(&user, &accounts.settings, Shape::Full);
+                Ok(SignUpResponse::Created(Json(StatusDataBody::new(data))))
+            }
+            SignUpOutcome::NoParams => rejected(SignUpRejection::NoParams(StatusErrorBody::new(
+                messages::VALIDATE_SIGN_UP_PARAMS,
+            ))),
+            SignUpOutcome::MissingConfirmUrl(draft) => {
+                rejected(SignUpRejection::Redirect(StatusErrorWithDataBody::new(
+                    messages::MISSING_CONFIRM_SUCCESS_URL,
+                    Some(UserJson(draft)),
+                )))
+            }
+            SignUpOutcome::RedirectNotAllowed(url, draft) => {
+                rejected(SignUpRejection::Redirect(StatusErrorWithDataBody::new(
+                    messages::redirect_not_allowed(&url),
+                    Some(UserJson(draft)),
+                )))
+            }
+            SignUpOutcome::Invalid(errors, draft) => {
+                rejected(SignUpRejection::Invalid(ValidationErrorBody {
+                    status: "error".into(),
+                    data: Some(UserJson(draft)),
+                    errors: errors.to_body(),
+                }))
+            }
+        }
+    }
+
+    /// Update account
+    ///
+    /// Changes e-mail, password or permitted attributes of the signed-in user.
+    #[oai(
+        path = "/auth",
+        method = "put",
+        request_header(name = "access-token", ty = "Option<String>"),
+        request_header(name = "client", ty = "Option<String>"),
+        request_header(name = "uid", ty = "Option<String>")
+    )]
+    async fn update_put(
+        &self,
+        accounts: AccountsData<'_>,
+        auth: Data<&RequestAuth>,
+        params: Params<AccountUpdateRequest>,
+    ) -> poem::Result<UpdateResponse> {
+        update(&accounts, &auth, params).await
+    }
+
+    /// Update account (PATCH)
+    ///
+    /// The same as `PUT /auth`.
+    #[oai(
+        path = "/auth",
+        method = "patch",
+        request_header(name = "access-token", ty = "Option<String>"),
+        request_header(name = "client", ty = "Option<String>"),
+        request_header(name = "uid", ty = "Option<String>")
+    )]
+    async fn update_patch(
+        &self,
+        accounts: AccountsData<'_>,
+        auth: Data<&RequestAuth>,
+        params: Params<AccountUpdateRequest>,
+    ) -> poem::Result<UpdateResponse> {
+        update(&accounts, &auth, params).await
+    }
+
+    /// Delete account
+    ///
+    /// Deletes the signed-in user and every device of it.
+    #[oai(
+        path = "/auth",
+        method = "delete",
+        request_header(name = "access-token", ty = "Option<String>"),
+        request_header(name = "client", ty = "Option<String>"),
+        request_header(name = "uid", ty = "Option<String>")
+    )]
+    async fn destroy(
+        &self,
+        accounts: AccountsData<'_>,
+        auth: Data<&RequestAuth>,
+        params: Params<BodyCredentials>,
+    ) -> poem::Result<DestroyResponse> {
+        let not_found = || {
+            DestroyResponse::NotFound(Json(StatusErrorBody::new(
+                messages::ACCOUNT_TO_DESTROY_NOT_FOUND,
+            )))
+        };
+        let Some(user) = auth
+            .authenticate(Some(&params.raw))
+            .await
+            .map_err(internal)?
+        else {
+            return Ok(not_found());
+        };
+        auth.silence();
+        if !accounts.destroy(&user).await.map_err(internal)? {
+            return Ok(not_found());
+        }
+        Ok(DestroyResponse::Destroyed(Json(StatusMessageBody {
+            status: "success".into(),
+            message: messages::account_destroyed(&user.uid),
+        })))
+    }
+}
+
+async fn update(
+    accounts: &crate::accounts::Accounts,
+    auth: &RequestAuth,
+    params: Params<AccountUpdateRequest>,
+) -> poem::Result<UpdateResponse> {
+    let attributes =
+        permitted_attributes(&params.raw, &accounts.settings.account_update_attributes);
+    let p = &params.typed;
+    let any_permitted = [
+        "email",
+        "password",
+        "password_confirmation",
+        "current_password",
+    ]
+    .iter()
+    .any(|k| params.has(k))
+        || !attributes.is_empty();
+    if !any_permitted {
+        return Ok(UpdateResponse::Rejected(Json(UpdateRejection::NoParams(
+            StatusErrorBody::new(messages::VALIDATE_ACCOUNT_UPDATE_PARAMS),
+        ))));
+    }
+    let Some(user) = auth
+        .authenticate(Some(&params.raw))
+        .await
+        .map_err(internal)?
+    else {
+        return Ok(UpdateResponse::NotFound(Json(StatusErrorBody::new(
+            messages::USER_NOT_FOUND,
+        ))));
+    };
+    let input = AccountUpdate {
+        email: p.email.0.clone(),
+        password: p.password.0.clone(),
+        password_confirmation: p.password_confirmation.0.clone(),
+        current_password: p.current_password.0.clone(),
+        current_password_sent: params.has("current_password"),
+        password_sent: params.has("password"),
+        attributes,
+        any_permitted,
+    };
+    let device_id = auth.device_id().unwrap_or_default();
+    match accounts
+        .update(&user, device_id, input)
+        .await
+        .map_err(internal)?
+    {
+        UpdateOutcome::Updated(updated) => {
+            auth.update_user(&updated);
+            let data = user_json(&updated, &accounts.settings, Shape::Full);
+            Ok(UpdateResponse::Updated(Json(StatusDataBody::new(data))))
+        }
+        UpdateOutcome::Invalid(errors) => Ok(UpdateResponse::Rejected(Json(
+            UpdateRejection::Invalid(ValidationErrorBody {
+                status: "error".into(),
+                data: None,
+                errors: errors.to_body(),
+            }),
+        ))),
+    }
+}

@@ -1,0 +1,81 @@
+//! `GET /api/me`: a protected resource of the kind an app adds next to toker, showing how any
+//! handler authenticates with `RequestAuth` and gets token rotation for free.
+
+use poem::web::Data;
+use poem_openapi::{ApiResponse, OpenApi, payload::Json};
+
+use super::{
+    AccountsData, ApiTags,
+    contract::{DataBody, UnauthenticatedBody},
+    internal,
+};
+use crate::{
+    accounts::user_json::{Shape, user_json},
+    http::auth::RequestAuth,
+};
+
+#[derive(Debug, ApiResponse)]
+pub enum MeResponse {
+    /// The signed-in user; headers carry the next token.
+    #[oai(status = 200)]
+    Me(Json<DataBody>),
+    /// E7: Devise's `authenticate_user!` answer.
+    #[oai(status = 401)]
+    Unauthenticated(Json<UnauthenticatedBody>),
+}
+
+pub struct Sample;
+
+#[OpenApi(tag = "ApiTags::Sample")]
+impl Sample {
+    /// The signed-in user
+    ///
+    /// A sample protected resource: send the auth headers, get the user and the next token.
+    #[oai(
+        path = "/api/me",
+        method = "get",
+        request_header(name = "access-token", ty = "Option<String>"),
+        request_header(name = "client", ty = "Option<String>"),
+        request_header(name = "uid", ty = "Option<String>"),
+        response_header(
+            name = "access-token",
+            ty = "Option<String>",
+            description = "The next token (see README: rotation)."
+        ),
+        response_header(
+            name = "token-type",
+            ty = "Option<String>",
+            description = "Always `Bearer`."
+        ),
+        response_header(
+            name = "client",
+            ty = "Option<String>",
+            description = "The device's client id."
+        ),
+        response_header(
+            name = "expiry",
+            ty = "Option<String>",
+            description = "Unix seconds when the token expires."
+        ),
+        response_header(name = "uid", ty = "Option<String>", description = "The user's uid."),
+        response_header(
+            name = "authorization",
+            ty = "Option<String>",
+            description = "`Bearer` + base64 of the five values as JSON."
+        )
+    )]
+    async fn me(
+        &self,
+        accounts: AccountsData<'_>,
+        auth: Data<&RequestAuth>,
+    ) -> poem::Result<MeResponse> {
+        match auth.authenticate(None).await.map_err(internal)? {
+            Some(user) => Ok(MeResponse::Me(Json(DataBody {
+                data: user_json(&user, &accounts.settings, Shape::Full),
+            }))),
+            None => Ok(MeResponse::Unauthenticated(Json(
+                UnauthenticatedBody::default(),
+            ))),
+        }
+    }
+}

@@ -1,0 +1,85 @@
+//! `GET /auth/validate_token` (server.md §2.6).
+
+use poem::web::Data;
+use poem_openapi::{ApiResponse, OpenApi, payload::Json};
+
+use super::{
+    AccountsData, ApiTags,
+    contract::{ErrorBody, SuccessDataBody},
+    internal,
+};
+use crate::{
+    accounts::{
+        messages,
+        user_json::{Shape, user_json},
+    },
+    http::auth::RequestAuth,
+};
+
+#[derive(Debug, ApiResponse)]
+pub enum ValidateResponse {
+    /// The token is good; the headers carry the next one (or none inside the batch window).
+    #[oai(status = 200)]
+    Valid(Json<SuccessDataBody>),
+    /// E1 `Invalid login credentials`.
+    #[oai(status = 401)]
+    Invalid(Json<ErrorBody>),
+}
+
+pub struct TokenValidations;
+
+#[OpenApi(tag = "ApiTags::TokenValidations")]
+impl TokenValidations {
+    /// Validate token
+    ///
+    /// Frontends call this on page load. Credentials come from the headers, or from the
+    /// `access-token`, `client` and `uid` query parameters (redux-token-auth).
+    #[oai(
+        path = "/auth/validate_token",
+        method = "get",
+        request_header(name = "access-token", ty = "Option<String>"),
+        request_header(name = "client", ty = "Option<String>"),
+        request_header(name = "uid", ty = "Option<String>"),
+        response_header(
+            name = "access-token",
+            ty = "Option<String>",
+            description = "The next token (see README: rotation)."
+        ),
+        response_header(
+            name = "token-type",
+            ty = "Option<String>",
+            description = "Always `Bearer`."
+        ),
+        response_header(
+            name = "client",
+            ty = "Option<String>",
+            description = "The device's client id."
+        ),
+        response_header(
+            name = "expiry",
+            ty = "Option<String>",
+            description = "Unix seconds when the token expires."
+        ),
+        response_header(name = "uid", ty = "Option<String>", description = "The user's uid."),
+        response_header(
+            name = "authorization",
+            ty = "Option<String>",
+            description = "`Bearer` + base64 of the five values as JSON."
+        )
+    )]
+    async fn validate_token(
+        &self,
+        accounts: AccountsData<'_>,
+        auth: Data<&RequestAuth>,
+    ) -> poem::Result<ValidateResponse> {
+        match auth.authenticate(None).await.map_err(internal)? {
+            Some(user) => Ok(ValidateResponse::Valid(Json(SuccessDataBody {
+                success: true,
+                data: user_json(&user, &accounts.settings, Shape::Lite),
+            }))),
+            None => Ok(ValidateResponse::Invalid(Json(ErrorBody::new(
+                messages::TOKEN_INVALID,
+            )))),
+        }
+    }
+}

@@ -1,0 +1,32 @@
+//! The `toker` command line.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+/// A devise_token_auth-compatible token auth server: sign-up, sign-in and rotating tokens for
+/// j-toker, ng-token-auth, angular-token and redux-token-auth frontends.
+#[derive(Debug, Parser)]
+#[command(name = "toker", version, about)]
+pub struct Cli {
+    /// TOML settings file (default: ./toker.toml when present). TOKER_* variables override it.
+    #[arg(long, global = true, value_name = "PATH")]
+    pub config: Option<PathBuf>,
+
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the HTTP server (the default): migrates the database unless auto_migrate = false.
+    Serve,
+    /// Apply pending database migrations and exit.
+    Migrate {
+        /// Only list the migrations and whether each is applied.
+        #[arg(long)]
+        status: bool,
+    },
+    /// Print the OpenAPI document (YAML) that openapi.yaml holds.
+    Openapi,
+}

@@ -1,0 +1,501 @@
+//! Settings: built-in defaults, then a TOML file, then `TOKER_`-prefixed environment variables
+//! (decisions.md D12). Every devise_token_auth option keeps its DTA name and default; toker's own
+//! settings sit beside them. Everything is validated once, at startup, so a bad value stops the
+//! server with a message that names the setting.
+
+use std::{net::SocketAddr, path::Path, time::Duration};
+
+use figment::{
+    Figment,
+    providers::{Env, Format, Serialized, Toml},
+};
+use serde::{Deserialize, Serialize};
+
+use crate::redirect::Whitelist;
+
+/// What a batch response (a request inside the batch window) carries (decisions.md D1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BatchResponse {
+    /// No auth headers at all: every client keeps the token it has.
+    Omit,
+    /// devise_token_auth's `access-token: " "` and `expiry: " "`, byte for byte.
+    Blank,
+}
+
+/// DTA's `check_current_password_before_update`: `false`, `"attributes"` or `"password"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum CurrentPasswordCheck {
+    Off(bool),
+    Mode(CurrentPasswordMode),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CurrentPasswordMode {
+    Attributes,
+    Password,
+}
+
+impl CurrentPasswordCheck {
+    pub fn mode(self) -> Option<CurrentPasswordMode> {
+        match self {
+            CurrentPasswordCheck::Off(_) => None,
+            CurrentPasswordCheck::Mode(mode) => Some(mode),
+        }
+    }
+}
+
+/// DTA's `headers_names`: the wire names of the auth headers (also the JSON keys inside the
+/// `Authorization` payload and the query-parameter fallbacks).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HeaderNames {
+    pub authorization: String,
+    #[serde(rename = "access-token")]
+    pub access_token: String,
+    pub client: String,
+    pub expiry: String,
+    pub uid: String,
+    #[serde(rename = "token-type")]
+    pub token_type: String,
+}
+
+impl Default for HeaderNames {
+    fn default() -> Self {
+        HeaderNames {
+            authorization: "Authorization".into(),
+            access_token: "access-token".into(),
+            client: "client".into(),
+            expiry: "expiry".into(),
+            uid: "uid".into(),
+            token_type: "token-type".into(),
+        }
+    }
+}
+
+/// All of toker's settings. Field names are the TOML keys; `TOKER_<NAME>` overrides each.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Settings {
+    // --- toker's own settings ---
+    /// Address the HTTP server listens on.
+    pub bind: String,
+    /// `sqlite://…`, `postgres://…` or `mysql://…` (MariaDB).
+    pub database_url: String,
+    /// Largest connection pool per process.
+    pub database_max_connections: u32,
+    /// Apply pending migrations when `serve` starts.
+    pub auto_migrate: bool,
+    /// Path prefix of the devise_token_auth routes (DTA's `mount_devise_token_auth_for … at:`).
+    pub mount_path: String,
+    /// Public base URL of this server, used to build links in mail. Defaults to `http://<bind>`.
+    pub public_url: Option<String>,
+    /// `omit` (default) or `blank`: what batch responses carry (decisions.md D1).
+    pub batch_response: BatchResponse,
+    /// Read credentials from query and body params when headers lack them (decisions.md D10).
+    pub accept_token_params: bool,
+    /// bcrypt cost for passwords (Devise's `stretches`).
+    pub password_cost: u32,
+    /// Origins allowed to call the API cross-origin: exact `scheme://host[:port]`, or patterns
+    /// where `*` stands for characters other than `/`, `:` and `@`.
+    pub cors_origins: Vec<String>,
+    /// `Access-Control-Max-Age` on preflight responses, at most 7200.
+    pub cors_max_age: u64,
+    /// Answer Private Network Access preflights (`Access-Control-Allow-Private-Network`).
+    pub cors_allow_private_network: bool,
+    /// Largest accepted request body in bytes; larger ones get 413.
+    pub max_body_size: usize,
+    /// Extra user attributes permitted on sign-up (Devise's `permit(:sign_up, keys: …)`).
+    pub sign_up_attributes: Vec<String>,
+    /// Extra user attributes permitted on account update.
+    pub account_update_attributes: Vec<String>,
+    /// Default log filter (`RUST_LOG` syntax); the `RUST_LOG` variable wins when set.
+    pub log_level: String,
+
+    // --- devise_token_auth options (server.md §1.1), DTA names and defaults ---
+    pub change_headers_on_each_request: bool,
+    pub max_number_of_devices: u32,
+    /// Seconds (DTA: 2 weeks).
+    pub token_lifespan: u64,
+    /// Seconds (DTA: 5).
+    pub batch_request_buffer_throttle: u64,
+    pub default_confirm_success_url: Option<String>,
+    pub redirect_whitelist: Option<Vec<String>>,
+    pub check_current_password_before_update: CurrentPasswordCheck,
+    pub remove_tokens_after_password_reset: bool,
+    pub bypass_sign_in: bool,
+    pub headers_names: HeaderNames,
+
+    // --- Devise options that shape the wire (server.md §1.2) ---
+    /// The `:confirmable` module: unconfirmed users cannot sign in.
+    pub confirmable: bool,
+    /// Seconds an unconfirmed user may still sign in; unset = forever.
+    pub allow_unconfirmed_access_for: Option<u64>,
+    /// The `:lockable` module.
+    pub lockable: bool,
+    pub paranoid: bool,
+    /// `[min, max]` password length.
+    pub password_length: [usize; 2],
+    pub pepper: Option<String>,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            bind: "127.0.0.1:3000".into(),
+            database_url: "sqlite://toker.db?mode=rwc".into(),
+            database_max_connections: 10,
+            auto_migrate: true,
+            mount_path: "/auth".into(),
+            public_url: None,
+            batch_response: BatchResponse::Omit,
+            accept_token_params: true,
+            password_cost: 12,
+            cors_origins: Vec::new(),
+            cors_max_age: 7200,
+            cors_allow_private_network: false,
+            max_body_size: 64 * 1024,
+            sign_up_attributes: Vec::new(),
+            account_update_attributes: Vec::new(),
+            log_level: "info".into(),
+            change_headers_on_each_request: true,
+            max_number_of_devices: 10,
+            token_lifespan: 14 * 24 * 3600,
+            batch_request_buffer_throttle: 5,
+            default_confirm_success_url: None,
+            redirect_whitelist: None,
+            check_current_password_before_update: CurrentPasswordCheck::Off(false),
+            remove_tokens_after_password_reset: false,
+            bypass_sign_in: true,
+            headers_names: HeaderNames::default(),
+            confirmable: false,
+            allow_unconfirmed_access_for: Some(0),
+            lockable: false,
+            paranoid: false,
+            password_length: [6, 128],
+            pepper: None,
+        }
+    }
+}
+
+/// A setting that failed validation, worded for the person starting the server.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("invalid setting `{setting}`: {problem}")]
+    Invalid {
+        setting: &'static str,
+        problem: String,
+    },
+    #[error("{0}")]
+    Load(String),
+}
+
+fn invalid(setting: &'static str, problem: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid {
+        setting,
+        problem: problem.into(),
+    }
+}
+
+/// Attribute names the account code owns; an app cannot permit these as extras.
+const RESERVED_ATTRIBUTES: &[&str] = &[
+    "id",
+    "provider",
+    "uid",
+    "email",
+    "password",
+    "password_confirmation",
+    "current_password",
+    "encrypted_password",
+    "tokens",
+    "allow_password_change",
+    "created_at",
+    "updated_at",
+    "extra",
+];
+
+/// Profile columns of the users table that an app may permit directly.
+pub const PROFILE_COLUMNS: &[&str] = &["name", "nickname", "image"];
+
+impl Settings {
+    /// Layers defaults, the TOML file (the given path, else `toker.toml` when present) and the
+    /// `TOKER_` environment, then validates.
+    pub fn load(config_path: Option<&Path>) -> Result<Settings, ConfigError> {
+        let mut figment = Figment::from(Serialized::defaults(Settings::default()));
+        match config_path {
+            Some(path) => {
+                if !path.is_file() {
+                    return Err(ConfigError::Load(format!(
+                        "config file {} does not exist",
+                        path.display()
+                    )));
+                }
+                figment = figment.merge(Toml::file_exact(path));
+            }
+            None => figment = figment.merge(Toml::file("toker.toml")),
+        }
+        // TOKER_TEST_* variables belong to the test suite, not to the server.
+        figment = figment.merge(
+            Env::prefixed("TOKER_")
+                .split("__")
+                .ignore(&["test_database_url"]),
+        );
+        let settings: Settings = figment
+            .extract()
+            .map_err(|e| ConfigError::Load(describe_figment_error(e)))?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    /// Checks every value that types alone cannot.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        self.bind
+            .parse::<SocketAddr>()
+            .map_err(|e| invalid("bind", format!("`{}` is not host:port ({e})", self.bind)))?;
+        let scheme = self.database_url.split(':').next().unwrap_or_default();
+        if !matches!(
+            scheme,
+            "sqlite" | "postgres" | "postgresql" | "mysql" | "mariadb"
+        ) {
+            return Err(invalid(
+                "database_url",
+                "must start with sqlite:, postgres:, postgresql: or mysql:",
+            ));
+        }
+        if self.database_max_connections == 0 {
+            return Err(invalid("database_max_connections", "must be at least 1"));
+        }
+        if !self.mount_path.starts_with('/')
+            || (self.mount_path.len() > 1 && self.mount_path.ends_with('/'))
+            || self.mount_path.contains(['?', '#', ' '])
+        {
+            return Err(invalid(
+                "mount_path",
+                "must start with `/` and not end with `/` (for example `/auth` or `/api/v1/auth`)",
+            ));
+        }
+        if self.mount_path == "/api" || self.mount_path == "/docs" {
+            return Err(invalid("mount_path", "`/api` and `/docs` are taken"));
+        }
+        if let Some(url) = &self.public_url {
+            match url::Url::parse(url) {
+                Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => {}
+                _ => return Err(invalid("public_url", "must be an absolute http(s) URL")),
+            }
+        }
+        if !(4..=31).contains(&self.password_cost) {
+            return Err(invalid("password_cost", "must be between 4 and 31"));
+        }
+        if self.cors_max_age > 7200 {
+            return Err(invalid(
+                "cors_max_age",
+                "must be at most 7200 (browsers ignore more)",
+            ));
+        }
+        crate::http::cors::OriginMatcher::new(&self.cors_origins)
+            .map_err(|p| invalid("cors_origins", p))?;
+        if self.max_body_size < 1024 {
+            return Err(invalid("max_body_size", "must be at least 1024 bytes"));
+        }
+        for (setting, list) in [
+            ("sign_up_attributes", &self.sign_up_attributes),
+            ("account_update_attributes", &self.account_update_attributes),
+        ] {
+            for name in list {
+                let well_formed = !name.is_empty()
+                    && name.len() <= 64
+                    && name.starts_with(|c: char| c.is_ascii_lowercase())
+                    && name
+                        .chars()
+                        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+                if !well_formed {
+                    return Err(invalid(
+                        setting,
+                        format!("`{name}` is not a lower-case snake_case attribute name"),
+                    ));
+                }
+                if RESERVED_ATTRIBUTES.contains(&name.as_str()) {
+                    return Err(invalid(
+                        setting,
+                        format!("`{name}` is managed by toker itself"),
+                    ));
+                }
+            }
+        }
+        if self.max_number_of_devices == 0 {
+            return Err(invalid("max_number_of_devices", "must be at least 1"));
+        }
+        if self.token_lifespan == 0 {
+            return Err(invalid("token_lifespan", "must be greater than 0 seconds"));
+        }
+        if self.token_lifespan > 100 * 365 * 24 * 3600 {
+            return Err(invalid("token_lifespan", "must be less than 100 years"));
+        }
+        if self.batch_request_buffer_throttle >= self.token_lifespan {
+            return Err(invalid(
+                "batch_request_buffer_throttle",
+                "must be shorter than token_lifespan",
+            ));
+        }
+        if let Some(url) = &self.default_confirm_success_url {
+            if url::Url::parse(url).is_err() {
+                return Err(invalid(
+                    "default_confirm_success_url",
+                    "must be an absolute URL",
+                ));
+            }
+        }
+        if let Some(list) = &self.redirect_whitelist {
+            Whitelist::new(list).map_err(|p| invalid("redirect_whitelist", p))?;
+        }
+        if let CurrentPasswordCheck::Off(true) = self.check_current_password_before_update {
+            return Err(invalid(
+                "check_current_password_before_update",
+                "must be false, \"attributes\" or \"password\"",
+            ));
+        }
+        let names = &self.headers_names;
+        let all = [
+            &names.authorization,
+            &names.access_token,
+            &names.client,
+            &names.expiry,
+            &names.uid,
+            &names.token_type,
+        ];
+        for name in all {
+            if name.is_empty() || poem::http::HeaderName::from_bytes(name.as_bytes()).is_err() {
+                return Err(invalid(
+                    "headers_names",
+                    format!("`{name}` is not a valid header name"),
+                ));
+            }
+        }
+        let [min, max] = self.password_length;
+        if min == 0 || min > max || max > 72 * 4 {
+            return Err(invalid(
+                "password_length",
+                "must be [min, max] with 1 <= min <= max",
+            ));
+        }
+        if let Err(e) = tracing_subscriber::EnvFilter::try_new(&self.log_level) {
+            return Err(invalid("log_level", e.to_string()));
+        }
+        Ok(())
+    }
+
+    pub fn token_lifespan(&self) -> Duration {
+        Duration::from_secs(self.token_lifespan)
+    }
+
+    pub fn batch_window(&self) -> Duration {
+        Duration::from_secs(self.batch_request_buffer_throttle)
+    }
+
+    /// Base URL for links this server builds to itself.
+    pub fn public_url(&self) -> String {
+        match &self.public_url {
+            Some(url) => url.trim_end_matches('/').to_string(),
+            None => format!("http://{}", self.bind),
+        }
+    }
+
+    /// The database URL with any password replaced, for logs.
+    pub fn database_url_for_logs(&self) -> String {
+        match url::Url::parse(&self.database_url) {
+            Ok(mut url) if url.password().is_some() => {
+                let _ = url.set_password(Some("****"));
+                url.to_string()
+            }
+            _ => self.database_url.clone(),
+        }
+    }
+}
+
+/// figment's errors name the key and the source (file or variable); keep that, drop its
+/// `default.` profile prefix, and point at the setting.
+fn describe_figment_error(error: figment::Error) -> String {
+    error
+        .into_iter()
+        .map(|e| {
+            let mut text = e.to_string().replace("default.", "");
+            if let Some(key) = e.path.first() {
+                text = format!("invalid setting `{key}`: {text}");
+            }
+            text
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_valid_and_match_devise_token_auth() {
+        let s = Settings::default();
+        s.validate().unwrap();
+        assert_eq!(s.token_lifespan, 1_209_600);
+        assert_eq!(s.batch_request_buffer_throttle, 5);
+        assert_eq!(s.max_number_of_devices, 10);
+        assert!(s.change_headers_on_each_request);
+    }
+
+    #[test]
+    fn bad_values_name_the_setting() {
+        let s = Settings {
+            token_lifespan: 0,
+            ..Settings::default()
+        };
+        let e = s.validate().unwrap_err().to_string();
+        assert!(e.contains("`token_lifespan`"), "{e}");
+
+        let s = Settings {
+            cors_origins: vec!["*".into()],
+            ..Settings::default()
+        };
+        assert!(
+            s.validate()
+                .unwrap_err()
+                .to_string()
+                .contains("cors_origins")
+        );
+    }
+
+    #[test]
+    fn password_check_accepts_dta_values() {
+        #[derive(Deserialize)]
+        struct T {
+            v: CurrentPasswordCheck,
+        }
+        let parse = |s: &str| toml_parse::<T>(s).v;
+        assert_eq!(parse("v = false").mode(), None);
+        assert_eq!(
+            parse("v = \"password\"").mode(),
+            Some(CurrentPasswordMode::Password)
+        );
+        assert_eq!(
+            parse("v = \"attributes\"").mode(),
+            Some(CurrentPasswordMode::Attributes)
+        );
+    }
+
+    fn toml_parse<T: serde::de::DeserializeOwned>(s: &str) -> T {
+        Figment::from(Toml::string(s)).extract().unwrap()
+    }
+
+    #[test]
+    fn database_password_is_elided_in_logs() {
+        let s = Settings {
+            database_url: "postgres://toker:secret@db:5432/toker".into(),
+            ..Settings::default()
+        };
+        assert_eq!(
+            s.database_url_for_logs(),
+            "postgres://toker:****@db:5432/toker"
+        );
+    }
+}

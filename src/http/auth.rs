@@ -1,0 +1,355 @@
+//! Token authentication for one request, and DTA's after-step (server.md §2.0.8, §3): handlers
+//! ask `RequestAuth` for the user (one indexed read), and once the handler has answered, the
+//! middleware rotates, batches or echoes the token (one write) and adds the auth headers —
+//! also on 4xx answers of authenticated actions, never on a 401.
+
+use std::sync::{
+    Arc, Mutex,
+    atomic::{AtomicI64, Ordering},
+};
+
+use chrono::Utc;
+use poem::{
+    Endpoint, IntoResponse, Middleware, Request, Response,
+    http::{HeaderName, HeaderValue, StatusCode},
+};
+use serde_json::{Map, Value};
+
+use crate::{
+    accounts::{Accounts, NewSession},
+    api::params::query_params,
+    config::{BatchResponse, HeaderNames},
+    http::credentials::{Credentials, authorization_value},
+    store::{Device, User, chain_of},
+    tokens::{self, Finish},
+};
+
+/// The user id of the request, for its log line (set once known).
+#[derive(Debug, Clone, Default)]
+pub struct LogUser(pub Arc<AtomicI64>);
+
+impl LogUser {
+    pub fn set(&self, id: i64) {
+        self.0.store(id, Ordering::Relaxed);
+    }
+
+    pub fn get(&self) -> Option<i64> {
+        Some(self.0.load(Ordering::Relaxed)).filter(|id| *id > 0)
+    }
+}
+
+#[derive(Debug)]
+enum State {
+    /// Not (yet) authenticated.
+    Anonymous,
+    /// Authenticated with an existing device's token.
+    Authenticated {
+        device: Device,
+        user: User,
+        token: String,
+    },
+    /// A device was just created (sign-in, sign-up): its token goes out as it is.
+    Issued { user: User, session: NewSession },
+    /// Authenticated, but this action answers without auth headers (sign-out, delete).
+    Silent,
+}
+
+struct Inner {
+    accounts: Accounts,
+    header_creds: Credentials,
+    query_creds: Credentials,
+    authorization_creds: Credentials,
+    unbatch: bool,
+    started_ms: i64,
+    log_user: Option<LogUser>,
+    state: Mutex<State>,
+}
+
+/// The per-request authentication handle handlers receive as `Data<&RequestAuth>`.
+#[derive(Clone)]
+pub struct RequestAuth(Arc<Inner>);
+
+impl RequestAuth {
+    fn new(accounts: &Accounts, req: &Request) -> RequestAuth {
+        let s = &accounts.settings;
+        let names = &s.headers_names;
+        let query = query_params(req);
+        let query_creds = if s.accept_token_params {
+            Credentials::from_params(&query, names)
+        } else {
+            Credentials::default()
+        };
+        RequestAuth(Arc::new(Inner {
+            accounts: accounts.clone(),
+            header_creds: Credentials::from_headers(req.headers(), names),
+            query_creds,
+            authorization_creds: Credentials::from_authorization(req.headers(), names),
+            // DTA: any value of `unbatch`, even `false`, disables batching.
+            unbatch: query.contains_key("unbatch"),
+            started_ms: Utc::now().timestamp_millis(),
+            log_user: req.data::<LogUser>().cloned(),
+            state: Mutex::new(State::Anonymous),
+        }))
+    }
+
+    fn state(&self) -> std::sync::MutexGuard<'_, State> {
+        // A poisoned lock only means a handler panicked mid-update; the state is still usable.
+        self.0.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The signed-in user, if the request's credentials name a live token. `body` adds the
+    /// body-param fallback (DTA reads `params`, which includes the body).
+    pub async fn authenticate(
+        &self,
+        body: Option<&Map<String, Value>>,
+    ) -> Result<Option<User>, crate::store::StoreError> {
+        match &*self.state() {
+            State::Authenticated { user, .. } | State::Issued { user, .. } => {
+                return Ok(Some(user.clone()));
+            }
+            State::Silent | State::Anonymous => {}
+        }
+        let inner = &self.0;
+        let s = &inner.accounts.settings;
+        let body_creds = match body {
+            Some(body) if s.accept_token_params => Credentials::from_params(body, &s.headers_names),
+            _ => Credentials::default(),
+        };
+        let creds = inner
+            .header_creds
+            .clone()
+            .or(&inner.query_creds)
+            .or(&body_creds)
+            .or(&inner.authorization_creds);
+        let (Some(token), Some(uid)) = (creds.access_token, creds.uid) else {
+            return Ok(None);
+        };
+        let client = creds.client.unwrap_or_else(|| "default".into());
+        let Some((device, user)) = inner.accounts.store.find_device(&uid, &client).await? else {
+            return Ok(None);
+        };
+        let now = Utc::now();
+        if tokens::accept(
+            &inner.accounts.policy,
+            &chain_of(&device),
+            &token,
+            now.timestamp_millis(),
+        )
+        .is_none()
+        {
+            return Ok(None);
+        }
+        if !s.bypass_sign_in && inner.accounts.inactive_reason(&user, now).is_some() {
+            return Ok(None);
+        }
+        if let Some(log) = &inner.log_user {
+            log.set(user.id);
+        }
+        *self.state() = State::Authenticated {
+            device,
+            user: user.clone(),
+            token,
+        };
+        Ok(Some(user))
+    }
+
+    /// The authenticated device's id.
+    pub fn device_id(&self) -> Option<i64> {
+        match &*self.state() {
+            State::Authenticated { device, .. } => Some(device.id),
+            State::Issued { session, .. } => Some(session.device.id),
+            _ => None,
+        }
+    }
+
+    /// A new device's token goes out with this response.
+    pub fn issue(&self, user: &User, session: NewSession) {
+        if let Some(log) = &self.0.log_user {
+            log.set(user.id);
+        }
+        *self.state() = State::Issued {
+            user: user.clone(),
+            session,
+        };
+    }
+
+    /// The user changed during the request (e-mail, so `uid`): headers carry the new one.
+    pub fn update_user(&self, updated: &User) {
+        if let State::Authenticated { user, .. } | State::Issued { user, .. } = &mut *self.state() {
+            *user = updated.clone();
+        }
+    }
+
+    /// This action answers without auth headers.
+    pub fn silence(&self) {
+        *self.state() = State::Silent;
+    }
+
+    /// The after-step: decides and writes the token outcome, returns the headers to add.
+    async fn finish(&self, status: StatusCode) -> Vec<(String, String)> {
+        if status == StatusCode::UNAUTHORIZED {
+            return Vec::new();
+        }
+        let state = std::mem::replace(&mut *self.state(), State::Silent);
+        let inner = &self.0;
+        let accounts = &inner.accounts;
+        let s = &accounts.settings;
+        let names = &s.headers_names;
+        match state {
+            State::Anonymous | State::Silent => Vec::new(),
+            State::Issued { user, session } => credential_headers(
+                names,
+                &session.token,
+                &session.device.client,
+                &session.device.expiry.to_string(),
+                &user.uid,
+            ),
+            State::Authenticated {
+                device,
+                user,
+                token,
+            } => {
+                let chain = chain_of(&device);
+                let batch = || batch_headers(s.batch_response, names, &token, &device, &user);
+                match tokens::finish(&accounts.policy, &chain, inner.started_ms, inner.unbatch) {
+                    Finish::Echo => credential_headers(
+                        names,
+                        &token,
+                        &device.client,
+                        &device.expiry.to_string(),
+                        &user.uid,
+                    ),
+                    Finish::Batch => {
+                        let now_ms = Utc::now().timestamp_millis();
+                        if let Err(e) = accounts.store.touch_device(device.id, now_ms).await {
+                            tracing::error!(error = %e, "could not touch device");
+                        }
+                        batch()
+                    }
+                    Finish::Rotate => {
+                        let now_ms = Utc::now().timestamp_millis();
+                        let new_token = tokens::generate();
+                        let next = tokens::rotated(
+                            &accounts.policy,
+                            &chain,
+                            tokens::digest(&new_token),
+                            now_ms,
+                        );
+                        match accounts
+                            .store
+                            .rotate_device(device.id, device.version, &next)
+                            .await
+                        {
+                            Ok(true) => credential_headers(
+                                names,
+                                &new_token,
+                                &device.client,
+                                &next.expiry.to_string(),
+                                &user.uid,
+                            ),
+                            // Another request rotated first: this one is a batch request (D3).
+                            Ok(false) => batch(),
+                            Err(e) => {
+                                // The client keeps its current token, which stays valid.
+                                tracing::error!(error = %e, "could not rotate token");
+                                Vec::new()
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The six headers of a credentialed response (server.md §2.15).
+fn credential_headers(
+    names: &HeaderNames,
+    token: &str,
+    client: &str,
+    expiry: &str,
+    uid: &str,
+) -> Vec<(String, String)> {
+    vec![
+        (names.access_token.clone(), token.to_string()),
+        (names.token_type.clone(), "Bearer".into()),
+        (names.client.clone(), client.to_string()),
+        (names.expiry.clone(), expiry.to_string()),
+        (names.uid.clone(), uid.to_string()),
+        (
+            names.authorization.clone(),
+            authorization_value(names, token, client, expiry, uid),
+        ),
+    ]
+}
+
+/// A batch response's headers: none (D1), or DTA's single-space blanks with the request's own
+/// token inside `Authorization`.
+fn batch_headers(
+    mode: BatchResponse,
+    names: &HeaderNames,
+    token: &str,
+    device: &Device,
+    user: &User,
+) -> Vec<(String, String)> {
+    match mode {
+        BatchResponse::Omit => Vec::new(),
+        BatchResponse::Blank => {
+            let expiry = device.expiry.to_string();
+            vec![
+                (names.access_token.clone(), " ".into()),
+                (names.token_type.clone(), "Bearer".into()),
+                (names.client.clone(), device.client.clone()),
+                (names.expiry.clone(), " ".into()),
+                (names.uid.clone(), user.uid.clone()),
+                (
+                    names.authorization.clone(),
+                    authorization_value(names, token, &device.client, &expiry, &user.uid),
+                ),
+            ]
+        }
+    }
+}
+
+/// Middleware giving each request a `RequestAuth` and running its after-step.
+pub struct TokenAuth {
+    pub accounts: Accounts,
+}
+
+impl<E: Endpoint> Middleware<E> for TokenAuth {
+    type Output = TokenAuthEndpoint<E>;
+
+    fn transform(&self, ep: E) -> Self::Output {
+        TokenAuthEndpoint {
+            inner: ep,
+            accounts: self.accounts.clone(),
+        }
+    }
+}
+
+pub struct TokenAuthEndpoint<E> {
+    inner: E,
+    accounts: Accounts,
+}
+
+impl<E: Endpoint> Endpoint for TokenAuthEndpoint<E> {
+    type Output = Response;
+
+    async fn call(&self, mut req: Request) -> poem::Result<Response> {
+        let auth = RequestAuth::new(&self.accounts, &req);
+        req.extensions_mut().insert(auth.clone());
+        let mut resp = match self.inner.call(req).await {
+            Ok(resp) => resp.into_response(),
+            Err(err) => crate::error::to_json_error(err).await,
+        };
+        for (name, value) in auth.finish(resp.status()).await {
+            if let (Ok(name), Ok(value)) = (
+                HeaderName::from_bytes(name.to_ascii_lowercase().as_bytes()),
+                HeaderValue::from_str(&value),
+            ) {
+                resp.headers_mut().insert(name, value);
+            }
+        }
+        Ok(resp)
+    }
+}

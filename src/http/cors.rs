@@ -1,0 +1,334 @@
+//! toker's own CORS (decisions.md D8, cors-security.md §1–2). poem's `Cors` reflects any origin
+//! with credentials when unconfigured, drops `Vary`, accepts a preflight when one requested
+//! header of many is allowed and panics on non-ASCII origins; this middleware does none of that:
+//! - no `Origin` → no CORS headers (but `Vary: Origin`, appended);
+//! - exact origins or anchored patterns; `null`, empty, malformed or multiple origins refused;
+//! - a preflight (`OPTIONS` + `Access-Control-Request-Method`) is answered here, 204 or 403,
+//!   never reaching authentication or handlers;
+//! - a request from a refused cross-origin page gets 403 before its handler runs, so a simple
+//!   (unpreflighted) form POST from a foreign page changes nothing;
+//! - allowed responses, errors included, expose the token headers.
+
+use std::collections::HashSet;
+
+use poem::{
+    Endpoint, IntoResponse, Middleware, Request, Response,
+    http::{HeaderMap, HeaderValue, Method, StatusCode, header},
+};
+use regex::Regex;
+
+use crate::{config::HeaderNames, error::error_response};
+
+/// Methods a preflight may ask for. Matching is case-sensitive, as the Fetch standard's: a
+/// lower-case `patch` (which browsers do not normalise) is refused.
+const ALLOWED_METHODS: &[&str] = &["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"];
+
+/// Request headers the four frontends send (clients.md §0.5) plus the safelisted ones.
+const BASE_ALLOWED_HEADERS: &[&str] = &[
+    "accept",
+    "accept-language",
+    "content-language",
+    "content-type",
+    "if-modified-since",
+    "x-requested-with",
+];
+
+/// The configured origins.
+#[derive(Debug, Clone)]
+pub struct OriginMatcher {
+    exact: HashSet<String>,
+    patterns: Vec<Regex>,
+}
+
+impl OriginMatcher {
+    /// Validates `cors_origins`: each entry `scheme://host[:port]`, lower-case, no path; `*`
+    /// stands for host characters (letters, digits, `-`, `.`) only.
+    pub fn new(origins: &[String]) -> Result<OriginMatcher, String> {
+        let mut exact = HashSet::new();
+        let mut patterns = Vec::new();
+        for origin in origins {
+            let origin = origin.trim().to_ascii_lowercase();
+            if origin == "*" {
+                return Err(
+                    "`*` would let every site act with users' credentials; list origins".into(),
+                );
+            }
+            if origin == "null" {
+                return Err("`null` would allow every sandboxed page; list real origins".into());
+            }
+            let Some((scheme, rest)) = origin.split_once("://") else {
+                return Err(format!(
+                    "`{origin}` is not an origin like https://app.example.com"
+                ));
+            };
+            if scheme.is_empty()
+                || rest.is_empty()
+                || rest.contains(['/', '?', '#', '@', ' '])
+                || !scheme.chars().all(|c| c.is_ascii_lowercase())
+            {
+                return Err(format!(
+                    "`{origin}` is not an origin like https://app.example.com (no path, no trailing slash)"
+                ));
+            }
+            if origin.contains('*') {
+                let body = origin
+                    .split('*')
+                    .map(regex::escape)
+                    .collect::<Vec<_>>()
+                    .join("[a-z0-9.-]*");
+                patterns.push(Regex::new(&format!(r"\A{body}\z")).map_err(|e| e.to_string())?);
+            } else {
+                exact.insert(origin);
+            }
+        }
+        Ok(OriginMatcher { exact, patterns })
+    }
+
+    /// Byte-exact: browsers serialise origins in lower case, so upper case is refused.
+    pub fn allows(&self, origin: &str) -> bool {
+        self.exact.contains(origin) || self.patterns.iter().any(|p| p.is_match(origin))
+    }
+}
+
+/// The CORS middleware.
+#[derive(Clone)]
+pub struct Cors {
+    origins: OriginMatcher,
+    allowed_headers: Vec<String>,
+    allow_headers_value: String,
+    expose_headers_value: String,
+    max_age: u64,
+    private_network: bool,
+}
+
+impl Cors {
+    pub fn new(
+        origins: OriginMatcher,
+        names: &HeaderNames,
+        max_age: u64,
+        private_network: bool,
+    ) -> Cors {
+        let token_headers = [
+            &names.access_token,
+            &names.token_type,
+            &names.client,
+            &names.expiry,
+            &names.uid,
+            &names.authorization,
+        ]
+        .map(|n| n.to_ascii_lowercase());
+        let mut allowed_headers: Vec<String> =
+            BASE_ALLOWED_HEADERS.iter().map(|s| s.to_string()).collect();
+        for name in &token_headers {
+            if !allowed_headers.contains(name) {
+                allowed_headers.push(name.clone());
+            }
+        }
+        Cors {
+            origins,
+            allow_headers_value: allowed_headers.join(", "),
+            allowed_headers,
+            expose_headers_value: token_headers.join(", "),
+            max_age,
+            private_network,
+        }
+    }
+}
+
+impl<E: Endpoint> Middleware<E> for Cors {
+    type Output = CorsEndpoint<E>;
+
+    fn transform(&self, ep: E) -> Self::Output {
+        CorsEndpoint {
+            inner: ep,
+            cors: self.clone(),
+        }
+    }
+}
+
+pub struct CorsEndpoint<E> {
+    inner: E,
+    cors: Cors,
+}
+
+/// What the `Origin` header says.
+enum RequestOrigin {
+    None,
+    /// The page is served by this server (browsers send `Origin` on same-origin POSTs too).
+    SameOrigin,
+    Allowed(HeaderValue),
+    Refused,
+}
+
+fn classify(headers: &HeaderMap, cors: &Cors) -> RequestOrigin {
+    let mut values = headers.get_all(header::ORIGIN).iter();
+    let Some(value) = values.next() else {
+        return RequestOrigin::None;
+    };
+    if values.next().is_some() {
+        return RequestOrigin::Refused;
+    }
+    let Ok(origin) = value.to_str() else {
+        return RequestOrigin::Refused;
+    };
+    if origin.is_empty() || origin == "null" {
+        return RequestOrigin::Refused;
+    }
+    if cors.origins.allows(origin) {
+        return RequestOrigin::Allowed(value.clone());
+    }
+    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
+    let origin_authority = origin.split_once("://").map(|(_, a)| a);
+    if host.is_some() && host == origin_authority {
+        return RequestOrigin::SameOrigin;
+    }
+    RequestOrigin::Refused
+}
+
+fn append_vary(headers: &mut HeaderMap, value: &'static str) {
+    headers.append(header::VARY, HeaderValue::from_static(value));
+}
+
+impl<E: Endpoint> CorsEndpoint<E> {
+    fn preflight(&self, req: &Request, origin: HeaderValue) -> Response {
+        let cors = &self.cors;
+        let headers = req.headers();
+        let method_ok = headers
+            .get(header::ACCESS_CONTROL_REQUEST_METHOD)
+            .and_then(|m| m.to_str().ok())
+            .is_some_and(|m| ALLOWED_METHODS.contains(&m));
+        let headers_ok = headers
+            .get_all(header::ACCESS_CONTROL_REQUEST_HEADERS)
+            .iter()
+            .all(|v| {
+                v.to_str().is_ok_and(|list| {
+                    list.split(',')
+                        .map(|h| h.trim().to_ascii_lowercase())
+                        .filter(|h| !h.is_empty())
+                        .all(|h| cors.allowed_headers.contains(&h))
+                })
+            });
+        let mut resp = if method_ok && headers_ok {
+            let mut resp = StatusCode::NO_CONTENT.into_response();
+            let h = resp.headers_mut();
+            h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
+            h.insert(
+                header::ACCESS_CONTROL_ALLOW_CREDENTIALS,
+                HeaderValue::from_static("true"),
+            );
+            h.insert(
+                header::ACCESS_CONTROL_ALLOW_METHODS,
+                HeaderValue::from_static("GET, HEAD, POST, PUT, PATCH, DELETE"),
+            );
+            if let Ok(v) = HeaderValue::from_str(&cors.allow_headers_value) {
+                h.insert(header::ACCESS_CONTROL_ALLOW_HEADERS, v);
+            }
+            h.insert(
+                header::ACCESS_CONTROL_MAX_AGE,
+                HeaderValue::from(cors.max_age),
+            );
+            let pna_requested = headers
+                .get("access-control-request-private-network")
+                .is_some_and(|v| v == "true");
+            if cors.private_network && pna_requested {
+                h.insert(
+                    "access-control-allow-private-network",
+                    HeaderValue::from_static("true"),
+                );
+            }
+            resp
+        } else {
+            error_response(
+                StatusCode::FORBIDDEN,
+                "CORS preflight refused: method or headers not allowed.",
+            )
+        };
+        append_vary(resp.headers_mut(), "Origin");
+        append_vary(resp.headers_mut(), "Access-Control-Request-Method");
+        append_vary(resp.headers_mut(), "Access-Control-Request-Headers");
+        resp
+    }
+}
+
+impl<E: Endpoint> Endpoint for CorsEndpoint<E> {
+    type Output = Response;
+
+    async fn call(&self, req: Request) -> poem::Result<Response> {
+        let is_preflight = req.method() == Method::OPTIONS
+            && req
+                .headers()
+                .contains_key(header::ACCESS_CONTROL_REQUEST_METHOD);
+        let origin = classify(req.headers(), &self.cors);
+        let allowed = match origin {
+            RequestOrigin::Refused => {
+                let mut resp = error_response(
+                    StatusCode::FORBIDDEN,
+                    "Origin not allowed: add it to the cors_origins setting.",
+                );
+                append_vary(resp.headers_mut(), "Origin");
+                return Ok(resp);
+            }
+            RequestOrigin::Allowed(origin) if is_preflight => {
+                return Ok(self.preflight(&req, origin));
+            }
+            RequestOrigin::Allowed(origin) => Some(origin),
+            RequestOrigin::None | RequestOrigin::SameOrigin => None,
+        };
+        let mut resp = match self.inner.call(req).await {
+            Ok(resp) => resp.into_response(),
+            Err(err) => crate::error::to_json_error(err).await,
+        };
+        let h = resp.headers_mut();
+        if let Some(origin) = allowed {
+            h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
+            h.insert(
+                header::ACCESS_CONTROL_ALLOW_CREDENTIALS,
+                HeaderValue::from_static("true"),
+            );
+            if let Ok(v) = HeaderValue::from_str(&self.cors.expose_headers_value) {
+                h.insert(header::ACCESS_CONTROL_EXPOSE_HEADERS, v);
+            }
+        }
+        append_vary(h, "Origin");
+        Ok(resp)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn origins_are_exact_or_anchored_patterns() {
+        let m = OriginMatcher::new(&[
+            "https://app.example.com".into(),
+            "https://*.preview.example.com".into(),
+            "http://localhost:*".into(),
+        ])
+        .unwrap();
+        assert!(m.allows("https://app.example.com"));
+        assert!(m.allows("https://pr-1.preview.example.com"));
+        assert!(m.allows("http://localhost:4200"));
+        for bad in [
+            "https://app.example.com/",
+            "https://app.example.com.evil.test",
+            "http://app.example.com",
+            "https://app.example.com:8443",
+            "https://evil.test/.preview.example.com",
+            "https://x.preview.example.com.evil.test",
+            "https://APP.example.com",
+            "http://localhost:4200@evil.test",
+            "null",
+        ] {
+            assert!(!m.allows(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn dangerous_configuration_is_refused() {
+        assert!(OriginMatcher::new(&["*".into()]).is_err());
+        assert!(OriginMatcher::new(&["null".into()]).is_err());
+        assert!(OriginMatcher::new(&["https://a.test/".into()]).is_err());
+        assert!(OriginMatcher::new(&["app.example.com".into()]).is_err());
+    }
+}

@@ -1,0 +1,77 @@
+//! toker's poem middlewares: CORS, token authentication, the request log line and the headers
+//! every API response carries.
+
+pub mod auth;
+pub mod cors;
+pub mod credentials;
+pub mod request_log;
+
+use poem::{
+    Endpoint, IntoResponse, Middleware, Request, Response,
+    error::ResponseError,
+    http::{HeaderValue, header},
+};
+
+/// `Cache-Control: no-store` and no validators on API responses: a 304 must never replay or
+/// drop auth headers (decisions.md D1, server.md §6 #4); `nosniff` for every JSON body.
+pub struct ApiHeaders;
+
+impl<E: Endpoint> Middleware<E> for ApiHeaders {
+    type Output = ApiHeadersEndpoint<E>;
+
+    fn transform(&self, ep: E) -> Self::Output {
+        ApiHeadersEndpoint(ep)
+    }
+}
+
+pub struct ApiHeadersEndpoint<E>(E);
+
+impl<E: Endpoint> Endpoint for ApiHeadersEndpoint<E> {
+    type Output = Response;
+
+    async fn call(&self, req: Request) -> poem::Result<Response> {
+        let mut resp = match self.0.call(req).await {
+            Ok(resp) => resp.into_response(),
+            Err(err) => crate::error::to_json_error(err).await,
+        };
+        let h = resp.headers_mut();
+        h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        h.remove(header::ETAG);
+        h.remove(header::LAST_MODIFIED);
+        h.insert(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        );
+        Ok(resp)
+    }
+}
+
+/// 413 for a declared `Content-Length` over the limit, before anything reads the body.
+/// Bodies without a length (chunked) are limited while being read (`api::params`).
+pub struct BodyLimit(pub usize);
+
+impl<E: Endpoint> Middleware<E> for BodyLimit {
+    type Output = BodyLimitEndpoint<E>;
+
+    fn transform(&self, ep: E) -> Self::Output {
+        BodyLimitEndpoint(ep, self.0)
+    }
+}
+
+pub struct BodyLimitEndpoint<E>(E, usize);
+
+impl<E: Endpoint> Endpoint for BodyLimitEndpoint<E> {
+    type Output = Response;
+
+    async fn call(&self, req: Request) -> poem::Result<Response> {
+        let declared = req
+            .headers()
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok());
+        if declared.is_some_and(|len| len > self.1 as u64) {
+            return Ok(crate::error::ApiError::payload_too_large().as_response());
+        }
+        Ok(self.0.call(req).await?.into_response())
+    }
+}

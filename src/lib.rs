@@ -1,0 +1,14 @@
+//! toker: a devise_token_auth-compatible token auth server. The binary is a thin shell over
+//! this library so that the integration tests can start the real application.
+
+pub mod accounts;
+pub mod api;
+pub mod cli;
+pub mod config;
+pub mod error;
+pub mod http;
+pub mod redirect;
+pub mod startup;
+pub mod store;
+pub mod telemetry;
+pub mod tokens;

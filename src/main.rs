@@ -1,0 +1,79 @@
+use std::process::ExitCode;
+
+use clap::Parser;
+use migration::{Migrator, MigratorTrait};
+use toker::{
+    cli::{Cli, Command},
+    config::Settings,
+    startup::Application,
+    store::Store,
+};
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    if let Some(Command::Openapi) = cli.command {
+        print!("{}", toker::api::spec_yaml());
+        return ExitCode::SUCCESS;
+    }
+    let settings = match Settings::load(cli.config.as_deref()) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("toker: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    toker::telemetry::init(&settings.log_level);
+    let result = match cli.command {
+        None | Some(Command::Serve) => serve(settings).await,
+        Some(Command::Migrate { status }) => migrate(settings, status).await,
+        Some(Command::Openapi) => unreachable!("handled above"),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!("{e:#}");
+            eprintln!("toker: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn serve(settings: Settings) -> anyhow::Result<()> {
+    tracing::info!(version = env!("CARGO_PKG_VERSION"), "toker starting");
+    tracing::info!(database = %settings.database_url_for_logs(), "database");
+    let cors = if settings.cors_origins.is_empty() {
+        "none: browsers on other origins are refused (set cors_origins)".to_string()
+    } else {
+        settings.cors_origins.join(", ")
+    };
+    tracing::info!(origins = %cors, "cors");
+    tracing::info!(transport = "none", "mail: toker sends no e-mail yet");
+    let mount = settings.mount_path.clone();
+    let public = settings.public_url();
+    let app = Application::build(settings).await?;
+    tracing::info!(
+        "listening on http://{}  (auth routes under {mount}, API docs at {public}/docs)",
+        public
+            .trim_start_matches("http://")
+            .trim_start_matches("https://")
+    );
+    let _ = app.port();
+    app.run_until_stopped().await?;
+    Ok(())
+}
+
+async fn migrate(settings: Settings, status: bool) -> anyhow::Result<()> {
+    let store = Store::connect(&settings.database_url, 1).await?;
+    if status {
+        Migrator::status(store.connection()).await?;
+        return Ok(());
+    }
+    let applied = store.migrate().await?;
+    tracing::info!(
+        applied,
+        database = %settings.database_url_for_logs(),
+        "migrations up to date"
+    );
+    Ok(())
+}

@@ -1,0 +1,251 @@
+//! Wiring: settings → store, accounts and the middleware stack → a bound listener. Tests build
+//! an `Application` on port 0 against a fresh database; `toker serve` does the same on `bind`.
+
+use std::{sync::Arc, time::Duration};
+
+use poem::{
+    Endpoint, EndpointExt, IntoResponse, Request, Response, Route, Server, handler,
+    listener::{Acceptor, Listener, TcpAcceptor, TcpListener},
+    web::Json,
+};
+
+use crate::{
+    accounts::{Accounts, Hasher},
+    api::{self, DEFAULT_MOUNT, params::BodyLimit},
+    config::Settings,
+    error::json_errors,
+    http::{
+        ApiHeaders, BodyLimit as DeclaredBodyLimit, auth::TokenAuth, cors::Cors,
+        cors::OriginMatcher, request_log::RequestLog,
+    },
+    redirect::RedirectPolicy,
+    store::Store,
+    tokens::TokenPolicy,
+};
+
+/// A built server, bound and ready to run.
+pub struct Application {
+    acceptor: TcpAcceptor,
+    port: u16,
+    app: poem::endpoint::BoxEndpoint<'static, Response>,
+    accounts: Accounts,
+}
+
+impl Application {
+    /// Connects to the database (migrating it when `auto_migrate`), builds the app and binds.
+    pub async fn build(settings: Settings) -> anyhow::Result<Application> {
+        let store = Store::connect(&settings.database_url, settings.database_max_connections)
+            .await
+            .map_err(|e| {
+                anyhow::anyhow!(
+                    "cannot open database {}: {e}",
+                    settings.database_url_for_logs()
+                )
+            })?;
+        if settings.auto_migrate {
+            let applied = store.migrate().await?;
+            if applied > 0 {
+                tracing::info!(applied, "database migrations applied");
+            }
+        }
+        Self::build_with_store(settings, store).await
+    }
+
+    /// Builds the app on an existing store (the schema must be current).
+    pub async fn build_with_store(settings: Settings, store: Store) -> anyhow::Result<Application> {
+        let settings = Arc::new(settings);
+        let accounts = accounts_for(settings.clone(), store).await?;
+        let app = routes(&accounts)?;
+        let acceptor = TcpListener::bind(settings.bind.clone())
+            .into_acceptor()
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", settings.bind))?;
+        let port = acceptor
+            .local_addr()
+            .first()
+            .and_then(|a| a.as_socket_addr().map(|a| a.port()))
+            .unwrap_or_default();
+        Ok(Application {
+            acceptor,
+            port,
+            app: app.boxed(),
+            accounts,
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.accounts.store
+    }
+
+    /// Serves until Ctrl-C or SIGTERM, then lets in-flight requests finish (10 s at most).
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        Server::new_with_acceptor(self.acceptor)
+            .run_with_graceful_shutdown(self.app, shutdown_signal(), Some(Duration::from_secs(10)))
+            .await
+    }
+
+    /// Serves forever (tests drop the task instead of signalling).
+    pub async fn run(self) -> std::io::Result<()> {
+        Server::new_with_acceptor(self.acceptor).run(self.app).await
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
+            s.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+    tracing::info!("shutting down");
+}
+
+pub async fn accounts_for(settings: Arc<Settings>, store: Store) -> anyhow::Result<Accounts> {
+    let hasher = Hasher::new(settings.password_cost, settings.pepper.clone()).await?;
+    let redirects = RedirectPolicy::new(settings.redirect_whitelist.as_ref())
+        .map_err(|e| anyhow::anyhow!("redirect_whitelist: {e}"))?;
+    let policy = TokenPolicy {
+        lifespan: settings.token_lifespan(),
+        batch_window: settings.batch_window(),
+        rotate: settings.change_headers_on_each_request,
+        max_devices: settings.max_number_of_devices as usize,
+    };
+    Ok(Accounts {
+        store,
+        hasher,
+        settings,
+        policy,
+        redirects,
+    })
+}
+
+/// The whole HTTP app: request log ⊃ CORS ⊃ API headers ⊃ body limit ⊃ routes.
+pub fn routes(accounts: &Accounts) -> anyhow::Result<impl Endpoint<Output = Response> + 'static> {
+    let settings = &accounts.settings;
+    let service = api::service("/");
+    let docs = service.swagger_ui();
+    let spec = mounted_spec(&service.spec(), &settings.mount_path);
+    let api = service.with(TokenAuth {
+        accounts: accounts.clone(),
+    });
+    let router = Route::new()
+        .nest("/", api)
+        .nest("/docs", docs)
+        .at("/openapi.json", spec_endpoint(spec))
+        .at("/health", health);
+    let cors = Cors::new(
+        OriginMatcher::new(&settings.cors_origins).map_err(|e| anyhow::anyhow!(e))?,
+        &settings.headers_names,
+        settings.cors_max_age,
+        settings.cors_allow_private_network,
+    );
+    let app = MountPath {
+        inner: router,
+        mount: settings.mount_path.clone(),
+    }
+    .with(DeclaredBodyLimit(settings.max_body_size))
+    .data(BodyLimit(settings.max_body_size))
+    .data(accounts.clone())
+    .with(ApiHeaders)
+    .with(cors)
+    .with(RequestLog);
+    Ok(json_errors(app))
+}
+
+/// `GET /health`: 200 when the database answers.
+#[handler]
+async fn health(accounts: poem::web::Data<&Accounts>) -> Response {
+    match accounts.store.ping().await {
+        Ok(()) => Json(serde_json::json!({"status": "ok"})).into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "health check: database unreachable");
+            crate::error::error_response(
+                poem::http::StatusCode::SERVICE_UNAVAILABLE,
+                "Database unreachable.",
+            )
+        }
+    }
+}
+
+fn spec_endpoint(spec: String) -> impl Endpoint<Output = Response> {
+    poem::endpoint::make_sync(move |_| {
+        Response::builder()
+            .content_type("application/json; charset=utf-8")
+            .body(spec.clone())
+    })
+}
+
+/// The served spec with the configured mount path in place of `/auth`.
+fn mounted_spec(spec: &str, mount: &str) -> String {
+    if mount == DEFAULT_MOUNT {
+        return spec.to_string();
+    }
+    let Ok(mut value) = serde_json::from_str::<serde_json::Value>(spec) else {
+        return spec.to_string();
+    };
+    if let Some(paths) = value.get_mut("paths").and_then(|p| p.as_object_mut()) {
+        let renamed = std::mem::take(paths)
+            .into_iter()
+            .map(|(k, v)| match k.strip_prefix(DEFAULT_MOUNT) {
+                Some(rest) => (format!("{mount}{rest}"), v),
+                None => (k, v),
+            })
+            .collect();
+        *paths = renamed;
+    }
+    value.to_string()
+}
+
+/// Serves the DTA routes under `mount_path`: the operations are declared under `/auth`, so a
+/// request to `<mount_path>/…` is routed as `/auth/…` (and `/auth/…` itself is not served when
+/// mounted elsewhere).
+struct MountPath<E> {
+    inner: E,
+    mount: String,
+}
+
+impl<E: Endpoint> Endpoint for MountPath<E> {
+    type Output = E::Output;
+
+    async fn call(&self, mut req: Request) -> poem::Result<Self::Output> {
+        if self.mount != DEFAULT_MOUNT {
+            let path = req.uri().path();
+            let under = |prefix: &str| {
+                path.strip_prefix(prefix)
+                    .filter(|rest| rest.is_empty() || rest.starts_with('/'))
+                    .map(str::to_string)
+            };
+            let new_path = match (under(&self.mount), under(DEFAULT_MOUNT)) {
+                (Some(rest), _) => Some(format!("{DEFAULT_MOUNT}{rest}")),
+                (None, Some(_)) => Some("/__not_mounted__".to_string()),
+                (None, None) => None,
+            };
+            if let Some(new_path) = new_path {
+                let path_and_query = match req.uri().query() {
+                    Some(q) => format!("{new_path}?{q}"),
+                    None => new_path,
+                };
+                let mut parts = req.uri().clone().into_parts();
+                parts.path_and_query = path_and_query.parse().ok();
+                if let Ok(uri) = poem::http::Uri::from_parts(parts) {
+                    *req.uri_mut() = uri;
+                }
+            }
+        }
+        self.inner.call(req).await
+    }
+}

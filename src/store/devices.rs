@@ -1,0 +1,174 @@
+//! Queries on `devices`: the token chain of each (user, client), rotated by compare-and-swap.
+
+use chrono::{DateTime, Utc};
+use entity::{device, user};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QuerySelect, Set, sea_query::Expr,
+};
+
+use super::{Device, Store, StoreResult, User};
+use crate::tokens::{Chain, DeviceAge};
+
+/// A device (client) about to be created for a signed-in user.
+#[derive(Debug, Clone)]
+pub struct NewDevice {
+    pub user_id: i64,
+    pub client: String,
+    pub chain: Chain,
+    pub user_agent: Option<String>,
+    pub ip: Option<String>,
+}
+
+/// The token chain a device row holds.
+pub fn chain_of(device: &Device) -> Chain {
+    Chain {
+        token_hash: device.token_hash.clone(),
+        previous_token_hash: device.previous_token_hash.clone(),
+        last_token_hash: device.last_token_hash.clone(),
+        expiry: device.expiry,
+        touched_at: device.touched_at,
+    }
+}
+
+impl Store {
+    /// The one read of an authenticated request: the device `client` of the user whose `uid`
+    /// matches, with that user. By uid alone, not provider, as DTA (server.md §3.3).
+    pub async fn find_device(
+        &self,
+        uid: &str,
+        client: &str,
+    ) -> StoreResult<Option<(Device, User)>> {
+        let found = device::Entity::find()
+            .find_also_related(user::Entity)
+            .filter(device::Column::Client.eq(client))
+            .filter(user::Column::Uid.eq(uid))
+            .one(&self.db)
+            .await?;
+        // Compare exactly: MySQL's default collation would match another letter case.
+        Ok(found.and_then(|(d, u)| match u {
+            Some(u) if d.client == client && u.uid == uid => Some((d, u)),
+            _ => None,
+        }))
+    }
+
+    /// Creates a device, then applies the device cap: the user's expired devices and, beyond
+    /// `max_devices`, the least recently touched ones are deleted (never the new one).
+    pub async fn create_device(
+        &self,
+        new: NewDevice,
+        policy: &crate::tokens::TokenPolicy,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Device> {
+        let user_id = new.user_id;
+        let device = device::ActiveModel {
+            user_id: Set(new.user_id),
+            client: Set(new.client),
+            token_hash: Set(new.chain.token_hash),
+            previous_token_hash: Set(new.chain.previous_token_hash),
+            last_token_hash: Set(new.chain.last_token_hash),
+            expiry: Set(new.chain.expiry),
+            touched_at: Set(new.chain.touched_at),
+            version: Set(0),
+            user_agent: Set(new.user_agent),
+            ip: Set(new.ip),
+            created_at: Set(now),
+            ..Default::default()
+        }
+        .insert(&self.db)
+        .await?;
+
+        let ages: Vec<(i64, i64, i64)> = device::Entity::find()
+            .select_only()
+            .column(device::Column::Id)
+            .column(device::Column::TouchedAt)
+            .column(device::Column::Expiry)
+            .filter(device::Column::UserId.eq(user_id))
+            .into_tuple()
+            .all(&self.db)
+            .await?;
+        let ages: Vec<DeviceAge> = ages
+            .into_iter()
+            .map(|(id, touched_at, expiry)| DeviceAge {
+                id,
+                touched_at,
+                expiry,
+            })
+            .collect();
+        let evict = crate::tokens::evictions(policy, &ages, device.id, now.timestamp_millis());
+        if !evict.is_empty() {
+            device::Entity::delete_many()
+                .filter(device::Column::Id.is_in(evict))
+                .exec(&self.db)
+                .await?;
+        }
+        Ok(device)
+    }
+
+    /// Compare-and-swap rotation: writes `chain` only if the row still has `expected_version`.
+    /// Returns false when another request (thread, process or instance) rotated first.
+    pub async fn rotate_device(
+        &self,
+        id: i64,
+        expected_version: i64,
+        chain: &Chain,
+    ) -> StoreResult<bool> {
+        let result = device::Entity::update_many()
+            .col_expr(
+                device::Column::TokenHash,
+                Expr::value(chain.token_hash.clone()),
+            )
+            .col_expr(
+                device::Column::PreviousTokenHash,
+                Expr::value(chain.previous_token_hash.clone()),
+            )
+            .col_expr(
+                device::Column::LastTokenHash,
+                Expr::value(chain.last_token_hash.clone()),
+            )
+            .col_expr(device::Column::Expiry, Expr::value(chain.expiry))
+            .col_expr(device::Column::TouchedAt, Expr::value(chain.touched_at))
+            .col_expr(device::Column::Version, Expr::value(expected_version + 1))
+            .filter(device::Column::Id.eq(id))
+            .filter(device::Column::Version.eq(expected_version))
+            .exec(&self.db)
+            .await?;
+        Ok(result.rows_affected == 1)
+    }
+
+    /// A batch request's write: pushes the device's last-touched time forward (never back).
+    pub async fn touch_device(&self, id: i64, now_ms: i64) -> StoreResult<()> {
+        device::Entity::update_many()
+            .col_expr(device::Column::TouchedAt, Expr::value(now_ms))
+            .filter(device::Column::Id.eq(id))
+            .filter(device::Column::TouchedAt.lt(now_ms))
+            .exec(&self.db)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn delete_device(&self, id: i64) -> StoreResult<bool> {
+        let result = device::Entity::delete_many()
+            .filter(device::Column::Id.eq(id))
+            .exec(&self.db)
+            .await?;
+        Ok(result.rows_affected == 1)
+    }
+
+    /// Signs a user out everywhere except `keep` (DTA's `remove_tokens_after_password_reset`,
+    /// keeping the caller explicitly, server.md §3.9).
+    pub async fn delete_other_devices(&self, user_id: i64, keep: Option<i64>) -> StoreResult<u64> {
+        let mut query = device::Entity::delete_many().filter(device::Column::UserId.eq(user_id));
+        if let Some(keep) = keep {
+            query = query.filter(device::Column::Id.ne(keep));
+        }
+        Ok(query.exec(&self.db).await?.rows_affected)
+    }
+
+    /// Every device of a user (tests and admin tooling).
+    pub async fn devices_of(&self, user_id: i64) -> StoreResult<Vec<Device>> {
+        Ok(device::Entity::find()
+            .filter(device::Column::UserId.eq(user_id))
+            .all(&self.db)
+            .await?)
+    }
+}

@@ -1,0 +1,97 @@
+//! Queries on `users`.
+
+use chrono::{DateTime, Utc};
+use entity::user;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter, Set, TransactionTrait,
+};
+
+use super::{Store, StoreResult, User};
+
+/// A user about to be created.
+#[derive(Debug, Clone)]
+pub struct NewUser {
+    pub provider: String,
+    pub uid: String,
+    pub email: Option<String>,
+    pub encrypted_password: String,
+    pub name: Option<String>,
+    pub nickname: Option<String>,
+    pub image: Option<String>,
+    pub extra: Option<String>,
+    pub confirmed_at: Option<DateTime<Utc>>,
+    pub confirmation_token: Option<String>,
+    pub confirmation_sent_at: Option<DateTime<Utc>>,
+}
+
+impl Store {
+    pub async fn find_user(&self, id: i64) -> StoreResult<Option<User>> {
+        Ok(user::Entity::find_by_id(id).one(&self.db).await?)
+    }
+
+    /// The e-mail user signing in with `email` (DTA looks up the login field with provider
+    /// `email`; OAuth users with the same address are not candidates).
+    pub async fn find_email_user(&self, email: &str) -> StoreResult<Option<User>> {
+        Ok(user::Entity::find()
+            .filter(user::Column::Email.eq(email))
+            .filter(user::Column::Provider.eq("email"))
+            .one(&self.db)
+            .await?)
+    }
+
+    /// Whether any user, of any provider, already has this address.
+    pub async fn email_in_use(&self, email: &str, except_user: Option<i64>) -> StoreResult<bool> {
+        let mut query = user::Entity::find().filter(user::Column::Email.eq(email));
+        if let Some(id) = except_user {
+            query = query.filter(user::Column::Id.ne(id));
+        }
+        Ok(query.one(&self.db).await?.is_some())
+    }
+
+    /// Inserts a user; a duplicate (uid, provider) surfaces as `StoreError::Conflict`.
+    pub async fn insert_user(&self, new: NewUser, now: DateTime<Utc>) -> StoreResult<User> {
+        let model = user::ActiveModel {
+            provider: Set(new.provider),
+            uid: Set(new.uid),
+            email: Set(new.email),
+            encrypted_password: Set(new.encrypted_password),
+            allow_password_change: Set(false),
+            failed_attempts: Set(0),
+            sign_in_count: Set(0),
+            name: Set(new.name),
+            nickname: Set(new.nickname),
+            image: Set(new.image),
+            extra: Set(new.extra),
+            confirmed_at: Set(new.confirmed_at),
+            confirmation_token: Set(new.confirmation_token),
+            confirmation_sent_at: Set(new.confirmation_sent_at),
+            created_at: Set(now),
+            updated_at: Set(now),
+            ..Default::default()
+        };
+        Ok(model.insert(&self.db).await?)
+    }
+
+    /// Writes every column of `user` back; a unique conflict is `StoreError::Conflict`.
+    pub async fn save_user(&self, user: &User) -> StoreResult<User> {
+        let mut model = user.clone().into_active_model().reset_all();
+        model.id = sea_orm::ActiveValue::Unchanged(user.id);
+        Ok(model.update(&self.db).await?)
+    }
+
+    /// Deletes a user and its devices in one transaction.
+    pub async fn delete_user(&self, id: i64) -> StoreResult<bool> {
+        let txn = self.db.begin().await?;
+        entity::device::Entity::delete_many()
+            .filter(entity::device::Column::UserId.eq(id))
+            .exec(&txn)
+            .await?;
+        let deleted = user::Entity::delete_many()
+            .filter(user::Column::Id.eq(id))
+            .exec(&txn)
+            .await?
+            .rows_affected;
+        txn.commit().await?;
+        Ok(deleted == 1)
+    }
+}

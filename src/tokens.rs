@@ -1,0 +1,348 @@
+//! The token rules of server.md §3 and decisions.md D1–D3, as plain functions of a clock: which
+//! presented token a device accepts, whether a response rotates, batches or echoes, what the
+//! chain looks like after a rotation, and which devices the device cap evicts. No HTTP, no SQL.
+
+use std::time::Duration;
+
+use base64::{Engine as _, engine::general_purpose::URL_SAFE_NO_PAD};
+use rand::RngExt;
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+/// A fresh access token or client id: 16 bytes from the OS-seeded CSPRNG, URL-safe base64
+/// without padding (22 characters), as devise_token_auth.
+pub fn generate() -> String {
+    let bytes: [u8; 16] = rand::rng().random();
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// Devise's "friendly token" for confirmation, reset and unlock links: 20 URL-safe characters
+/// with the look-alikes `l I O 0` replaced by `s x y z`.
+pub fn friendly_token() -> String {
+    let bytes: [u8; 15] = rand::rng().random();
+    URL_SAFE_NO_PAD
+        .encode(bytes)
+        .chars()
+        .map(|c| match c {
+            'l' => 's',
+            'I' => 'x',
+            'O' => 'y',
+            '0' => 'z',
+            c => c,
+        })
+        .collect()
+}
+
+/// What is stored for a token: its SHA-256, hex. A 128-bit random token needs no slow hash (D2).
+pub fn digest(token: &str) -> String {
+    let hash = Sha256::digest(token.as_bytes());
+    let mut out = String::with_capacity(64);
+    for b in hash.iter() {
+        out.push_str(&format!("{b:02x}"));
+    }
+    out
+}
+
+fn same_digest(a: &str, b: &str) -> bool {
+    a.len() == b.len() && bool::from(a.as_bytes().ct_eq(b.as_bytes()))
+}
+
+/// The token knobs of server.md §1.1.
+#[derive(Debug, Clone, Copy)]
+pub struct TokenPolicy {
+    pub lifespan: Duration,
+    /// `batch_request_buffer_throttle`.
+    pub batch_window: Duration,
+    /// `change_headers_on_each_request`.
+    pub rotate: bool,
+    pub max_devices: usize,
+}
+
+impl TokenPolicy {
+    pub fn expiry_from(&self, now_ms: i64) -> i64 {
+        now_ms / 1000 + self.lifespan.as_secs() as i64
+    }
+
+    fn window_ms(&self) -> i64 {
+        self.batch_window.as_millis() as i64
+    }
+}
+
+/// One device's token chain as stored (all hashes are [`digest`]s).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Chain {
+    pub token_hash: String,
+    pub previous_token_hash: Option<String>,
+    pub last_token_hash: Option<String>,
+    /// Unix seconds.
+    pub expiry: i64,
+    /// Unix milliseconds of the last rotation or batch touch.
+    pub touched_at: i64,
+}
+
+/// Which link of the chain a presented token matched.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Accepted {
+    Current,
+    Previous,
+    /// Two rotations back: only inside the batch window after the last touch.
+    TwoBack,
+}
+
+/// server.md §3.3 steps 4–5: the current and previous tokens until expiry (strictly later than
+/// now), the one before them only while the device was touched within the batch window.
+pub fn accept(policy: &TokenPolicy, chain: &Chain, token: &str, now_ms: i64) -> Option<Accepted> {
+    let presented = digest(token);
+    let unexpired = chain.expiry > now_ms / 1000;
+    if unexpired && same_digest(&presented, &chain.token_hash) {
+        return Some(Accepted::Current);
+    }
+    if unexpired
+        && chain
+            .previous_token_hash
+            .as_deref()
+            .is_some_and(|h| same_digest(&presented, h))
+    {
+        return Some(Accepted::Previous);
+    }
+    let in_window = chain.touched_at > now_ms - policy.window_ms();
+    if in_window
+        && chain
+            .last_token_hash
+            .as_deref()
+            .is_some_and(|h| same_digest(&presented, h))
+    {
+        return Some(Accepted::TwoBack);
+    }
+    None
+}
+
+/// How an authenticated response ends (server.md §3.4–3.6).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Finish {
+    /// Issue a new token for this client.
+    Rotate,
+    /// Inside the batch window: keep the chain, touch the device, send no new token.
+    Batch,
+    /// Rotation is off: answer with the token the client sent.
+    Echo,
+}
+
+/// DTA's batch rule: a request is a batch request when `unbatch` is absent and the device was
+/// touched after `request start − window`. `chain` is the state read when the request began.
+pub fn finish(
+    policy: &TokenPolicy,
+    chain: &Chain,
+    request_started_ms: i64,
+    unbatch: bool,
+) -> Finish {
+    if !policy.rotate {
+        Finish::Echo
+    } else if !unbatch && chain.touched_at > request_started_ms - policy.window_ms() {
+        Finish::Batch
+    } else {
+        Finish::Rotate
+    }
+}
+
+/// The chain after rotating to `new_token_hash`: the current token becomes the previous one and
+/// the previous one the two-back one; expiry slides forward.
+pub fn rotated(policy: &TokenPolicy, chain: &Chain, new_token_hash: String, now_ms: i64) -> Chain {
+    Chain {
+        token_hash: new_token_hash,
+        previous_token_hash: Some(chain.token_hash.clone()),
+        last_token_hash: chain.previous_token_hash.clone(),
+        expiry: policy.expiry_from(now_ms),
+        touched_at: now_ms,
+    }
+}
+
+/// A device as the cap sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DeviceAge {
+    pub id: i64,
+    pub touched_at: i64,
+    pub expiry: i64,
+}
+
+/// The devices to delete so that at most `max_devices` remain: expired ones first, then the
+/// least recently touched (decisions.md D3). `keep` is never evicted (the device just created).
+pub fn evictions(policy: &TokenPolicy, devices: &[DeviceAge], keep: i64, now_ms: i64) -> Vec<i64> {
+    let now_s = now_ms / 1000;
+    let mut evict: Vec<i64> = devices
+        .iter()
+        .filter(|d| d.id != keep && d.expiry <= now_s)
+        .map(|d| d.id)
+        .collect();
+    let mut live: Vec<&DeviceAge> = devices
+        .iter()
+        .filter(|d| d.id == keep || d.expiry > now_s)
+        .collect();
+    if live.len() > policy.max_devices {
+        live.sort_by_key(|d| (d.id != keep, std::cmp::Reverse((d.touched_at, d.id))));
+        evict.extend(live[policy.max_devices..].iter().map(|d| d.id));
+    }
+    evict
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const WINDOW: Duration = Duration::from_secs(5);
+
+    fn policy() -> TokenPolicy {
+        TokenPolicy {
+            lifespan: Duration::from_secs(3600),
+            batch_window: WINDOW,
+            rotate: true,
+            max_devices: 3,
+        }
+    }
+
+    fn fresh(token: &str, now_ms: i64) -> Chain {
+        Chain {
+            token_hash: digest(token),
+            previous_token_hash: None,
+            last_token_hash: None,
+            expiry: policy().expiry_from(now_ms),
+            touched_at: now_ms,
+        }
+    }
+
+    #[test]
+    fn generated_tokens_are_22_url_safe_chars_and_distinct() {
+        let a = generate();
+        let b = generate();
+        assert_eq!(a.len(), 22);
+        assert!(
+            a.chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        );
+        assert_ne!(a, b);
+    }
+
+    #[test]
+    fn digest_is_hex_sha256() {
+        assert_eq!(
+            digest("abc"),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+    }
+
+    #[test]
+    fn chain_accepts_current_previous_and_two_back_inside_window() {
+        let p = policy();
+        let t0 = 1_000_000_000_000;
+        let c0 = fresh("a", t0);
+        let c1 = rotated(&p, &c0, digest("b"), t0 + 10_000);
+        let c2 = rotated(&p, &c1, digest("c"), t0 + 20_000);
+        let now = t0 + 21_000;
+        assert_eq!(accept(&p, &c2, "c", now), Some(Accepted::Current));
+        assert_eq!(accept(&p, &c2, "b", now), Some(Accepted::Previous));
+        assert_eq!(accept(&p, &c2, "a", now), Some(Accepted::TwoBack));
+        assert_eq!(accept(&p, &c2, "z", now), None);
+    }
+
+    #[test]
+    fn two_back_token_dies_when_the_window_passes() {
+        let p = policy();
+        let t0 = 1_000_000_000_000;
+        let c = rotated(
+            &p,
+            &rotated(&p, &fresh("a", t0), digest("b"), t0),
+            digest("c"),
+            t0,
+        );
+        assert_eq!(accept(&p, &c, "a", t0 + 4_999), Some(Accepted::TwoBack));
+        assert_eq!(accept(&p, &c, "a", t0 + 5_000), None);
+        // The previous token is still good until expiry.
+        assert_eq!(
+            accept(&p, &c, "b", t0 + 3_000_000),
+            Some(Accepted::Previous)
+        );
+    }
+
+    #[test]
+    fn expired_tokens_are_refused() {
+        let p = policy();
+        let t0 = 1_000_000_000_000;
+        let c = fresh("a", t0);
+        let expiry_ms = c.expiry * 1000;
+        assert_eq!(accept(&p, &c, "a", expiry_ms - 1), Some(Accepted::Current));
+        assert_eq!(accept(&p, &c, "a", expiry_ms), None);
+    }
+
+    #[test]
+    fn batch_when_touched_inside_window_of_request_start() {
+        let p = policy();
+        let t0 = 1_000_000_000_000;
+        let c = fresh("a", t0);
+        assert_eq!(finish(&p, &c, t0 + 4_999, false), Finish::Batch);
+        assert_eq!(finish(&p, &c, t0 + 5_000, false), Finish::Rotate);
+        assert_eq!(finish(&p, &c, t0 + 1, true), Finish::Rotate);
+        let off = TokenPolicy {
+            rotate: false,
+            ..policy()
+        };
+        assert_eq!(finish(&off, &c, t0 + 60_000, false), Finish::Echo);
+    }
+
+    #[test]
+    fn zero_window_rotates_every_request() {
+        let p = TokenPolicy {
+            batch_window: Duration::ZERO,
+            ..policy()
+        };
+        let t0 = 1_000_000_000_000;
+        assert_eq!(finish(&p, &fresh("a", t0), t0, false), Finish::Rotate);
+    }
+
+    #[test]
+    fn rotation_slides_expiry() {
+        let p = policy();
+        let t0 = 1_000_000_000_000;
+        let c = rotated(&p, &fresh("a", t0), digest("b"), t0 + 60_000);
+        assert_eq!(c.expiry, (t0 + 60_000) / 1000 + 3600);
+        assert_eq!(c.touched_at, t0 + 60_000);
+    }
+
+    #[test]
+    fn cap_evicts_expired_then_least_recently_touched_never_the_new_one() {
+        let p = policy();
+        let now = 1_000_000_000_000;
+        let live = |id, touched| DeviceAge {
+            id,
+            touched_at: touched,
+            expiry: now / 1000 + 100,
+        };
+        let devices = [
+            live(1, now - 50),
+            DeviceAge {
+                id: 2,
+                touched_at: now - 10,
+                expiry: now / 1000 - 1,
+            },
+            live(3, now - 40),
+            live(4, now - 30),
+            live(5, now - 20),
+            live(6, now - 100),
+        ];
+        // 6 is the device being created: touched long ago in this made-up data, kept anyway.
+        let mut evicted = evictions(&p, &devices, 6, now);
+        evicted.sort();
+        assert_eq!(evicted, vec![1, 2, 3]);
+    }
+
+    #[test]
+    fn cap_does_nothing_under_the_limit() {
+        let p = policy();
+        let now = 1_000_000_000_000;
+        let d = |id| DeviceAge {
+            id,
+            touched_at: now,
+            expiry: now / 1000 + 100,
+        };
+        assert!(evictions(&p, &[d(1), d(2), d(3)], 3, now).is_empty());
+    }
+}
