@@ -1,0 +1,17 @@
+use crate::helpers::*;
+
+#[tokio::test]
+async fn sign_up_sign_in_and_validate_work_end_to_end() {
+    // Arrange
+    let app = spawn_app().await;
+    let mut auth = app.signed_in_user("alice@example.com").await;
+
+    // Act
+    let resp = app.get_authed("/auth/validate_token", &mut auth).await;
+
+    // Assert
+    assert_eq!(resp.status(), 200);
+    let body = json(resp).await;
+    assert_eq!(body["success"], true);
+    assert_eq!(body["data"]["uid"], "alice@example.com");
+}
