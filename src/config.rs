@@ -339,13 +339,13 @@ impl Settings {
                 "must be shorter than token_lifespan",
             ));
         }
-        if let Some(url) = &self.default_confirm_success_url {
-            if url::Url::parse(url).is_err() {
-                return Err(invalid(
-                    "default_confirm_success_url",
-                    "must be an absolute URL",
-                ));
-            }
+        if let Some(url) = &self.default_confirm_success_url
+            && url::Url::parse(url).is_err()
+        {
+            return Err(invalid(
+                "default_confirm_success_url",
+                "must be an absolute URL",
+            ));
         }
         if let Some(list) = &self.redirect_whitelist {
             Whitelist::new(list).map_err(|p| invalid("redirect_whitelist", p))?;

@@ -33,7 +33,6 @@ async fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!("{e:#}");
-            eprintln!("toker: {e:#}");
             ExitCode::FAILURE
         }
     }

@@ -69,7 +69,7 @@ pub struct SignUp {
 #[derive(Debug)]
 pub enum SignUpOutcome {
     Created {
-        user: User,
+        user: Box<User>,
         session: Option<NewSession>,
     },
     NoParams,
@@ -80,7 +80,10 @@ pub enum SignUpOutcome {
 
 #[derive(Debug)]
 pub enum SignInOutcome {
-    SignedIn { user: User, session: NewSession },
+    SignedIn {
+        user: Box<User>,
+        session: Box<NewSession>,
+    },
     BadCredentials,
     Locked,
     NotConfirmed(String),
@@ -101,7 +104,7 @@ pub struct AccountUpdate {
 
 #[derive(Debug)]
 pub enum UpdateOutcome {
-    Updated(User),
+    Updated(Box<User>),
     Invalid(Errors),
 }
 
@@ -179,18 +182,18 @@ impl Accounts {
         if s.confirmable && redirect.is_none() {
             return Ok(SignUpOutcome::MissingConfirmUrl(draft));
         }
-        if let Some(url) = &input.confirm_success_url {
-            if !self.redirects.allows(url) {
-                return Ok(SignUpOutcome::RedirectNotAllowed(url.clone(), draft));
-            }
+        if let Some(url) = &input.confirm_success_url
+            && !self.redirects.allows(url)
+        {
+            return Ok(SignUpOutcome::RedirectNotAllowed(url.clone(), draft));
         }
 
         let mut errors = Errors::default();
         check_email(&mut errors, email.as_deref());
-        if let Some(e) = email.as_deref().filter(|_| !errors.has("email")) {
-            if self.store.email_in_use(e, None).await? {
-                errors.add("email", "has already been taken");
-            }
+        if let Some(e) = email.as_deref().filter(|_| !errors.has("email"))
+            && self.store.email_in_use(e, None).await?
+        {
+            errors.add("email", "has already been taken");
         }
         check_password(
             &mut errors,
@@ -240,7 +243,10 @@ impl Accounts {
         } else {
             None
         };
-        Ok(SignUpOutcome::Created { user, session })
+        Ok(SignUpOutcome::Created {
+            user: Box::new(user),
+            session,
+        })
     }
 
     /// `POST /auth/sign_in` (server.md §2.4).
@@ -291,7 +297,10 @@ impl Accounts {
         user.updated_at = now;
         let user = self.store.save_user(&user).await?;
         let session = self.open_session(&user, origin).await?;
-        Ok(SignInOutcome::SignedIn { user, session })
+        Ok(SignInOutcome::SignedIn {
+            user: Box::new(user),
+            session: Box::new(session),
+        })
     }
 
     /// `PUT /auth` for an authenticated user (server.md §2.2). `device` is the caller's, kept
@@ -394,7 +403,7 @@ impl Accounts {
                 .delete_other_devices(user.id, Some(device_id))
                 .await?;
         }
-        Ok(UpdateOutcome::Updated(saved))
+        Ok(UpdateOutcome::Updated(Box::new(saved)))
     }
 
     /// `DELETE /auth` (server.md §2.3).

@@ -90,10 +90,10 @@ pub fn check_password(
     if required && blank {
         errors.add("password", "can't be blank");
     }
-    if let Some(confirmation) = confirmation {
-        if Some(confirmation) != password {
-            errors.add("password_confirmation", "doesn't match Password");
-        }
+    if let Some(confirmation) = confirmation
+        && Some(confirmation) != password
+    {
+        errors.add("password_confirmation", "doesn't match Password");
     }
     if let Some(p) = password.filter(|p| !p.is_empty()) {
         let len = p.chars().count();

@@ -106,7 +106,7 @@ impl Sessions {
             .map_err(internal)?;
         match outcome {
             SignInOutcome::SignedIn { user, session } => {
-                auth.issue(&user, session);
+                auth.issue(&user, *session);
                 Ok(SignInResponse::SignedIn(Json(DataBody {
                     data: user_json(&user, &accounts.settings, Shape::Lite),
                 })))

@@ -34,6 +34,25 @@ impl From<DbErr> for StoreError {
 
 pub type StoreResult<T> = Result<T, StoreError>;
 
+/// libpq's convention for a PostgreSQL URL without a user (`postgres://host/db`): `PGUSER`,
+/// else the OS user, else `postgres`. sqlx alone would try a role named "anonymous".
+pub fn with_default_pg_user(url: &str) -> String {
+    let Ok(mut parsed) = url::Url::parse(url) else {
+        return url.to_string();
+    };
+    if !matches!(parsed.scheme(), "postgres" | "postgresql") || !parsed.username().is_empty() {
+        return url.to_string();
+    }
+    let user = ["PGUSER", "USER", "LOGNAME"]
+        .iter()
+        .find_map(|k| std::env::var(k).ok().filter(|v| !v.is_empty()))
+        .unwrap_or_else(|| "postgres".to_string());
+    match parsed.set_username(&user) {
+        Ok(()) => parsed.to_string(),
+        Err(()) => url.to_string(),
+    }
+}
+
 /// A handle on the database; cheap to clone (a pool inside).
 #[derive(Clone, Debug)]
 pub struct Store {
@@ -44,7 +63,7 @@ impl Store {
     /// Connects; for SQLite turns on WAL and a busy timeout so several connections (and several
     /// processes) can share one file.
     pub async fn connect(url: &str, max_connections: u32) -> Result<Store, DbErr> {
-        let mut opts = ConnectOptions::new(url.to_string());
+        let mut opts = ConnectOptions::new(with_default_pg_user(url));
         opts.max_connections(max_connections)
             .min_connections(1)
             .connect_timeout(Duration::from_secs(10))
