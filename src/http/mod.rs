@@ -46,8 +46,14 @@ impl<E: Endpoint> Endpoint for ApiHeadersEndpoint<E> {
     }
 }
 
-/// 413 for a declared `Content-Length` over the limit, before anything reads the body.
-/// Bodies without a length (chunked) are limited while being read (`api::params`).
+/// Largest total size of a request's headers, and of one header value. Real clients send a
+/// few hundred bytes; hyper's own limit (an empty-bodied 431) only starts around 400 KiB.
+const MAX_HEADERS_BYTES: usize = 32 * 1024;
+const MAX_HEADER_VALUE_BYTES: usize = 8 * 1024;
+
+/// 431 for oversized headers and 413 for a declared `Content-Length` over the limit, before
+/// anything reads the request. Bodies without a length (chunked) are limited while being read
+/// (`api::params`).
 pub struct BodyLimit(pub usize);
 
 impl<E: Endpoint> Middleware<E> for BodyLimit {
@@ -64,6 +70,16 @@ impl<E: Endpoint> Endpoint for BodyLimitEndpoint<E> {
     type Output = Response;
 
     async fn call(&self, req: Request) -> poem::Result<Response> {
+        let mut total = 0;
+        for (name, value) in req.headers() {
+            total += name.as_str().len() + value.len();
+            if value.len() > MAX_HEADER_VALUE_BYTES || total > MAX_HEADERS_BYTES {
+                return Ok(crate::error::error_response(
+                    poem::http::StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+                    "Request headers are too large.",
+                ));
+            }
+        }
         let declared = req
             .headers()
             .get(header::CONTENT_LENGTH)

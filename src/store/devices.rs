@@ -38,8 +38,11 @@ impl Store {
         uid: &str,
         client: &str,
     ) -> StoreResult<Option<(Device, User)>> {
+        // An inner join, so the planner can start from the users (uid, provider) index and
+        // reach the device through (user_id, client).
         let found = device::Entity::find()
-            .find_also_related(user::Entity)
+            .inner_join(user::Entity)
+            .select_also(user::Entity)
             .filter(device::Column::Client.eq(client))
             .filter(user::Column::Uid.eq(uid))
             .one(&self.db)
