@@ -23,6 +23,30 @@ pub enum BatchResponse {
     Blank,
 }
 
+/// Where mail goes (decisions.md D11).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MailTransport {
+    /// Print messages and their links to the server log.
+    Log,
+    /// Write one `.eml` file per message into `mail_dir`.
+    File,
+    /// Deliver through an SMTP server.
+    Smtp,
+}
+
+/// How the SMTP connection is secured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SmtpTls {
+    /// Plain text (a local relay or test server only).
+    None,
+    /// Upgrade with STARTTLS, required (usually port 587).
+    Starttls,
+    /// TLS from the first byte (usually port 465).
+    Tls,
+}
+
 /// DTA's `check_current_password_before_update`: `false`, `"attributes"` or `"password"`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(untagged)]
@@ -113,6 +137,19 @@ pub struct Settings {
     pub account_update_attributes: Vec<String>,
     /// Default log filter (`RUST_LOG` syntax); the `RUST_LOG` variable wins when set.
     pub log_level: String,
+    /// `log`, `file` or `smtp`.
+    pub mail_transport: MailTransport,
+    /// Sender of every message (Devise's `mailer_sender`).
+    pub mail_from: String,
+    /// Folder of the `file` transport.
+    pub mail_dir: String,
+    pub smtp_host: String,
+    pub smtp_port: u16,
+    pub smtp_tls: SmtpTls,
+    pub smtp_username: Option<String>,
+    pub smtp_password: Option<String>,
+    /// Seconds before an SMTP connection or command gives up.
+    pub smtp_timeout: u64,
 
     // --- devise_token_auth options (server.md §1.1), DTA names and defaults ---
     pub change_headers_on_each_request: bool,
@@ -133,6 +170,8 @@ pub struct Settings {
     pub confirmable: bool,
     /// Seconds an unconfirmed user may still sign in; unset = forever.
     pub allow_unconfirmed_access_for: Option<u64>,
+    /// Seconds a confirmation link stays valid; unset = forever.
+    pub confirm_within: Option<u64>,
     /// The `:lockable` module.
     pub lockable: bool,
     pub paranoid: bool,
@@ -160,6 +199,15 @@ impl Default for Settings {
             sign_up_attributes: Vec::new(),
             account_update_attributes: Vec::new(),
             log_level: "info".into(),
+            mail_transport: MailTransport::Log,
+            mail_from: "toker@localhost".into(),
+            mail_dir: "mail".into(),
+            smtp_host: "127.0.0.1".into(),
+            smtp_port: 587,
+            smtp_tls: SmtpTls::Starttls,
+            smtp_username: None,
+            smtp_password: None,
+            smtp_timeout: 10,
             change_headers_on_each_request: true,
             max_number_of_devices: 10,
             token_lifespan: 14 * 24 * 3600,
@@ -172,6 +220,7 @@ impl Default for Settings {
             headers_names: HeaderNames::default(),
             confirmable: false,
             allow_unconfirmed_access_for: Some(0),
+            confirm_within: None,
             lockable: false,
             paranoid: false,
             password_length: [6, 128],
@@ -379,6 +428,21 @@ impl Settings {
                 "password_length",
                 "must be [min, max] with 1 <= min <= max",
             ));
+        }
+        if self.mail_from.parse::<lettre::message::Mailbox>().is_err() {
+            return Err(invalid(
+                "mail_from",
+                "must be an address like `toker@example.com` or `Toker <toker@example.com>`",
+            ));
+        }
+        if self.mail_transport == MailTransport::Smtp && self.smtp_host.trim().is_empty() {
+            return Err(invalid(
+                "smtp_host",
+                "is required with mail_transport = \"smtp\"",
+            ));
+        }
+        if self.smtp_timeout == 0 {
+            return Err(invalid("smtp_timeout", "must be at least 1 second"));
         }
         if let Err(e) = tracing_subscriber::EnvFilter::try_new(&self.log_level) {
             return Err(invalid("log_level", e.to_string()));

@@ -7,6 +7,7 @@ pub mod cli;
 pub mod config;
 pub mod error;
 pub mod http;
+pub mod mail;
 pub mod redirect;
 pub mod startup;
 pub mod store;

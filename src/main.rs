@@ -47,7 +47,8 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
         settings.cors_origins.join(", ")
     };
     tracing::info!(origins = %cors, "cors");
-    tracing::info!(transport = "none", "mail: toker sends no e-mail yet");
+    let mailer = toker::mail::Mailer::from_settings(&settings)?;
+    tracing::info!("mail: {}", mailer.describe());
     let mount = settings.mount_path.clone();
     let public = settings.public_url();
     let app = Application::build(settings).await?;

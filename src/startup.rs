@@ -124,12 +124,14 @@ pub async fn accounts_for(settings: Arc<Settings>, store: Store) -> anyhow::Resu
         rotate: settings.change_headers_on_each_request,
         max_devices: settings.max_number_of_devices as usize,
     };
+    let mailer = crate::mail::Mailer::from_settings(&settings)?;
     Ok(Accounts {
         store,
         hasher,
         settings,
         policy,
         redirects,
+        mailer,
     })
 }
 

@@ -28,3 +28,19 @@ pub fn redirect_not_allowed(url: &str) -> String {
 pub fn account_destroyed(uid: &str) -> String {
     format!("Account with UID '{uid}' has been destroyed.")
 }
+
+/// toker's own: a mail transport failure (devise_token_auth would raise a 500).
+pub const MAIL_NOT_SENT: &str = "The e-mail could not be sent. Please try again later.";
+pub const MISSING_EMAIL: &str = "You must provide an email address.";
+
+pub fn user_with_email_not_found(email: &str) -> String {
+    format!("Unable to find user with email '{email}'.")
+}
+
+pub fn confirmation_sent(email: &str) -> String {
+    format!(
+        "An email has been sent to '{email}' containing instructions for confirming your account."
+    )
+}
+
+pub const CONFIRMATION_SENT_PARANOID: &str = "If your email address exists in our database, you will receive an email with instructions for how to confirm your email address in a few minutes.";

@@ -2,6 +2,7 @@
 //! and devise_token_auth's behaviour (server.md §2.1–2.4, §5.2). No HTTP here: handlers turn
 //! these outcomes into the contract's responses.
 
+pub mod confirmable;
 pub mod messages;
 pub mod password;
 pub mod user_json;
@@ -14,6 +15,7 @@ use serde_json::{Map, Value};
 
 use crate::{
     config::{CurrentPasswordMode, PROFILE_COLUMNS, Settings},
+    mail::Mailer,
     redirect::RedirectPolicy,
     store::{Device, NewDevice, NewUser, Store, StoreError, User},
     tokens::{self, Chain, TokenPolicy},
@@ -50,6 +52,7 @@ pub struct Accounts {
     pub settings: Arc<Settings>,
     pub policy: TokenPolicy,
     pub redirects: RedirectPolicy,
+    pub mailer: Mailer,
 }
 
 /// Sign-up input, already read from params.
@@ -60,6 +63,8 @@ pub struct SignUp {
     pub password_confirmation: Option<String>,
     /// `None` when absent or not a string.
     pub confirm_success_url: Option<String>,
+    /// Copied into the confirmation link as `config`.
+    pub config_name: Option<String>,
     /// Permitted extra attributes that were sent.
     pub attributes: Map<String, Value>,
     /// Whether any permitted sign-up param was sent at all.
@@ -76,6 +81,8 @@ pub enum SignUpOutcome {
     MissingConfirmUrl(Map<String, Value>),
     RedirectNotAllowed(String, Map<String, Value>),
     Invalid(Errors, Map<String, Value>),
+    /// The confirmation mail could not be sent; the account was not kept.
+    MailNotSent,
 }
 
 #[derive(Debug)]
@@ -223,10 +230,8 @@ impl Accounts {
             image: profile.image.flatten(),
             extra,
             confirmed_at: None,
-            // The confirmation mail itself comes with the mail feature; the token is issued now
-            // so that an account created before it exists can still be confirmed later.
-            confirmation_token: s.confirmable.then(crate::tokens::friendly_token),
-            confirmation_sent_at: s.confirmable.then_some(now),
+            confirmation_token: None,
+            confirmation_sent_at: None,
         };
         let user = match self.store.insert_user(new, now).await {
             Ok(user) => user,
@@ -237,6 +242,22 @@ impl Accounts {
                 return Ok(SignUpOutcome::Invalid(errors, draft));
             }
             Err(e) => return Err(e.into()),
+        };
+        let user = match (s.confirmable, redirect) {
+            (true, Some(redirect)) => {
+                let to = user.email.clone().unwrap_or_default();
+                let config = input.config_name.as_deref().unwrap_or("default");
+                match self.send_confirmation(&user, &to, &redirect, config).await {
+                    Ok(user) => user,
+                    Err(e) => {
+                        // No half-created account: the user can simply sign up again.
+                        self.store.delete_user(user.id).await?;
+                        tracing::warn!(error = %e, "sign-up undone: confirmation mail failed");
+                        return Ok(SignUpOutcome::MailNotSent);
+                    }
+                }
+            }
+            _ => user,
         };
         let session = if self.inactive_reason(&user, now).is_none() {
             Some(self.open_session(&user, origin).await?)

@@ -254,3 +254,11 @@ pub struct StatusMessageBody {
     pub status: String,
     pub message: String,
 }
+
+/// `{"success":true,"message":"…"}` (mail requests).
+#[derive(Debug, Object)]
+pub struct SuccessMessageBody {
+    /// Always `true`.
+    pub success: bool,
+    pub message: String,
+}

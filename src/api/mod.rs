@@ -1,6 +1,7 @@
 //! The HTTP API: devise_token_auth's routes (one module per DTA controller), the sample
 //! protected resource, and the OpenAPI document built from them.
 
+mod confirmations;
 pub mod contract;
 pub mod params;
 mod registrations;
@@ -25,6 +26,8 @@ pub enum ApiTags {
     Sessions,
     /// Check a token and refresh it.
     TokenValidations,
+    /// Confirm e-mail addresses.
+    Confirmations,
     /// An example of your own API behind toker's tokens.
     Sample,
 }
@@ -35,6 +38,7 @@ pub type Api = (
     registrations::Registrations,
     sessions::Sessions,
     token_validations::TokenValidations,
+    confirmations::Confirmations,
     sample::Sample,
 );
 
@@ -46,6 +50,7 @@ pub fn service(server_url: &str) -> OpenApiService<Api, ()> {
             registrations::Registrations,
             sessions::Sessions,
             token_validations::TokenValidations,
+            confirmations::Confirmations,
             sample::Sample,
         ),
         "toker",

@@ -6,8 +6,8 @@ use poem_openapi::{ApiResponse, Object, OpenApi, Union, payload::Json};
 use super::{
     AccountsData, ApiTags,
     contract::{
-        StatusDataBody, StatusErrorBody, StatusErrorWithDataBody, StatusMessageBody, UserJson,
-        ValidationErrorBody,
+        ErrorBody, StatusDataBody, StatusErrorBody, StatusErrorWithDataBody, StatusMessageBody,
+        UserJson, ValidationErrorBody,
     },
     internal, origin_of,
     params::{Param, Params},
@@ -75,6 +75,9 @@ pub enum SignUpResponse {
     /// E2, E3 or E4.
     #[oai(status = 422)]
     Rejected(Json<SignUpRejection>),
+    /// The confirmation e-mail could not be sent; no account was created.
+    #[oai(status = 503)]
+    MailNotSent(Json<ErrorBody>),
 }
 
 /// The 422 answers of account update.
@@ -161,6 +164,7 @@ impl Registrations {
             password: p.password.0.clone(),
             password_confirmation: p.password_confirmation.0.clone(),
             confirm_success_url: params.get("confirm_success_url"),
+            config_name: params.get("config_name"),
             any_permitted: ["email", "password", "password_confirmation"]
                 .iter()
                 .any(|k| params.has(k))
@@ -180,6 +184,9 @@ impl Registrations {
                 let data = user_json(&user, &accounts.settings, Shape::Full);
                 Ok(SignUpResponse::Created(Json(StatusDataBody::new(data))))
             }
+            SignUpOutcome::MailNotSent => Ok(SignUpResponse::MailNotSent(Json(ErrorBody::new(
+                messages::MAIL_NOT_SENT,
+            )))),
             SignUpOutcome::NoParams => rejected(SignUpRejection::NoParams(StatusErrorBody::new(
                 messages::VALIDATE_SIGN_UP_PARAMS,
             ))),

@@ -95,3 +95,13 @@ impl Store {
         Ok(deleted == 1)
     }
 }
+
+impl Store {
+    /// The user whose stored confirmation-token digest is `digest`.
+    pub async fn find_by_confirmation_digest(&self, digest: &str) -> StoreResult<Option<User>> {
+        Ok(user::Entity::find()
+            .filter(user::Column::ConfirmationToken.eq(digest))
+            .one(&self.db)
+            .await?)
+    }
+}

@@ -2,6 +2,8 @@
 //! fresh database (SQLite temp file, or `TOKER_TEST_DATABASE_URL` for PostgreSQL / MariaDB).
 
 mod cli;
+mod confirmations;
 mod helpers;
 mod openapi;
 mod smoke;
+mod smtp;

@@ -1,0 +1,194 @@
+//! `POST /auth/confirmation` (resend) and `GET /auth/confirmation` (the mailed link's landing),
+//! server.md §2.10–2.11, with the redirect whitelist applied to both (decisions.md D5).
+
+use poem_openapi::{ApiResponse, Object, OpenApi, param::Query, payload::Json};
+
+use super::{
+    AccountsData, ApiTags,
+    contract::{ErrorBody, StatusErrorWithDataBody, SuccessMessageBody},
+    internal,
+    params::{Param, Params},
+};
+use crate::{
+    accounts::{
+        Accounts,
+        confirmable::{ConfirmOutcome, ConfirmationMailError},
+        messages,
+        validation::normalize_email,
+    },
+    redirect::{build_redirect_url, is_absolute_http_url},
+};
+
+#[derive(Debug, Object)]
+pub struct ResendRequest {
+    email: Param,
+    /// Where the new link lands (default: `default_confirm_success_url`).
+    redirect_url: Param,
+    /// Copied into the link as `config`.
+    config_name: Param,
+}
+
+#[derive(Debug, ApiResponse)]
+pub enum ResendResponse {
+    /// Sent (or, with `paranoid`, perhaps not: the answer is the same).
+    #[oai(status = 200)]
+    Sent(Json<SuccessMessageBody>),
+    /// E1: no e-mail given.
+    #[oai(status = 401)]
+    MissingEmail(Json<ErrorBody>),
+    /// E1: no e-mail user with that address.
+    #[oai(status = 404)]
+    NotFound(Json<ErrorBody>),
+    /// E3: `redirect_url` not allowed by `redirect_whitelist`.
+    #[oai(status = 422)]
+    RedirectNotAllowed(Json<StatusErrorWithDataBody>),
+    /// The e-mail could not be sent.
+    #[oai(status = 503)]
+    MailNotSent(Json<ErrorBody>),
+}
+
+#[derive(Debug, ApiResponse)]
+pub enum ConfirmResponse {
+    /// To `redirect_url` with `account_confirmation_success=true` or `false`.
+    #[oai(status = 302)]
+    Redirect(#[oai(header = "location")] String),
+    /// E1: no redirect URL given and no `default_confirm_success_url`.
+    #[oai(status = 404)]
+    NoRedirect(Json<ErrorBody>),
+    /// E3: `redirect_url` not allowed by `redirect_whitelist`.
+    #[oai(status = 422)]
+    RedirectNotAllowed(Json<StatusErrorWithDataBody>),
+}
+
+/// The redirect target for a confirmation: given or default, and allowed.
+enum Target {
+    Url(String),
+    Missing,
+    NotAllowed(String),
+}
+
+fn target(accounts: &Accounts, given: Option<String>) -> Target {
+    let given = given.filter(|u| !u.is_empty());
+    let Some(url) = given.or_else(|| accounts.settings.default_confirm_success_url.clone()) else {
+        return Target::Missing;
+    };
+    if !is_absolute_http_url(&url) || !accounts.redirects.allows(&url) {
+        return Target::NotAllowed(url);
+    }
+    Target::Url(url)
+}
+
+fn not_allowed(url: &str) -> Json<StatusErrorWithDataBody> {
+    Json(StatusErrorWithDataBody::new(
+        messages::redirect_not_allowed(url),
+        None,
+    ))
+}
+
+pub struct Confirmations;
+
+#[OpenApi(tag = "ApiTags::Confirmations")]
+impl Confirmations {
+    /// Resend confirmation instructions
+    ///
+    /// Mails a new confirmation link to an e-mail user.
+    #[oai(path = "/auth/confirmation", method = "post")]
+    async fn resend(
+        &self,
+        accounts: AccountsData<'_>,
+        params: Params<ResendRequest>,
+    ) -> poem::Result<ResendResponse> {
+        let Some(email) = params.typed.email.filled().map(normalize_email) else {
+            return Ok(ResendResponse::MissingEmail(Json(ErrorBody::new(
+                messages::MISSING_EMAIL,
+            ))));
+        };
+        let redirect = match target(&accounts, params.get("redirect_url")) {
+            Target::Url(url) => url,
+            // A link without a landing page cannot work; say so like a disallowed one.
+            Target::Missing => String::new(),
+            Target::NotAllowed(url) => {
+                return Ok(ResendResponse::RedirectNotAllowed(not_allowed(&url)));
+            }
+        };
+        let paranoid = accounts.settings.paranoid;
+        let sent = || {
+            let message = if paranoid {
+                messages::CONFIRMATION_SENT_PARANOID.to_string()
+            } else {
+                messages::confirmation_sent(&email)
+            };
+            Ok(ResendResponse::Sent(Json(SuccessMessageBody {
+                success: true,
+                message,
+            })))
+        };
+        let Some(user) = accounts
+            .store
+            .find_email_user(&email)
+            .await
+            .map_err(internal)?
+        else {
+            if paranoid {
+                return sent();
+            }
+            return Ok(ResendResponse::NotFound(Json(ErrorBody::new(
+                messages::user_with_email_not_found(&email),
+            ))));
+        };
+        let to = user
+            .unconfirmed_email
+            .clone()
+            .unwrap_or_else(|| email.clone());
+        let config = params
+            .get("config_name")
+            .unwrap_or_else(|| "default".into());
+        match accounts
+            .send_confirmation(&user, &to, &redirect, &config)
+            .await
+        {
+            Ok(_) => sent(),
+            Err(ConfirmationMailError::Mail(_)) => Ok(ResendResponse::MailNotSent(Json(
+                ErrorBody::new(messages::MAIL_NOT_SENT),
+            ))),
+            Err(ConfirmationMailError::Store(e)) => Err(internal(e)),
+        }
+    }
+
+    /// Confirmation link landing
+    ///
+    /// The link in the confirmation mail: confirms the account and redirects to the frontend.
+    #[oai(path = "/auth/confirmation", method = "get")]
+    async fn confirm(
+        &self,
+        accounts: AccountsData<'_>,
+        /// The token from the mail.
+        confirmation_token: Query<Option<String>>,
+        /// Where to land (default: `default_confirm_success_url`).
+        redirect_url: Query<Option<String>>,
+        /// The frontend configuration name (`config_name` at sign-up).
+        #[oai(name = "config")]
+        _config: Query<Option<String>>,
+    ) -> poem::Result<ConfirmResponse> {
+        let url = match target(&accounts, redirect_url.0) {
+            Target::Url(url) => url,
+            Target::Missing => {
+                return Ok(ConfirmResponse::NoRedirect(Json(ErrorBody::new(
+                    "Not found.",
+                ))));
+            }
+            Target::NotAllowed(url) => {
+                return Ok(ConfirmResponse::RedirectNotAllowed(not_allowed(&url)));
+            }
+        };
+        let token = confirmation_token.0.unwrap_or_default();
+        let success = match accounts.confirm(&token).await.map_err(internal)? {
+            ConfirmOutcome::Confirmed(_) => "true",
+            ConfirmOutcome::Invalid => "false",
+        };
+        Ok(ConfirmResponse::Redirect(build_redirect_url(
+            &url,
+            &[("account_confirmation_success", Some(success))],
+        )))
+    }
+}

@@ -1,0 +1,150 @@
+//! Outgoing mail (decisions.md D11) over lettre: `log` prints each message and its link to the
+//! server log (the default, so a newcomer sees the confirmation link in the terminal), `file`
+//! writes one `.eml` per message into a folder, `smtp` delivers. Every transport is async, so
+//! sending never blocks a tokio worker.
+
+pub mod templates;
+
+use std::{path::PathBuf, time::Duration};
+
+use lettre::{
+    AsyncFileTransport, AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor,
+    message::{Mailbox, MultiPart},
+    transport::smtp::{
+        authentication::Credentials,
+        client::{Tls, TlsParameters},
+    },
+};
+
+use crate::config::{MailTransport, Settings, SmtpTls};
+
+/// A message ready to send: the recipient, subject, both bodies, and the link it carries (the
+/// `log` transport prints it).
+#[derive(Debug, Clone)]
+pub struct Email {
+    pub to: String,
+    pub subject: String,
+    pub text: String,
+    pub html: String,
+    pub link: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum MailError {
+    #[error("invalid address: {0}")]
+    Address(String),
+    #[error("could not build the message: {0}")]
+    Build(String),
+    #[error("could not deliver the message: {0}")]
+    Delivery(String),
+}
+
+#[derive(Clone)]
+enum Transport {
+    Log,
+    File(AsyncFileTransport<Tokio1Executor>, PathBuf),
+    Smtp(AsyncSmtpTransport<Tokio1Executor>, String),
+}
+
+/// The configured mail transport and sender.
+#[derive(Clone)]
+pub struct Mailer {
+    transport: Transport,
+    from: Mailbox,
+}
+
+impl std::fmt::Debug for Mailer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.describe())
+    }
+}
+
+impl Mailer {
+    pub fn from_settings(s: &Settings) -> Result<Mailer, MailError> {
+        let from: Mailbox = s
+            .mail_from
+            .parse()
+            .map_err(|e| MailError::Address(format!("mail_from: {e}")))?;
+        let transport = match s.mail_transport {
+            MailTransport::Log => Transport::Log,
+            MailTransport::File => {
+                let dir = PathBuf::from(&s.mail_dir);
+                std::fs::create_dir_all(&dir)
+                    .map_err(|e| MailError::Build(format!("mail_dir {}: {e}", dir.display())))?;
+                Transport::File(AsyncFileTransport::new(&dir), dir)
+            }
+            MailTransport::Smtp => {
+                let host = s.smtp_host.clone();
+                let mut builder = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&host)
+                    .port(s.smtp_port)
+                    .timeout(Some(Duration::from_secs(s.smtp_timeout)));
+                let tls = || {
+                    TlsParameters::new(host.clone())
+                        .map_err(|e| MailError::Build(format!("smtp TLS: {e}")))
+                };
+                builder = match s.smtp_tls {
+                    SmtpTls::None => builder.tls(Tls::None),
+                    SmtpTls::Starttls => builder.tls(Tls::Required(tls()?)),
+                    SmtpTls::Tls => builder.tls(Tls::Wrapper(tls()?)),
+                };
+                if let Some(user) = &s.smtp_username {
+                    builder = builder.credentials(Credentials::new(
+                        user.clone(),
+                        s.smtp_password.clone().unwrap_or_default(),
+                    ));
+                }
+                let label = format!("smtp://{host}:{} (tls: {:?})", s.smtp_port, s.smtp_tls);
+                Transport::Smtp(builder.build(), label)
+            }
+        };
+        Ok(Mailer { transport, from })
+    }
+
+    /// One line for the startup log: where mail goes.
+    pub fn describe(&self) -> String {
+        match &self.transport {
+            Transport::Log => "log (messages and their links are printed here)".into(),
+            Transport::File(_, dir) => format!("file ({})", dir.display()),
+            Transport::Smtp(_, label) => label.clone(),
+        }
+    }
+
+    pub async fn send(&self, email: Email) -> Result<(), MailError> {
+        let to: Mailbox = email
+            .to
+            .parse()
+            .map_err(|e| MailError::Address(format!("{}: {e}", email.to)))?;
+        let message = Message::builder()
+            .from(self.from.clone())
+            .to(to)
+            .subject(&email.subject)
+            .multipart(MultiPart::alternative_plain_html(
+                email.text.clone(),
+                email.html.clone(),
+            ))
+            .map_err(|e| MailError::Build(e.to_string()))?;
+        match &self.transport {
+            Transport::Log => {
+                tracing::info!(
+                    target: "toker::mail",
+                    to = %email.to,
+                    subject = %email.subject,
+                    link = %email.link,
+                    "mail (log transport)\n{}",
+                    email.text
+                );
+                Ok(())
+            }
+            Transport::File(t, _) => t
+                .send(message)
+                .await
+                .map(|_| ())
+                .map_err(|e| MailError::Delivery(e.to_string())),
+            Transport::Smtp(t, _) => t
+                .send(message)
+                .await
+                .map(|_| ())
+                .map_err(|e| MailError::Delivery(e.to_string())),
+        }
+    }
+}

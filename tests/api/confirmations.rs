@@ -1,0 +1,356 @@
+//! Confirmable over real SMTP (server.md §2.1, §2.10–2.11, decisions.md D5): the mail sent on
+//! sign-up, its link, resend, and every failure branch.
+
+use reqwest::Method;
+use serde_json::json;
+use toker::config::{MailTransport, SmtpTls};
+
+use crate::{
+    helpers::*,
+    smtp::{SmtpServer, first_link},
+};
+
+const LANDING: &str = "https://app.example.com/confirmed";
+
+async fn confirmable_app(
+    smtp: &SmtpServer,
+    configure: impl FnOnce(&mut toker::config::Settings),
+) -> TestApp {
+    let port = smtp.port;
+    spawn_app_with(move |s| {
+        s.confirmable = true;
+        s.mail_transport = MailTransport::Smtp;
+        s.smtp_port = port;
+        s.smtp_tls = SmtpTls::None;
+        s.mail_from = "Toker <toker@example.com>".into();
+        configure(s);
+    })
+    .await
+}
+
+async fn sign_up_confirmable(app: &TestApp, email: &str) -> reqwest::Response {
+    app.post_json(
+        "/auth",
+        &json!({
+            "email": email,
+            "password": "password1",
+            "password_confirmation": "password1",
+            "confirm_success_url": LANDING,
+            "config_name": "altUser",
+        }),
+    )
+    .await
+}
+
+async fn follow(app: &TestApp, link: &str) -> reqwest::Response {
+    app.client.get(link).send().await.expect("follow link")
+}
+
+fn location(resp: &reqwest::Response) -> String {
+    resp.headers()
+        .get("location")
+        .and_then(|v| v.to_str().ok())
+        .expect("a Location header")
+        .to_string()
+}
+
+#[tokio::test]
+async fn sign_up_mails_a_link_that_confirms_the_account_and_then_sign_in_works() {
+    // Arrange
+    let smtp = SmtpServer::start();
+    let app = confirmable_app(&smtp, |_| {}).await;
+
+    // Act: sign up; signing in before confirming is refused
+    let resp = sign_up_confirmable(&app, "Carol@Example.com").await;
+    assert_eq!(resp.status(), 200);
+    assert!(resp.headers().get("access-token").is_none());
+    let refused = app.sign_in_response("carol@example.com", "password1").await;
+    assert_eq!(refused.status(), 401);
+    assert_eq!(
+        json(refused).await,
+        json!({"success": false, "errors": [
+            "A confirmation email was sent to your account at 'carol@example.com'. You must follow the instructions in the email before your account can be activated"
+        ]})
+    );
+
+    // Assert: the mail and its link
+    let mail = smtp.wait_for(1).await.remove(0);
+    assert_eq!(mail.to, "carol@example.com");
+    assert_eq!(mail.from, "toker@example.com");
+    assert_eq!(mail.subject, "Confirmation instructions");
+    assert!(
+        mail.text.contains("Welcome carol@example.com!"),
+        "{}",
+        mail.text
+    );
+    assert!(
+        mail.text
+            .contains("You can confirm your account email through the link below:")
+    );
+    assert!(mail.html.contains("Confirm my account"));
+    let link = first_link(&mail.text);
+    let prefix = format!(
+        "{}/auth/confirmation?config=altUser&confirmation_token=",
+        app.settings.public_url()
+    );
+    assert!(link.starts_with(&prefix), "{link}");
+    assert!(
+        link.ends_with("&redirect_url=https%3A%2F%2Fapp.example.com%2Fconfirmed"),
+        "{link}"
+    );
+
+    // The app's public_url is 127.0.0.1:0 in tests: follow the link on the real port.
+    let link = link.replace(&app.settings.public_url(), &app.address);
+    let landing = follow(&app, &link).await;
+    assert_eq!(landing.status(), 302);
+    assert_eq!(
+        location(&landing),
+        format!("{LANDING}?account_confirmation_success=true")
+    );
+    let resp = app.sign_in_response("carol@example.com", "password1").await;
+    assert_eq!(resp.status(), 200);
+
+    // A used link does not confirm again.
+    let again = follow(&app, &link).await;
+    assert_eq!(
+        location(&again),
+        format!("{LANDING}?account_confirmation_success=false")
+    );
+}
+
+#[tokio::test]
+async fn forged_and_expired_links_redirect_with_success_false() {
+    // Arrange
+    let smtp = SmtpServer::start();
+    let app = confirmable_app(&smtp, |s| s.confirm_within = Some(1)).await;
+    sign_up_confirmable(&app, "dan@example.com").await;
+    let link = first_link(&smtp.wait_for(1).await[0].text)
+        .replace(&app.settings.public_url(), &app.address);
+
+    // Act
+    let forged = follow(
+        &app,
+        &format!(
+            "{}/auth/confirmation?confirmation_token=forged&redirect_url={LANDING}",
+            app.address
+        ),
+    )
+    .await;
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let expired = follow(&app, &link).await;
+
+    // Assert
+    assert_eq!(
+        location(&forged),
+        format!("{LANDING}?account_confirmation_success=false")
+    );
+    assert_eq!(
+        location(&expired),
+        format!("{LANDING}?account_confirmation_success=false")
+    );
+    assert_eq!(
+        app.sign_in_response("dan@example.com", "password1")
+            .await
+            .status(),
+        401
+    );
+}
+
+#[tokio::test]
+async fn redirects_are_whitelisted_at_sign_up_and_when_the_link_is_followed() {
+    // Arrange
+    let smtp = SmtpServer::start();
+    let app = confirmable_app(&smtp, |s| {
+        s.redirect_whitelist = Some(vec!["https://app.example.com/*".into()]);
+    })
+    .await;
+
+    // Act
+    let refused = app
+        .post_json(
+            "/auth",
+            &json!({"email": "e@example.com", "password": "password1",
+                    "password_confirmation": "password1",
+                    "confirm_success_url": "https://evil.test/phish"}),
+        )
+        .await;
+    sign_up_confirmable(&app, "e@example.com").await;
+    let link = first_link(&smtp.wait_for(1).await[0].text)
+        .replace(&app.settings.public_url(), &app.address);
+    let tampered = follow(
+        &app,
+        &link.replace(
+            "redirect_url=https%3A%2F%2Fapp.example.com%2Fconfirmed",
+            "redirect_url=https%3A%2F%2Fevil.test%2Fphish",
+        ),
+    )
+    .await;
+
+    // Assert
+    assert_eq!(refused.status(), 422);
+    assert_eq!(
+        json(refused).await["errors"],
+        json!(["Redirect to 'https://evil.test/phish' not allowed."])
+    );
+    assert_eq!(tampered.status(), 422);
+    assert_eq!(
+        json(tampered).await,
+        json!({"success": false, "errors": ["Redirect to 'https://evil.test/phish' not allowed."],
+               "status": "error", "data": null})
+    );
+    // The untampered link still works afterwards.
+    assert_eq!(
+        location(&follow(&app, &link).await),
+        format!("{LANDING}?account_confirmation_success=true")
+    );
+}
+
+#[tokio::test]
+async fn resend_mails_a_new_link_and_reports_unknown_addresses() {
+    // Arrange
+    let smtp = SmtpServer::start();
+    let app = confirmable_app(&smtp, |_| {}).await;
+    sign_up_confirmable(&app, "f@example.com").await;
+    smtp.wait_for(1).await;
+
+    // Act
+    let resent = app
+        .post_json(
+            "/auth/confirmation",
+            &json!({"email": " F@example.com ", "redirect_url": LANDING}),
+        )
+        .await;
+    let unknown = app
+        .post_json(
+            "/auth/confirmation",
+            &json!({"email": "nobody@example.com"}),
+        )
+        .await;
+    let missing = app.post_json("/auth/confirmation", &json!({})).await;
+
+    // Assert
+    assert_eq!(resent.status(), 200);
+    assert_eq!(
+        json(resent).await,
+        json!({"success": true, "message": "An email has been sent to 'f@example.com' containing instructions for confirming your account."})
+    );
+    let mails = smtp.wait_for(2).await;
+    let new_link = first_link(&mails[1].text).replace(&app.settings.public_url(), &app.address);
+    assert_eq!(unknown.status(), 404);
+    assert_eq!(
+        json(unknown).await,
+        json!({"success": false, "errors": ["Unable to find user with email 'nobody@example.com'."]})
+    );
+    assert_eq!(missing.status(), 401);
+    assert_eq!(
+        json(missing).await,
+        json!({"success": false, "errors": ["You must provide an email address."]})
+    );
+    // Only the newest link works: the first one was replaced.
+    let old_link = first_link(&mails[0].text).replace(&app.settings.public_url(), &app.address);
+    assert_eq!(
+        location(&follow(&app, &old_link).await),
+        format!("{LANDING}?account_confirmation_success=false")
+    );
+    assert_eq!(
+        location(&follow(&app, &new_link).await),
+        format!("{LANDING}?account_confirmation_success=true")
+    );
+}
+
+#[tokio::test]
+async fn paranoid_resend_answers_the_same_for_unknown_addresses() {
+    let smtp = SmtpServer::start();
+    let app = confirmable_app(&smtp, |s| s.paranoid = true).await;
+
+    let resp = app
+        .post_json(
+            "/auth/confirmation",
+            &json!({"email": "nobody@example.com", "redirect_url": LANDING}),
+        )
+        .await;
+
+    assert_eq!(resp.status(), 200);
+    assert_eq!(
+        json(resp).await["message"],
+        "If your email address exists in our database, you will receive an email with instructions for how to confirm your email address in a few minutes."
+    );
+    assert!(smtp.messages().is_empty());
+}
+
+#[tokio::test]
+async fn landing_without_any_redirect_url_is_a_json_404() {
+    let smtp = SmtpServer::start();
+    let app = confirmable_app(&smtp, |_| {}).await;
+
+    let resp = app
+        .request(Method::GET, "/auth/confirmation?confirmation_token=x")
+        .send()
+        .await
+        .unwrap();
+
+    assert_eq!(resp.status(), 404);
+    assert_json_content_type(&resp);
+}
+
+#[tokio::test]
+async fn a_failed_confirmation_mail_leaves_no_account_behind() {
+    // Arrange: an SMTP port where nothing listens
+    let closed_port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let app = spawn_app_with(move |s| {
+        s.confirmable = true;
+        s.mail_transport = MailTransport::Smtp;
+        s.smtp_port = closed_port;
+        s.smtp_tls = SmtpTls::None;
+        s.smtp_timeout = 2;
+    })
+    .await;
+
+    // Act
+    let resp = sign_up_confirmable(&app, "g@example.com").await;
+
+    // Assert
+    assert_eq!(resp.status(), 503);
+    assert_eq!(
+        json(resp).await,
+        json!({"success": false, "errors": ["The e-mail could not be sent. Please try again later."]})
+    );
+    assert!(
+        app.store
+            .find_email_user("g@example.com")
+            .await
+            .unwrap()
+            .is_none()
+    );
+}
+
+#[tokio::test]
+async fn file_transport_writes_one_eml_per_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let mail_dir = dir.path().join("mail");
+    let mail_dir_setting = mail_dir.display().to_string();
+    let app = spawn_app_with(move |s| {
+        s.confirmable = true;
+        s.mail_transport = MailTransport::File;
+        s.mail_dir = mail_dir_setting;
+    })
+    .await;
+
+    assert_eq!(
+        sign_up_confirmable(&app, "h@example.com").await.status(),
+        200
+    );
+
+    let files: Vec<_> = std::fs::read_dir(&mail_dir)
+        .unwrap()
+        .filter_map(Result::ok)
+        .collect();
+    assert_eq!(files.len(), 1);
+    let raw = std::fs::read_to_string(files[0].path()).unwrap();
+    assert!(raw.contains("Subject: Confirmation instructions"));
+    assert!(raw.contains("To: h@example.com"));
+}
