@@ -159,6 +159,10 @@ pub struct Settings {
     /// Seconds (DTA: 5).
     pub batch_request_buffer_throttle: u64,
     pub default_confirm_success_url: Option<String>,
+    pub default_password_reset_url: Option<String>,
+    /// Mobile / deep-link reset flow: the link redirects with only `reset_password_token`,
+    /// which `PUT /auth/password` then accepts instead of auth headers.
+    pub require_client_password_reset_token: bool,
     pub redirect_whitelist: Option<Vec<String>>,
     pub check_current_password_before_update: CurrentPasswordCheck,
     pub remove_tokens_after_password_reset: bool,
@@ -172,6 +176,8 @@ pub struct Settings {
     pub allow_unconfirmed_access_for: Option<u64>,
     /// Seconds a confirmation link stays valid; unset = forever.
     pub confirm_within: Option<u64>,
+    /// Seconds a password-reset link stays valid (Devise: 6 hours).
+    pub reset_password_within: u64,
     /// The `:lockable` module.
     pub lockable: bool,
     pub paranoid: bool,
@@ -213,6 +219,8 @@ impl Default for Settings {
             token_lifespan: 14 * 24 * 3600,
             batch_request_buffer_throttle: 5,
             default_confirm_success_url: None,
+            default_password_reset_url: None,
+            require_client_password_reset_token: false,
             redirect_whitelist: None,
             check_current_password_before_update: CurrentPasswordCheck::Off(false),
             remove_tokens_after_password_reset: false,
@@ -221,6 +229,7 @@ impl Default for Settings {
             confirmable: false,
             allow_unconfirmed_access_for: Some(0),
             confirm_within: None,
+            reset_password_within: 6 * 3600,
             lockable: false,
             paranoid: false,
             password_length: [6, 128],
@@ -388,12 +397,26 @@ impl Settings {
                 "must be shorter than token_lifespan",
             ));
         }
-        if let Some(url) = &self.default_confirm_success_url
-            && url::Url::parse(url).is_err()
-        {
-            return Err(invalid(
+        for (setting, url) in [
+            (
                 "default_confirm_success_url",
-                "must be an absolute URL",
+                &self.default_confirm_success_url,
+            ),
+            (
+                "default_password_reset_url",
+                &self.default_password_reset_url,
+            ),
+        ] {
+            if let Some(url) = url
+                && !crate::redirect::is_absolute_http_url(url)
+            {
+                return Err(invalid(setting, "must be an absolute http(s) URL"));
+            }
+        }
+        if self.reset_password_within == 0 {
+            return Err(invalid(
+                "reset_password_within",
+                "must be greater than 0 seconds",
             ));
         }
         if let Some(list) = &self.redirect_whitelist {

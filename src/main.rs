@@ -50,15 +50,15 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     let mailer = toker::mail::Mailer::from_settings(&settings)?;
     tracing::info!("mail: {}", mailer.describe());
     let mount = settings.mount_path.clone();
-    let public = settings.public_url();
+    let host = settings
+        .bind
+        .rsplit_once(':')
+        .map_or(settings.bind.clone(), |(h, _)| h.to_string());
     let app = Application::build(settings).await?;
+    let address = format!("http://{host}:{}", app.port());
     tracing::info!(
-        "listening on http://{}  (auth routes under {mount}, API docs at {public}/docs)",
-        public
-            .trim_start_matches("http://")
-            .trim_start_matches("https://")
+        "listening on {address}  (auth routes under {mount}, API docs at {address}/docs)"
     );
-    let _ = app.port();
     app.run_until_stopped().await?;
     Ok(())
 }

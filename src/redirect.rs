@@ -57,6 +57,28 @@ impl RedirectPolicy {
     }
 }
 
+/// A frontend redirect parameter after the rules: given (or the configured default), absolute
+/// and allowed by the whitelist.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    Url(String),
+    Missing,
+    NotAllowed(String),
+}
+
+impl RedirectPolicy {
+    /// Resolves `given` (empty counts as absent) or `default` into a [`Target`].
+    pub fn target(&self, given: Option<String>, default: Option<&String>) -> Target {
+        let Some(url) = given.filter(|u| !u.is_empty()).or_else(|| default.cloned()) else {
+            return Target::Missing;
+        };
+        if !is_absolute_http_url(&url) || !self.allows(&url) {
+            return Target::NotAllowed(url);
+        }
+        Target::Url(url)
+    }
+}
+
 /// Whether `url` can be redirected to at all: an absolute http(s) URL with a host.
 pub fn is_absolute_http_url(url: &str) -> bool {
     matches!(url::Url::parse(url), Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some())
@@ -155,6 +177,37 @@ pub fn cgi_escape(s: &str) -> String {
         }
     }
     out
+}
+
+/// The credentials a redirect to a frontend carries (server.md §2.0.6 "redirect headers"):
+/// `access-token` and `client` (named per `headers_names`), their legacy twins `token` and
+/// `client_id` that ng-token-auth and angular-token read, `config`, `expiry` and `uid`.
+pub fn credential_params(
+    names: &crate::config::HeaderNames,
+    token: &str,
+    client: &str,
+    expiry: i64,
+    uid: &str,
+    config: Option<&str>,
+) -> Vec<(String, Option<String>)> {
+    vec![
+        (names.access_token.clone(), Some(token.to_string())),
+        (names.client.clone(), Some(client.to_string())),
+        ("client_id".into(), Some(client.to_string())),
+        ("config".into(), config.map(str::to_string)),
+        ("expiry".into(), Some(expiry.to_string())),
+        ("token".into(), Some(token.to_string())),
+        ("uid".into(), Some(uid.to_string())),
+    ]
+}
+
+/// `build_redirect_url` over owned pairs.
+pub fn build_redirect_url_owned(target: &str, params: &[(String, Option<String>)]) -> String {
+    let borrowed: Vec<(&str, Option<&str>)> = params
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_deref()))
+        .collect();
+    build_redirect_url(target, &borrowed)
 }
 
 #[cfg(test)]

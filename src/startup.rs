@@ -135,7 +135,7 @@ pub async fn accounts_for(settings: Arc<Settings>, store: Store) -> anyhow::Resu
     })
 }
 
-/// The whole HTTP app: request log ⊃ CORS ⊃ API headers ⊃ body limit ⊃ routes.
+/// The whole HTTP app: request log ⊃ API headers ⊃ CORS ⊃ limits ⊃ routes.
 pub fn routes(accounts: &Accounts) -> anyhow::Result<impl Endpoint<Output = Response> + 'static> {
     let settings = &accounts.settings;
     let service = api::service("/");
@@ -162,8 +162,8 @@ pub fn routes(accounts: &Accounts) -> anyhow::Result<impl Endpoint<Output = Resp
     .with(DeclaredBodyLimit(settings.max_body_size))
     .data(BodyLimit(settings.max_body_size))
     .data(accounts.clone())
-    .with(ApiHeaders)
     .with(cors)
+    .with(ApiHeaders)
     .with(RequestLog);
     Ok(json_errors(app))
 }

@@ -128,17 +128,30 @@ pub enum Finish {
     Echo,
 }
 
-/// DTA's batch rule: a request is a batch request when `unbatch` is absent and the device was
-/// touched after `request start − window`. `chain` is the state read when the request began.
+/// How long after a rotation a request that still presents the superseded token counts as a
+/// sibling of the request that rotated, whatever the batch window (even 0).
+pub const RACE_GRACE_MS: i64 = 5_000;
+
+/// DTA's batch rule, plus the race rule of decisions.md D3. A request is a batch request when
+/// `unbatch` is absent and the device was touched after `request start − window`. And a request
+/// whose token is no longer the current one (`accepted` is not `Current`) lost a race to a
+/// sibling that rotated recently: rotating again would push the token its other siblings still
+/// carry out of the chain, so it is a batch request too, `unbatch` or not. `chain` is the state
+/// read when the request began.
 pub fn finish(
     policy: &TokenPolicy,
     chain: &Chain,
+    accepted: Accepted,
     request_started_ms: i64,
     unbatch: bool,
 ) -> Finish {
+    let touched_within = |ms: i64| chain.touched_at > request_started_ms - ms;
+    let window = policy.window_ms();
+    let batch = !unbatch && touched_within(window);
+    let lost_race = accepted != Accepted::Current && touched_within(window.max(RACE_GRACE_MS));
     if !policy.rotate {
         Finish::Echo
-    } else if !unbatch && chain.touched_at > request_started_ms - policy.window_ms() {
+    } else if batch || lost_race {
         Finish::Batch
     } else {
         Finish::Rotate
@@ -278,14 +291,15 @@ mod tests {
         let p = policy();
         let t0 = 1_000_000_000_000;
         let c = fresh("a", t0);
-        assert_eq!(finish(&p, &c, t0 + 4_999, false), Finish::Batch);
-        assert_eq!(finish(&p, &c, t0 + 5_000, false), Finish::Rotate);
-        assert_eq!(finish(&p, &c, t0 + 1, true), Finish::Rotate);
+        let cur = Accepted::Current;
+        assert_eq!(finish(&p, &c, cur, t0 + 4_999, false), Finish::Batch);
+        assert_eq!(finish(&p, &c, cur, t0 + 5_000, false), Finish::Rotate);
+        assert_eq!(finish(&p, &c, cur, t0 + 1, true), Finish::Rotate);
         let off = TokenPolicy {
             rotate: false,
             ..policy()
         };
-        assert_eq!(finish(&off, &c, t0 + 60_000, false), Finish::Echo);
+        assert_eq!(finish(&off, &c, cur, t0 + 60_000, false), Finish::Echo);
     }
 
     #[test]
@@ -295,7 +309,35 @@ mod tests {
             ..policy()
         };
         let t0 = 1_000_000_000_000;
-        assert_eq!(finish(&p, &fresh("a", t0), t0, false), Finish::Rotate);
+        assert_eq!(
+            finish(&p, &fresh("a", t0), Accepted::Current, t0, false),
+            Finish::Rotate
+        );
+    }
+
+    #[test]
+    fn a_superseded_token_never_rotates_again_right_after_a_sibling_rotated() {
+        let p = TokenPolicy {
+            batch_window: Duration::ZERO,
+            ..policy()
+        };
+        let t0 = 1_000_000_000_000;
+        let c = rotated(&p, &fresh("a", t0), digest("b"), t0);
+        // "a" is now the previous token: its sibling rotated 1 s ago, even `unbatch` batches.
+        assert_eq!(
+            finish(&p, &c, Accepted::Previous, t0 + 1_000, true),
+            Finish::Batch
+        );
+        // The current token still rotates at once (window 0).
+        assert_eq!(
+            finish(&p, &c, Accepted::Current, t0 + 1_000, false),
+            Finish::Rotate
+        );
+        // A lone client that lost a response rotates from its previous token after the grace.
+        assert_eq!(
+            finish(&p, &c, Accepted::Previous, t0 + RACE_GRACE_MS, false),
+            Finish::Rotate
+        );
     }
 
     #[test]

@@ -4,13 +4,11 @@
 
 use chrono::{DateTime, Duration as ChronoDuration, Utc};
 
-use super::Accounts;
-use crate::{
-    mail::{MailError, templates},
-    redirect::build_redirect_url,
-    store::User,
-    tokens,
+use super::{
+    Accounts,
+    mailed_token::{MailFlowError, TokenKind},
 };
+use crate::{mail::templates, store::User, tokens};
 
 /// What a confirmation link did.
 #[derive(Debug)]
@@ -21,23 +19,6 @@ pub enum ConfirmOutcome {
 }
 
 impl Accounts {
-    /// The link the confirmation mail carries (params sorted, as DTA).
-    pub fn confirmation_link(&self, token: &str, redirect_url: &str, config: &str) -> String {
-        let base = format!(
-            "{}{}/confirmation",
-            self.settings.public_url(),
-            self.settings.mount_path
-        );
-        build_redirect_url(
-            &base,
-            &[
-                ("config", Some(config)),
-                ("confirmation_token", Some(token)),
-                ("redirect_url", Some(redirect_url)),
-            ],
-        )
-    }
-
     fn confirmation_expired(&self, sent_at: Option<DateTime<Utc>>, now: DateTime<Utc>) -> bool {
         match (self.settings.confirm_within, sent_at) {
             (Some(secs), Some(sent)) => sent + ChronoDuration::seconds(secs as i64) <= now,
@@ -46,33 +27,26 @@ impl Accounts {
         }
     }
 
-    /// Issues a fresh confirmation token for `user` and mails its link to `to`. The token is
-    /// saved before sending; when sending fails the token is withdrawn again, so no link that
-    /// never reached anyone stays valid.
+    /// Mails `to` a new confirmation link for `user` (the previous link stops working).
     pub async fn send_confirmation(
         &self,
         user: &User,
         to: &str,
         redirect_url: &str,
         config: &str,
-    ) -> Result<User, ConfirmationMailError> {
-        let now = Utc::now();
-        let token = tokens::friendly_token();
-        let mut pending = user.clone();
-        pending.confirmation_token = Some(tokens::digest(&token));
-        pending.confirmation_sent_at = Some(now);
-        pending.updated_at = now;
-        let saved = self.store.save_user(&pending).await?;
-        let link = self.confirmation_link(&token, redirect_url, config);
-        if let Err(e) = self.mailer.send(templates::confirmation(to, &link)).await {
-            tracing::error!(recipient = %to, error = %e, "confirmation mail not sent");
-            let mut withdrawn = saved.clone();
-            withdrawn.confirmation_token = user.confirmation_token.clone();
-            withdrawn.confirmation_sent_at = user.confirmation_sent_at;
-            self.store.save_user(&withdrawn).await?;
-            return Err(ConfirmationMailError::Mail(e));
-        }
-        Ok(saved)
+    ) -> Result<User, MailFlowError> {
+        self.mail_token(user, TokenKind::Confirmation, |token| {
+            let link = self.api_link(
+                "/confirmation",
+                &[
+                    ("config", Some(config)),
+                    ("confirmation_token", Some(token)),
+                    ("redirect_url", Some(redirect_url)),
+                ],
+            );
+            templates::confirmation(to, &link)
+        })
+        .await
     }
 
     /// Follows a confirmation link: confirms the account, or applies a pending e-mail change.
@@ -110,12 +84,4 @@ impl Accounts {
             Err(e) => Err(e.into()),
         }
     }
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum ConfirmationMailError {
-    #[error(transparent)]
-    Mail(#[from] MailError),
-    #[error(transparent)]
-    Store(#[from] crate::store::StoreError),
 }

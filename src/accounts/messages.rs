@@ -44,3 +44,32 @@ pub fn confirmation_sent(email: &str) -> String {
 }
 
 pub const CONFIRMATION_SENT_PARANOID: &str = "If your email address exists in our database, you will receive an email with instructions for how to confirm your email address in a few minutes.";
+
+pub const MISSING_REDIRECT_URL: &str = "Missing redirect URL.";
+pub const PASSWORD_RESET_SENT_PARANOID: &str = "If your email address exists in our database, you will receive a password recovery link at your email address in a few minutes.";
+pub const MISSING_PASSWORDS: &str =
+    "You must fill out the fields labeled 'Password' and 'Password confirmation'.";
+pub const PASSWORD_UPDATED: &str = "Your password has been successfully updated.";
+pub const UNAUTHORIZED: &str = "Unauthorized";
+pub const UNLOCK_SENT_PARANOID: &str = "If your account exists, you will receive an email with instructions for how to unlock it in a few minutes.";
+pub const LAST_ATTEMPT: &str = "You have one more attempt before your account is locked.";
+
+pub fn password_reset_sent(email: &str) -> String {
+    format!(
+        "An email has been sent to '{email}' containing instructions for resetting your password."
+    )
+}
+
+pub fn unlock_sent(email: &str) -> String {
+    format!(
+        "An email has been sent to '{email}' containing instructions for unlocking your account."
+    )
+}
+
+/// `google_oauth2` → `Google oauth2`, as Rails' `humanize`.
+pub fn password_not_required(provider: &str) -> String {
+    format!(
+        "This account does not require a password. Sign in using your '{}' account instead.",
+        super::validation::humanize(provider)
+    )
+}

@@ -3,8 +3,10 @@
 //! these outcomes into the contract's responses.
 
 pub mod confirmable;
+pub mod mailed_token;
 pub mod messages;
 pub mod password;
+pub mod recoverable;
 pub mod user_json;
 pub mod validation;
 
@@ -209,6 +211,7 @@ impl Accounts {
             true,
             s.password_length,
         );
+        check_profile(&mut errors, &input.attributes);
         if !errors.is_empty() {
             return Ok(SignUpOutcome::Invalid(errors, draft));
         }
@@ -353,6 +356,14 @@ impl Accounts {
             let email = normalize_email(email);
             if is_email_user {
                 check_email(&mut errors, Some(&email));
+            } else if email.chars().count() > validation::EMAIL_MAX_CHARS {
+                errors.add(
+                    "email",
+                    &format!(
+                        "is too long (maximum is {} characters)",
+                        validation::EMAIL_MAX_CHARS
+                    ),
+                );
             }
             if !errors.has("email")
                 && user.email.as_deref() != Some(email.as_str())
@@ -376,27 +387,14 @@ impl Accounts {
                 s.password_length,
             );
         }
+        check_profile(&mut errors, &input.attributes);
         let (profile, extra) = split_attributes(input.attributes, user.extra.as_deref());
         profile.apply(&mut updated);
         updated.extra = extra;
 
         if require_current {
-            let current = input.current_password.as_deref().unwrap_or_default();
-            let valid = !current.is_empty()
-                && self
-                    .hasher
-                    .verify(current, Some(&user.encrypted_password))
-                    .await;
-            if !valid {
-                errors.add(
-                    "current_password",
-                    if current.is_empty() {
-                        "can't be blank"
-                    } else {
-                        "is invalid"
-                    },
-                );
-            }
+            self.check_current_password(&mut errors, user, input.current_password.as_deref())
+                .await;
         }
         if !errors.is_empty() {
             return Ok(UpdateOutcome::Invalid(errors));
@@ -425,6 +423,29 @@ impl Accounts {
                 .await?;
         }
         Ok(UpdateOutcome::Updated(Box::new(saved)))
+    }
+
+    /// Devise's `update_with_password` check: `current_password` must be given and right.
+    pub async fn check_current_password(
+        &self,
+        errors: &mut Errors,
+        user: &User,
+        current: Option<&str>,
+    ) {
+        let current = current.unwrap_or_default();
+        let valid = !current.is_empty()
+            && self
+                .hasher
+                .verify(current, Some(&user.encrypted_password))
+                .await;
+        if !valid {
+            let message = if current.is_empty() {
+                "can't be blank"
+            } else {
+                "is invalid"
+            };
+            errors.add("current_password", message);
+        }
     }
 
     /// `DELETE /auth` (server.md §2.3).
@@ -474,6 +495,14 @@ impl Accounts {
         json.insert("created_at".into(), Value::Null);
         json.insert("updated_at".into(), Value::Null);
         json
+    }
+}
+
+/// Length limits of the profile columns among the permitted attributes.
+fn check_profile(errors: &mut Errors, attributes: &Map<String, Value>) {
+    for column in PROFILE_COLUMNS {
+        let value = attributes.get(*column).and_then(crate::api::params::scalar);
+        validation::check_profile_length(errors, column, value.as_deref());
     }
 }
 

@@ -68,12 +68,32 @@ pub fn humanize(attribute: &str) -> String {
     }
 }
 
-/// E-mail presence and format, for e-mail users.
+/// Longest e-mail (and so uid) the users table holds: 191 characters keeps its unique index
+/// within MySQL's key size with utf8mb4.
+pub const EMAIL_MAX_CHARS: usize = 191;
+/// Longest `name`, `nickname` or `image` the users table holds.
+pub const PROFILE_MAX_CHARS: usize = 255;
+
+/// E-mail presence, format and length, for e-mail users.
 pub fn check_email(errors: &mut Errors, email: Option<&str>) {
     match email {
         None | Some("") => errors.add("email", "can't be blank"),
+        Some(e) if e.chars().count() > EMAIL_MAX_CHARS => errors.add(
+            "email",
+            &format!("is too long (maximum is {EMAIL_MAX_CHARS} characters)"),
+        ),
         Some(e) if !EMAIL_FORMAT.is_match(e) => errors.add("email", "is not an email"),
         _ => {}
+    }
+}
+
+/// Length of a profile column value.
+pub fn check_profile_length(errors: &mut Errors, attribute: &str, value: Option<&str>) {
+    if value.is_some_and(|v| v.chars().count() > PROFILE_MAX_CHARS) {
+        errors.add(
+            attribute,
+            &format!("is too long (maximum is {PROFILE_MAX_CHARS} characters)"),
+        );
     }
 }
 

@@ -11,12 +11,10 @@ use super::{
 };
 use crate::{
     accounts::{
-        Accounts,
-        confirmable::{ConfirmOutcome, ConfirmationMailError},
-        messages,
+        Accounts, confirmable::ConfirmOutcome, mailed_token::MailFlowError, messages,
         validation::normalize_email,
     },
-    redirect::{build_redirect_url, is_absolute_http_url},
+    redirect::{Target, build_redirect_url},
 };
 
 #[derive(Debug, Object)]
@@ -60,22 +58,11 @@ pub enum ConfirmResponse {
     RedirectNotAllowed(Json<StatusErrorWithDataBody>),
 }
 
-/// The redirect target for a confirmation: given or default, and allowed.
-enum Target {
-    Url(String),
-    Missing,
-    NotAllowed(String),
-}
-
 fn target(accounts: &Accounts, given: Option<String>) -> Target {
-    let given = given.filter(|u| !u.is_empty());
-    let Some(url) = given.or_else(|| accounts.settings.default_confirm_success_url.clone()) else {
-        return Target::Missing;
-    };
-    if !is_absolute_http_url(&url) || !accounts.redirects.allows(&url) {
-        return Target::NotAllowed(url);
-    }
-    Target::Url(url)
+    accounts.redirects.target(
+        given,
+        accounts.settings.default_confirm_success_url.as_ref(),
+    )
 }
 
 fn not_allowed(url: &str) -> Json<StatusErrorWithDataBody> {
@@ -103,7 +90,7 @@ impl Confirmations {
                 messages::MISSING_EMAIL,
             ))));
         };
-        let redirect = match target(&accounts, params.get("redirect_url")) {
+        let redirect = match target(&accounts, params.get_string("redirect_url")) {
             Target::Url(url) => url,
             // A link without a landing page cannot work; say so like a disallowed one.
             Target::Missing => String::new(),
@@ -148,10 +135,10 @@ impl Confirmations {
             .await
         {
             Ok(_) => sent(),
-            Err(ConfirmationMailError::Mail(_)) => Ok(ResendResponse::MailNotSent(Json(
-                ErrorBody::new(messages::MAIL_NOT_SENT),
-            ))),
-            Err(ConfirmationMailError::Store(e)) => Err(internal(e)),
+            Err(MailFlowError::Mail(_)) => Ok(ResendResponse::MailNotSent(Json(ErrorBody::new(
+                messages::MAIL_NOT_SENT,
+            )))),
+            Err(MailFlowError::Store(e)) => Err(internal(e)),
         }
     }
 

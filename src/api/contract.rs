@@ -262,3 +262,12 @@ pub struct SuccessMessageBody {
     pub success: bool,
     pub message: String,
 }
+
+/// `{"success":true,"data":<user>,"message":"…"}` (password update).
+#[derive(Debug, Object)]
+pub struct SuccessUserMessageBody {
+    /// Always `true`.
+    pub success: bool,
+    pub data: UserJson,
+    pub message: String,
+}

@@ -4,6 +4,7 @@
 mod confirmations;
 pub mod contract;
 pub mod params;
+mod passwords;
 mod registrations;
 mod sample;
 mod sessions;
@@ -28,6 +29,8 @@ pub enum ApiTags {
     TokenValidations,
     /// Confirm e-mail addresses.
     Confirmations,
+    /// Reset and change passwords.
+    Passwords,
     /// An example of your own API behind toker's tokens.
     Sample,
 }
@@ -39,6 +42,7 @@ pub type Api = (
     sessions::Sessions,
     token_validations::TokenValidations,
     confirmations::Confirmations,
+    passwords::Passwords,
     sample::Sample,
 );
 
@@ -51,6 +55,7 @@ pub fn service(server_url: &str) -> OpenApiService<Api, ()> {
             sessions::Sessions,
             token_validations::TokenValidations,
             confirmations::Confirmations,
+            passwords::Passwords,
             sample::Sample,
         ),
         "toker",

@@ -98,6 +98,15 @@ impl<T> Params<T> {
         self.raw.get(name).and_then(scalar)
     }
 
+    /// A parameter only when it is a string: URLs given as numbers or booleans count as
+    /// absent (server.md §9.4).
+    pub fn get_string(&self, name: &str) -> Option<String> {
+        self.raw
+            .get(name)
+            .and_then(Value::as_str)
+            .map(str::to_string)
+    }
+
     pub fn has(&self, name: &str) -> bool {
         self.raw
             .get(name)
@@ -176,6 +185,7 @@ pub async fn read_params(
         })?;
     let mut params = query_params(req);
     if bytes.iter().all(u8::is_ascii_whitespace) {
+        drop_nul(&mut params);
         return Ok(params);
     }
     let content_type = req.content_type();
@@ -203,7 +213,14 @@ pub async fn read_params(
         }
     };
     params.extend(body_params);
+    drop_nul(&mut params);
     Ok(params)
+}
+
+/// No legitimate parameter contains a NUL character (PostgreSQL could not even store one):
+/// such values count as absent, like arrays where a scalar belongs.
+fn drop_nul(params: &mut Map<String, Value>) {
+    params.retain(|k, v| !k.contains('\0') && !matches!(v, Value::String(s) if s.contains('\0')));
 }
 
 impl<'a, T: ParseFromJSON + ToJSON> ApiExtractor<'a> for Params<T> {

@@ -163,7 +163,7 @@ impl Registrations {
             email: p.email.0.clone(),
             password: p.password.0.clone(),
             password_confirmation: p.password_confirmation.0.clone(),
-            confirm_success_url: params.get("confirm_success_url"),
+            confirm_success_url: params.get_string("confirm_success_url"),
             config_name: params.get("config_name"),
             any_permitted: ["email", "password", "password_confirmation"]
                 .iter()

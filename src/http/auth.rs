@@ -21,7 +21,7 @@ use crate::{
     config::{BatchResponse, HeaderNames},
     http::credentials::{Credentials, authorization_value},
     store::{Device, User, chain_of},
-    tokens::{self, Finish},
+    tokens::{self, Accepted, Finish},
 };
 
 /// The user id of the request, for its log line (set once known).
@@ -47,6 +47,7 @@ enum State {
         device: Device,
         user: User,
         token: String,
+        accepted: Accepted,
     },
     /// A device was just created (sign-in, sign-up): its token goes out as it is.
     Issued { user: User, session: NewSession },
@@ -129,16 +130,14 @@ impl RequestAuth {
             return Ok(None);
         };
         let now = Utc::now();
-        if tokens::accept(
+        let Some(accepted) = tokens::accept(
             &inner.accounts.policy,
             &chain_of(&device),
             &token,
             now.timestamp_millis(),
-        )
-        .is_none()
-        {
+        ) else {
             return Ok(None);
-        }
+        };
         if !s.bypass_sign_in && inner.accounts.inactive_reason(&user, now).is_some() {
             return Ok(None);
         }
@@ -149,6 +148,7 @@ impl RequestAuth {
             device,
             user: user.clone(),
             token,
+            accepted,
         };
         Ok(Some(user))
     }
@@ -208,10 +208,17 @@ impl RequestAuth {
                 device,
                 user,
                 token,
+                accepted,
             } => {
                 let chain = chain_of(&device);
                 let batch = || batch_headers(s.batch_response, names, &token, &device, &user);
-                match tokens::finish(&accounts.policy, &chain, inner.started_ms, inner.unbatch) {
+                match tokens::finish(
+                    &accounts.policy,
+                    &chain,
+                    accepted,
+                    inner.started_ms,
+                    inner.unbatch,
+                ) {
                     Finish::Echo => credential_headers(
                         names,
                         &token,

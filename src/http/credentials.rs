@@ -72,8 +72,11 @@ impl Credentials {
     }
 }
 
+/// A credential worth looking up: non-empty, short, and free of control characters (a NUL
+/// would not even reach PostgreSQL).
 fn clean(value: &str) -> Option<String> {
-    (!value.is_empty() && value.len() <= MAX_CREDENTIAL_LEN).then(|| value.to_string())
+    (!value.is_empty() && value.len() <= MAX_CREDENTIAL_LEN && !value.contains(char::is_control))
+        .then(|| value.to_string())
 }
 
 /// The `Authorization` value toker sends: `Bearer ` + base64 of the five-key JSON, in DTA's

@@ -46,6 +46,48 @@ pub fn confirmation(email: &str, link: &str) -> Email {
     }
 }
 
+/// "Reset password instructions".
+pub fn reset_password(email: &str, link: &str) -> Email {
+    let lines = vec![
+        format!("Hello {email}!"),
+        "Someone has requested a link to change your password. You can do this through the link below."
+            .to_string(),
+    ];
+    let after = [
+        "If you didn't request this, please ignore this email.",
+        "Your password won't change until you access the link above and create a new one.",
+    ];
+    Email {
+        to: email.to_string(),
+        subject: "Reset password instructions".into(),
+        text: format!(
+            "{}\n\n{}\n\nChange my password: {link}\n\n{}\n{}\n",
+            lines[0], lines[1], after[0], after[1]
+        ),
+        html: html(&lines, link, "Change my password", &after),
+        link: link.to_string(),
+    }
+}
+
+/// "Unlock instructions".
+pub fn unlock(email: &str, link: &str) -> Email {
+    let lines = vec![
+        format!("Hello {email}!"),
+        crate::accounts::messages::LOCKED.to_string(),
+        "Click the link below to unlock your account:".to_string(),
+    ];
+    Email {
+        to: email.to_string(),
+        subject: "Unlock instructions".into(),
+        text: format!(
+            "{}\n\n{}\n\n{}\n\nUnlock my account: {link}\n",
+            lines[0], lines[1], lines[2]
+        ),
+        html: html(&lines, link, "Unlock my account", &[]),
+        link: link.to_string(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

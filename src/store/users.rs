@@ -105,3 +105,21 @@ impl Store {
             .await?)
     }
 }
+
+impl Store {
+    /// The user whose stored reset-token digest is `digest`.
+    pub async fn find_by_reset_digest(&self, digest: &str) -> StoreResult<Option<User>> {
+        Ok(user::Entity::find()
+            .filter(user::Column::ResetPasswordToken.eq(digest))
+            .one(&self.db)
+            .await?)
+    }
+
+    /// The user whose stored unlock-token digest is `digest`.
+    pub async fn find_by_unlock_digest(&self, digest: &str) -> StoreResult<Option<User>> {
+        Ok(user::Entity::find()
+            .filter(user::Column::UnlockToken.eq(digest))
+            .one(&self.db)
+            .await?)
+    }
+}

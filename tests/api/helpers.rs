@@ -85,12 +85,16 @@ async fn drop_leftovers(admin: &sea_orm::DatabaseConnection, mysql: bool) {
         ))
         .await
         .unwrap_or_default();
-    let me = format!("toker_test_{}_", std::process::id());
     for row in rows {
         let Ok(name) = row.try_get::<String>("", "name") else {
             continue;
         };
-        if name.starts_with(&me) {
+        // Only databases of test processes that are gone: another suite may be running.
+        let pid = name
+            .strip_prefix("toker_test_")
+            .and_then(|rest| rest.split('_').next())
+            .and_then(|pid| pid.parse::<u32>().ok());
+        if pid.is_none_or(|pid| std::path::Path::new(&format!("/proc/{pid}")).exists()) {
             continue;
         }
         let sql = if mysql {

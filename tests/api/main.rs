@@ -1,9 +1,16 @@
 //! The integration suite: one binary, each test against the real app on a random port with a
 //! fresh database (SQLite temp file, or `TOKER_TEST_DATABASE_URL` for PostgreSQL / MariaDB).
 
+mod bad_input;
 mod cli;
+mod concurrency;
 mod confirmations;
+mod cors;
 mod helpers;
 mod openapi;
+mod passwords;
+mod registrations;
+mod rotation;
+mod sessions;
 mod smoke;
 mod smtp;

@@ -1,0 +1,139 @@
+//! Devise's `:recoverable` as devise_token_auth exposes it (server.md §2.7–2.9): the reset mail,
+//! the link landing that signs the user in with `allow_password_change`, and the password
+//! update. Reset tokens are stored as SHA-256 digests and are single-use.
+
+use chrono::{Duration as ChronoDuration, Utc};
+
+use super::{
+    Accounts, NewSession, Origin,
+    mailed_token::{MailFlowError, TokenKind},
+    validation::{Errors, check_password},
+};
+use crate::{mail::templates, store::User, tokens};
+
+/// `PUT /auth/password` input.
+#[derive(Debug, Default)]
+pub struct PasswordUpdate {
+    pub password: Option<String>,
+    pub password_confirmation: Option<String>,
+    pub current_password: Option<String>,
+}
+
+#[derive(Debug)]
+pub enum PasswordOutcome {
+    Updated(Box<User>),
+    /// An OAuth account: it has no password to change.
+    NotRequired(String),
+    /// `password` or `password_confirmation` absent.
+    MissingPasswords,
+    Invalid(Errors),
+}
+
+impl Accounts {
+    /// Mails a reset link for `user` landing on `redirect_url`.
+    pub async fn send_reset_password(
+        &self,
+        user: &User,
+        redirect_url: &str,
+        config: &str,
+    ) -> Result<User, MailFlowError> {
+        let to = user.email.clone().unwrap_or_else(|| user.uid.clone());
+        self.mail_token(user, TokenKind::ResetPassword, |token| {
+            let link = self.api_link(
+                "/password/edit",
+                &[
+                    ("config", Some(config)),
+                    ("redirect_url", Some(redirect_url)),
+                    ("reset_password_token", Some(token)),
+                ],
+            );
+            templates::reset_password(&to, &link)
+        })
+        .await
+    }
+
+    /// The user a reset token belongs to, while it is within `reset_password_within`.
+    pub async fn user_for_reset_token(&self, token: &str) -> anyhow::Result<Option<User>> {
+        if token.is_empty() || token.len() > 255 {
+            return Ok(None);
+        }
+        let user = self
+            .store
+            .find_by_reset_digest(&tokens::digest(token))
+            .await?;
+        let within = ChronoDuration::seconds(self.settings.reset_password_within as i64);
+        Ok(user.filter(|u| {
+            u.reset_password_sent_at
+                .is_some_and(|t| t + within > Utc::now())
+        }))
+    }
+
+    /// The reset link was followed: the user may now set a password without the current one;
+    /// an unconfirmed account counts as confirmed (it proved it reads the mail). Unless the
+    /// mobile flow is on, the link also signs a new device in.
+    pub async fn accept_reset_link(
+        &self,
+        user: &User,
+        origin: &Origin,
+    ) -> anyhow::Result<(User, Option<NewSession>)> {
+        let now = Utc::now();
+        let mut user = user.clone();
+        user.allow_password_change = true;
+        if user.confirmed_at.is_none() {
+            user.confirmed_at = Some(now);
+        }
+        user.updated_at = now;
+        let user = self.store.save_user(&user).await?;
+        if self.settings.require_client_password_reset_token {
+            return Ok((user, None));
+        }
+        let session = self.open_session(&user, origin).await?;
+        Ok((user, Some(session)))
+    }
+
+    /// `PUT /auth/password` for an authenticated user (server.md §2.9 steps 2–5).
+    pub async fn update_password(
+        &self,
+        user: &User,
+        device_id: Option<i64>,
+        input: PasswordUpdate,
+    ) -> anyhow::Result<PasswordOutcome> {
+        if user.provider != "email" {
+            return Ok(PasswordOutcome::NotRequired(user.provider.clone()));
+        }
+        let (Some(password), Some(confirmation)) = (&input.password, &input.password_confirmation)
+        else {
+            return Ok(PasswordOutcome::MissingPasswords);
+        };
+        let s = &self.settings;
+        let require_current = s.check_current_password_before_update.mode().is_some()
+            && !user.allow_password_change
+            && !s.require_client_password_reset_token;
+        let mut errors = Errors::default();
+        check_password(
+            &mut errors,
+            Some(password),
+            Some(confirmation),
+            true,
+            s.password_length,
+        );
+        if require_current {
+            self.check_current_password(&mut errors, user, input.current_password.as_deref())
+                .await;
+        }
+        if !errors.is_empty() {
+            return Ok(PasswordOutcome::Invalid(errors));
+        }
+        let mut updated = user.clone();
+        updated.encrypted_password = self.hasher.hash(password).await?;
+        updated.allow_password_change = false;
+        updated.reset_password_token = None;
+        updated.reset_password_sent_at = None;
+        updated.updated_at = Utc::now();
+        let saved = self.store.save_user(&updated).await?;
+        if s.remove_tokens_after_password_reset {
+            self.store.delete_other_devices(user.id, device_id).await?;
+        }
+        Ok(PasswordOutcome::Updated(Box::new(saved)))
+    }
+}

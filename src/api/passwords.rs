@@ -1,0 +1,376 @@
+//! `POST /auth/password`, `GET /auth/password/edit`, `PUT`/`PATCH /auth/password`
+//! (server.md §2.7–2.9), with the redirect whitelist applied when the reset is requested and
+//! again when the link is followed (decisions.md D5).
+
+use poem::{Request, web::Data};
+use poem_openapi::{ApiResponse, Object, OpenApi, param::Query, payload::Json};
+
+use super::{
+    AccountsData, ApiTags,
+    contract::{
+        ErrorBody, StatusErrorWithDataBody, SuccessMessageBody, SuccessUserMessageBody,
+        SuccessValidationErrorBody,
+    },
+    internal, origin_of,
+    params::{Param, Params},
+};
+use crate::{
+    accounts::{
+        Accounts,
+        mailed_token::MailFlowError,
+        messages,
+        recoverable::{PasswordOutcome, PasswordUpdate},
+        user_json::{Shape, user_json},
+        validation::normalize_email,
+    },
+    http::auth::RequestAuth,
+    redirect::{Target, build_redirect_url, build_redirect_url_owned, credential_params},
+};
+
+#[derive(Debug, Object)]
+pub struct ResetRequest {
+    email: Param,
+    /// Where the mailed link lands (default: `default_password_reset_url`).
+    redirect_url: Param,
+    /// Copied into the link as `config`.
+    config_name: Param,
+}
+
+#[derive(Debug, Object)]
+pub struct PasswordUpdateRequest {
+    password: Param,
+    password_confirmation: Param,
+    /// Required when `check_current_password_before_update` is set, unless the user came
+    /// through a reset link.
+    current_password: Param,
+    /// With `require_client_password_reset_token`: the token from the link, instead of auth
+    /// headers.
+    reset_password_token: Param,
+}
+
+#[derive(Debug, ApiResponse)]
+pub enum ResetResponse {
+    /// Mailed (with `paranoid`, the same answer whether or not the account exists).
+    #[oai(status = 200)]
+    Sent(Json<SuccessMessageBody>),
+    /// E1: no redirect URL, or no e-mail.
+    #[oai(status = 401)]
+    Missing(Json<ErrorBody>),
+    /// E1: no e-mail user with that address.
+    #[oai(status = 404)]
+    NotFound(Json<ErrorBody>),
+    /// E3: the redirect URL is not allowed.
+    #[oai(status = 422)]
+    RedirectNotAllowed(Json<StatusErrorWithDataBody>),
+    /// The e-mail could not be sent.
+    #[oai(status = 503)]
+    MailNotSent(Json<ErrorBody>),
+}
+
+#[derive(Debug, ApiResponse)]
+pub enum EditResponse {
+    /// To the frontend with a new device's credentials and `reset_password=true`.
+    #[oai(status = 302)]
+    Redirect(#[oai(header = "location")] String),
+    /// E1: no redirect URL.
+    #[oai(status = 401)]
+    MissingRedirect(Json<ErrorBody>),
+    /// E1: unknown or expired reset token.
+    #[oai(status = 404)]
+    NotFound(Json<ErrorBody>),
+    /// E3: the redirect URL is not allowed.
+    #[oai(status = 422)]
+    RedirectNotAllowed(Json<StatusErrorWithDataBody>),
+}
+
+#[derive(Debug, ApiResponse)]
+pub enum UpdateResponse {
+    /// The new password is set; the auth headers carry the next token.
+    #[oai(status = 200)]
+    Updated(Json<SuccessUserMessageBody>),
+    /// E1 `Unauthorized`.
+    #[oai(status = 401)]
+    Unauthorized(Json<ErrorBody>),
+    /// E1 for an OAuth account or missing fields, E5 for validation errors.
+    #[oai(status = 422)]
+    Rejected(Json<PasswordRejection>),
+}
+
+#[derive(Debug, poem_openapi::Union)]
+#[oai(one_of)]
+pub enum PasswordRejection {
+    /// E1.
+    Message(ErrorBody),
+    /// E5.
+    Invalid(SuccessValidationErrorBody),
+}
+
+fn target(accounts: &Accounts, given: Option<String>) -> Target {
+    accounts
+        .redirects
+        .target(given, accounts.settings.default_password_reset_url.as_ref())
+}
+
+fn not_allowed(url: &str) -> Json<StatusErrorWithDataBody> {
+    Json(StatusErrorWithDataBody::new(
+        messages::redirect_not_allowed(url),
+        None,
+    ))
+}
+
+pub struct Passwords;
+
+#[OpenApi(tag = "ApiTags::Passwords")]
+impl Passwords {
+    /// Request a password reset
+    ///
+    /// Mails a reset link to an e-mail user.
+    #[oai(path = "/auth/password", method = "post")]
+    async fn request_reset(
+        &self,
+        accounts: AccountsData<'_>,
+        params: Params<ResetRequest>,
+    ) -> poem::Result<ResetResponse> {
+        let redirect = match target(&accounts, params.get_string("redirect_url")) {
+            Target::Url(url) => url,
+            Target::Missing => {
+                return Ok(ResetResponse::Missing(Json(ErrorBody::new(
+                    messages::MISSING_REDIRECT_URL,
+                ))));
+            }
+            Target::NotAllowed(url) => {
+                return Ok(ResetResponse::RedirectNotAllowed(not_allowed(&url)));
+            }
+        };
+        let Some(email) = params.typed.email.filled().map(normalize_email) else {
+            return Ok(ResetResponse::Missing(Json(ErrorBody::new(
+                messages::MISSING_EMAIL,
+            ))));
+        };
+        let config = params
+            .get("config_name")
+            .unwrap_or_else(|| "default".into());
+        if accounts.settings.paranoid {
+            // The same answer, in the same time, whether or not the account exists: the
+            // lookup and the mail happen after the response.
+            let accounts = (*accounts).clone();
+            let to = email.clone();
+            tokio::spawn(async move {
+                match accounts.store.find_email_user(&to).await {
+                    Ok(Some(user)) => {
+                        let _ = accounts
+                            .send_reset_password(&user, &redirect, &config)
+                            .await;
+                    }
+                    Ok(None) => {}
+                    Err(e) => tracing::error!(error = %e, "password reset lookup failed"),
+                }
+            });
+            return Ok(ResetResponse::Sent(Json(SuccessMessageBody {
+                success: true,
+                message: messages::PASSWORD_RESET_SENT_PARANOID.into(),
+            })));
+        }
+        let Some(user) = accounts
+            .store
+            .find_email_user(&email)
+            .await
+            .map_err(internal)?
+        else {
+            return Ok(ResetResponse::NotFound(Json(ErrorBody::new(
+                messages::user_with_email_not_found(&email),
+            ))));
+        };
+        match accounts
+            .send_reset_password(&user, &redirect, &config)
+            .await
+        {
+            Ok(_) => Ok(ResetResponse::Sent(Json(SuccessMessageBody {
+                success: true,
+                message: messages::password_reset_sent(&email),
+            }))),
+            Err(MailFlowError::Mail(_)) => Ok(ResetResponse::MailNotSent(Json(ErrorBody::new(
+                messages::MAIL_NOT_SENT,
+            )))),
+            Err(MailFlowError::Store(e)) => Err(internal(e)),
+        }
+    }
+
+    /// Password reset link landing
+    ///
+    /// The link in the reset mail: signs a new device in and redirects to the frontend with
+    /// its credentials and `reset_password=true`.
+    #[oai(path = "/auth/password/edit", method = "get")]
+    async fn edit(
+        &self,
+        accounts: AccountsData<'_>,
+        req: &Request,
+        /// The token from the mail.
+        reset_password_token: Query<Option<String>>,
+        /// Where to land (default: `default_password_reset_url`).
+        redirect_url: Query<Option<String>>,
+        /// The frontend configuration name.
+        config: Query<Option<String>>,
+    ) -> poem::Result<EditResponse> {
+        let url = match target(&accounts, redirect_url.0) {
+            Target::Url(url) => url,
+            Target::Missing => {
+                return Ok(EditResponse::MissingRedirect(Json(ErrorBody::new(
+                    messages::MISSING_REDIRECT_URL,
+                ))));
+            }
+            Target::NotAllowed(url) => {
+                return Ok(EditResponse::RedirectNotAllowed(not_allowed(&url)));
+            }
+        };
+        let token = reset_password_token.0.unwrap_or_default();
+        let Some(user) = accounts
+            .user_for_reset_token(&token)
+            .await
+            .map_err(internal)?
+        else {
+            return Ok(EditResponse::NotFound(Json(ErrorBody::new(
+                "Reset password token is invalid or has expired.",
+            ))));
+        };
+        let (user, session) = accounts
+            .accept_reset_link(&user, &origin_of(req))
+            .await
+            .map_err(internal)?;
+        let Some(session) = session else {
+            // The mobile flow: the app trades the token for a session in PUT /auth/password.
+            return Ok(EditResponse::Redirect(build_redirect_url(
+                &url,
+                &[("reset_password_token", Some(&token))],
+            )));
+        };
+        let mut params = credential_params(
+            &accounts.settings.headers_names,
+            &session.token,
+            &session.device.client,
+            session.device.expiry,
+            &user.uid,
+            Some(config.0.as_deref().unwrap_or("default")),
+        );
+        params.push(("reset_password".into(), Some("true".into())));
+        params.push(("reset_password_token".into(), Some(token)));
+        Ok(EditResponse::Redirect(build_redirect_url_owned(
+            &url, &params,
+        )))
+    }
+
+    /// Change password
+    ///
+    /// Sets a new password for the signed-in user (or, in the mobile flow, the holder of a
+    /// reset token).
+    #[oai(
+        path = "/auth/password",
+        method = "put",
+        request_header(name = "access-token", ty = "Option<String>"),
+        request_header(name = "client", ty = "Option<String>"),
+        request_header(name = "uid", ty = "Option<String>")
+    )]
+    async fn update_put(
+        &self,
+        accounts: AccountsData<'_>,
+        auth: Data<&RequestAuth>,
+        req: &Request,
+        params: Params<PasswordUpdateRequest>,
+    ) -> poem::Result<UpdateResponse> {
+        update(&accounts, &auth, req, params).await
+    }
+
+    /// Change password (PATCH)
+    ///
+    /// The same as `PUT /auth/password`.
+    #[oai(
+        path = "/auth/password",
+        method = "patch",
+        request_header(name = "access-token", ty = "Option<String>"),
+        request_header(name = "client", ty = "Option<String>"),
+        request_header(name = "uid", ty = "Option<String>")
+    )]
+    async fn update_patch(
+        &self,
+        accounts: AccountsData<'_>,
+        auth: Data<&RequestAuth>,
+        req: &Request,
+        params: Params<PasswordUpdateRequest>,
+    ) -> poem::Result<UpdateResponse> {
+        update(&accounts, &auth, req, params).await
+    }
+}
+
+async fn update(
+    accounts: &Accounts,
+    auth: &RequestAuth,
+    req: &Request,
+    params: Params<PasswordUpdateRequest>,
+) -> poem::Result<UpdateResponse> {
+    let unauthorized = || {
+        Ok(UpdateResponse::Unauthorized(Json(ErrorBody::new(
+            messages::UNAUTHORIZED,
+        ))))
+    };
+    let p = &params.typed;
+    let reset_token = p.reset_password_token.filled().map(str::to_string);
+    let user = match reset_token {
+        Some(token) if accounts.settings.require_client_password_reset_token => {
+            let Some(user) = accounts
+                .user_for_reset_token(&token)
+                .await
+                .map_err(internal)?
+            else {
+                return unauthorized();
+            };
+            let session = accounts
+                .open_session(&user, &origin_of(req))
+                .await
+                .map_err(internal)?;
+            auth.issue(&user, session);
+            user
+        }
+        _ => match auth
+            .authenticate(Some(&params.raw))
+            .await
+            .map_err(internal)?
+        {
+            Some(user) => user,
+            None => return unauthorized(),
+        },
+    };
+    let input = PasswordUpdate {
+        password: p.password.0.clone(),
+        password_confirmation: p.password_confirmation.0.clone(),
+        current_password: p.current_password.0.clone(),
+    };
+    let message = |m: String| {
+        Ok(UpdateResponse::Rejected(Json(PasswordRejection::Message(
+            ErrorBody::new(m),
+        ))))
+    };
+    match accounts
+        .update_password(&user, auth.device_id(), input)
+        .await
+        .map_err(internal)?
+    {
+        PasswordOutcome::Updated(user) => {
+            auth.update_user(&user);
+            Ok(UpdateResponse::Updated(Json(SuccessUserMessageBody {
+                success: true,
+                data: user_json(&user, &accounts.settings, Shape::Full),
+                message: messages::PASSWORD_UPDATED.into(),
+            })))
+        }
+        PasswordOutcome::NotRequired(provider) => {
+            message(messages::password_not_required(&provider))
+        }
+        PasswordOutcome::MissingPasswords => message(messages::MISSING_PASSWORDS.into()),
+        PasswordOutcome::Invalid(errors) => Ok(UpdateResponse::Rejected(Json(
+            PasswordRejection::Invalid(SuccessValidationErrorBody {
+                success: false,
+                errors: errors.to_body(),
+            }),
+        ))),
+    }
+}

@@ -1,0 +1,319 @@
+//! Real parallel requests with one device's token (decisions.md D3): rotation is a
+//! compare-and-swap, so concurrent requests — across tasks, app instances and `toker serve`
+//! processes sharing one database — never get a 401 and never lose a token.
+
+use std::{
+    collections::HashSet,
+    io::{BufRead, BufReader},
+    process::{Child, Command, Stdio},
+    sync::Arc,
+    time::Duration,
+};
+
+use reqwest::{Method, Response};
+use sha2::{Digest, Sha256};
+use tokio::sync::Barrier;
+
+use crate::helpers::*;
+
+/// Just over the 1 s batch window the tests use.
+const PAST_WINDOW: Duration = Duration::from_millis(1100);
+
+fn sha256_hex(s: &str) -> String {
+    Sha256::digest(s.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// One answer of a burst: its status and the credentials it carried, if any.
+#[derive(Debug)]
+struct Answer {
+    status: u16,
+    auth: Option<Auth>,
+}
+
+/// Sends `n` requests at once, request `i` to `bases[i % bases.len()]`, each from its own
+/// fresh client (so on its own connection), all with `auth`.
+async fn burst(bases: &[String], path: &str, auth: &Auth, n: usize) -> Vec<Answer> {
+    let barrier = Arc::new(Barrier::new(n));
+    let tasks: Vec<_> = (0..n)
+        .map(|i| {
+            let url = format!("{}{}", bases[i % bases.len()], path);
+            let auth = auth.clone();
+            let barrier = barrier.clone();
+            tokio::spawn(async move {
+                let client = client();
+                let request = auth.apply(client.request(Method::GET, url));
+                barrier.wait().await;
+                let resp: Response = request.send().await.expect("request");
+                Answer {
+                    status: resp.status().as_u16(),
+                    auth: Auth::from_headers(resp.headers()),
+                }
+            })
+        })
+        .collect();
+    futures::future::join_all(tasks)
+        .await
+        .into_iter()
+        .map(|r| r.expect("request task"))
+        .collect()
+}
+
+fn assert_no_401(answers: &[Answer]) {
+    let statuses: Vec<u16> = answers.iter().map(|a| a.status).collect();
+    assert!(statuses.iter().all(|s| *s == 200), "statuses: {statuses:?}");
+}
+
+/// The new credentials of a burst, which must hold exactly one rotation.
+fn the_one_new_token(answers: &[Answer], sent: &Auth) -> Auth {
+    let carried: Vec<&Auth> = answers.iter().filter_map(|a| a.auth.as_ref()).collect();
+    assert_eq!(
+        carried.len(),
+        1,
+        "exactly one response rotates, the rest are batch responses: {carried:?}"
+    );
+    let next = carried[0].clone();
+    assert_ne!(next.token, sent.token);
+    assert_eq!(next.client, sent.client);
+    next
+}
+
+async fn status_at(base: &str, path: &str, auth: &Auth) -> u16 {
+    auth.apply(client().get(format!("{base}{path}")))
+        .send()
+        .await
+        .expect("request")
+        .status()
+        .as_u16()
+}
+
+/// A frontend on one device whose requests a load balancer spreads over `bases`: several rounds,
+/// each after the batch window so a rotation happens, each a parallel burst; the frontend keeps
+/// the token the burst handed out. After every round that token works on every instance.
+async fn alternate_rounds(bases: &[String], mut auth: Auth) -> Auth {
+    for round in 0..3 {
+        tokio::time::sleep(PAST_WINDOW).await;
+        let path = if round % 2 == 0 {
+            "/api/me"
+        } else {
+            "/auth/validate_token"
+        };
+        let answers = burst(bases, path, &auth, 20).await;
+        assert_no_401(&answers);
+        let next = the_one_new_token(&answers, &auth);
+        auth = next;
+        for base in bases {
+            assert_eq!(
+                status_at(base, "/auth/validate_token", &auth).await,
+                200,
+                "round {round}: the latest token fails on {base}"
+            );
+        }
+    }
+    auth
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn fifty_parallel_requests_with_one_token_rotate_exactly_once() {
+    // Arrange
+    let app = spawn_app_with(|s| s.batch_request_buffer_throttle = 1).await;
+    let auth = app.signed_in_user("burst@example.com").await;
+    let user_id = app.user_id("burst@example.com").await;
+    tokio::time::sleep(PAST_WINDOW).await;
+
+    // Act
+    let answers = burst(std::slice::from_ref(&app.address), "/api/me", &auth, 50).await;
+
+    // Assert: nobody refused, one rotation, and the database holds exactly that chain
+    assert_no_401(&answers);
+    let next = the_one_new_token(&answers, &auth);
+    let devices = app.store.devices_of(user_id).await.expect("devices");
+    let device = devices.iter().find(|d| d.client == auth.client).unwrap();
+    assert_eq!(device.token_hash, sha256_hex(&next.token));
+    assert_eq!(
+        device.previous_token_hash.as_deref(),
+        Some(sha256_hex(&auth.token).as_str())
+    );
+    assert_eq!(status_at(&app.address, "/api/me", &next).await, 200);
+    assert_eq!(status_at(&app.address, "/api/me", &auth).await, 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn fifty_parallel_unbatched_requests_leave_a_chain_of_returned_tokens() {
+    // Arrange
+    let app = spawn_app_with(|s| s.batch_request_buffer_throttle = 1).await;
+    let auth = app.signed_in_user("unbatched@example.com").await;
+    let user_id = app.user_id("unbatched@example.com").await;
+    tokio::time::sleep(PAST_WINDOW).await;
+
+    // Act: every request asks to rotate
+    let answers = burst(
+        std::slice::from_ref(&app.address),
+        "/api/me?unbatch=1",
+        &auth,
+        50,
+    )
+    .await;
+
+    // Assert: no 401; every handed-out token is new and distinct
+    assert_no_401(&answers);
+    let returned: Vec<&Auth> = answers.iter().filter_map(|a| a.auth.as_ref()).collect();
+    assert!(!returned.is_empty(), "at least one request rotates");
+    let distinct: HashSet<&str> = returned.iter().map(|a| a.token.as_str()).collect();
+    assert_eq!(
+        distinct.len(),
+        returned.len(),
+        "a token was handed out twice"
+    );
+    assert!(!distinct.contains(auth.token.as_str()));
+    assert!(returned.iter().all(|a| a.client == auth.client));
+    // The stored chain is made of tokens the clients received (nothing lost).
+    let hashes: HashSet<String> = returned.iter().map(|a| sha256_hex(&a.token)).collect();
+    let devices = app.store.devices_of(user_id).await.expect("devices");
+    let device = devices.iter().find(|d| d.client == auth.client).unwrap();
+    assert!(
+        hashes.contains(&device.token_hash),
+        "current token never returned"
+    );
+    let previous = device.previous_token_hash.clone().expect("previous token");
+    assert!(
+        hashes.contains(&previous) || previous == sha256_hex(&auth.token),
+        "previous token is neither returned nor the original"
+    );
+    let current = returned
+        .iter()
+        .find(|a| sha256_hex(&a.token) == device.token_hash)
+        .unwrap();
+    assert_eq!(status_at(&app.address, "/api/me", current).await, 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_app_instances_on_one_database_never_refuse_or_lose_a_token() {
+    // Arrange
+    let app = spawn_app_with(|s| s.batch_request_buffer_throttle = 1).await;
+    let sibling = app.spawn_sibling().await;
+    let auth = app.signed_in_user("siblings@example.com").await;
+    let user_id = app.user_id("siblings@example.com").await;
+
+    // Act
+    let last = alternate_rounds(&[app.address.clone(), sibling.address.clone()], auth).await;
+
+    // Assert
+    let devices = sibling.store.devices_of(user_id).await.expect("devices");
+    let device = devices.iter().find(|d| d.client == last.client).unwrap();
+    assert_eq!(device.token_hash, sha256_hex(&last.token));
+}
+
+/// A `toker serve` child process, killed when dropped.
+struct Serve {
+    child: Child,
+    address: String,
+}
+
+impl Drop for Serve {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn strip_ansi(line: &str) -> String {
+    let mut out = String::with_capacity(line.len());
+    let mut chars = line.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            // CSI: ESC [ parameters final-byte
+            for c in chars.by_ref() {
+                if c.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// The port in toker's `listening on http://127.0.0.1:<port>` log line.
+fn listening_port(line: &str) -> Option<u16> {
+    let rest = line.split("listening on http://127.0.0.1:").nth(1)?;
+    let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+    digits.parse().ok()
+}
+
+/// Starts `toker serve` on `database_url` with a 1 s batch window and waits for its port.
+async fn start_serve(database_url: &str) -> Serve {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_toker"))
+        .arg("serve")
+        .current_dir(std::env::temp_dir())
+        .env("TOKER_BIND", "127.0.0.1:0")
+        .env("TOKER_DATABASE_URL", database_url)
+        .env("TOKER_PASSWORD_COST", "4")
+        .env("TOKER_BATCH_REQUEST_BUFFER_THROTTLE", "1")
+        .env("RUST_LOG", "info")
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn toker serve");
+    let stderr = child.stderr.take().expect("stderr");
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    // Reads stderr to the end, so the child never blocks on a full pipe.
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines() {
+            let Ok(line) = line else { break };
+            let _ = tx.send(strip_ansi(&line));
+        }
+    });
+    let mut serve = Serve {
+        child,
+        address: String::new(),
+    };
+    let mut log = Vec::new();
+    let port = tokio::time::timeout(Duration::from_secs(60), async {
+        while let Some(line) = rx.recv().await {
+            let port = listening_port(&line);
+            log.push(line);
+            if port.is_some() {
+                return port;
+            }
+        }
+        None
+    })
+    .await
+    .ok()
+    .flatten()
+    .unwrap_or_else(|| panic!("toker serve did not log its address:\n{}", log.join("\n")));
+    assert_ne!(
+        port,
+        0,
+        "toker serve must log the port it bound, not the configured 0:\n{}",
+        log.join("\n")
+    );
+    serve.address = format!("http://127.0.0.1:{port}");
+    serve
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_toker_serve_processes_on_one_database_never_refuse_or_lose_a_token() {
+    // Arrange: the user signs in through an in-process app; two real servers share its database
+    let app = spawn_app_with(|s| s.batch_request_buffer_throttle = 1).await;
+    let auth = app.signed_in_user("processes@example.com").await;
+    let user_id = app.user_id("processes@example.com").await;
+    let first = start_serve(&app.db.url).await;
+    let second = start_serve(&app.db.url).await;
+    assert_ne!(first.address, second.address);
+
+    // Act
+    let last = alternate_rounds(&[first.address.clone(), second.address.clone()], auth).await;
+
+    // Assert
+    let devices = app.store.devices_of(user_id).await.expect("devices");
+    let device = devices.iter().find(|d| d.client == last.client).unwrap();
+    assert_eq!(device.token_hash, sha256_hex(&last.token));
+    drop((first, second));
+}
