@@ -47,6 +47,40 @@ pub enum SmtpTls {
     Tls,
 }
 
+/// Devise's `lock_strategy`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LockStrategy {
+    /// Lock after `maximum_attempts` failed sign-ins.
+    FailedAttempts,
+    /// Never lock automatically.
+    None,
+}
+
+/// Devise's `unlock_strategy`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UnlockStrategy {
+    /// A mailed unlock link.
+    Email,
+    /// Unlocks by itself after `unlock_in`.
+    Time,
+    /// Either.
+    Both,
+    /// Only an administrator unlocks.
+    None,
+}
+
+impl UnlockStrategy {
+    pub fn by_email(self) -> bool {
+        matches!(self, UnlockStrategy::Email | UnlockStrategy::Both)
+    }
+
+    pub fn by_time(self) -> bool {
+        matches!(self, UnlockStrategy::Time | UnlockStrategy::Both)
+    }
+}
+
 /// DTA's `check_current_password_before_update`: `false`, `"attributes"` or `"password"`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(untagged)]
@@ -178,8 +212,21 @@ pub struct Settings {
     pub confirm_within: Option<u64>,
     /// Seconds a password-reset link stays valid (Devise: 6 hours).
     pub reset_password_within: u64,
+    /// Apply an e-mail change only once the new address is confirmed (with `confirmable`).
+    pub reconfirmable: bool,
     /// The `:lockable` module.
     pub lockable: bool,
+    pub lock_strategy: LockStrategy,
+    pub unlock_strategy: UnlockStrategy,
+    /// Failed sign-ins that lock an account.
+    pub maximum_attempts: u32,
+    /// Seconds until a locked account unlocks by itself (`time` or `both`).
+    pub unlock_in: u64,
+    /// Warn on the last attempt before the account locks.
+    pub last_attempt_warning: bool,
+    /// Where the unlock link lands (with a new device's credentials and `unlock=true`);
+    /// default `<public_url>/`.
+    pub unlock_success_url: Option<String>,
     pub paranoid: bool,
     /// `[min, max]` password length.
     pub password_length: [usize; 2],
@@ -230,7 +277,14 @@ impl Default for Settings {
             allow_unconfirmed_access_for: Some(0),
             confirm_within: None,
             reset_password_within: 6 * 3600,
+            reconfirmable: true,
             lockable: false,
+            lock_strategy: LockStrategy::FailedAttempts,
+            unlock_strategy: UnlockStrategy::Both,
+            maximum_attempts: 20,
+            unlock_in: 3600,
+            last_attempt_warning: false,
+            unlock_success_url: None,
             paranoid: false,
             password_length: [6, 128],
             pepper: None,
@@ -406,12 +460,16 @@ impl Settings {
                 "default_password_reset_url",
                 &self.default_password_reset_url,
             ),
+            ("unlock_success_url", &self.unlock_success_url),
         ] {
             if let Some(url) = url
                 && !crate::redirect::is_absolute_http_url(url)
             {
                 return Err(invalid(setting, "must be an absolute http(s) URL"));
             }
+        }
+        if self.maximum_attempts == 0 {
+            return Err(invalid("maximum_attempts", "must be at least 1"));
         }
         if self.reset_password_within == 0 {
             return Err(invalid(

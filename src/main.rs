@@ -49,6 +49,13 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     tracing::info!(origins = %cors, "cors");
     let mailer = toker::mail::Mailer::from_settings(&settings)?;
     tracing::info!("mail: {}", mailer.describe());
+    if settings.public_url.is_none() && !settings.bind.starts_with("127.") {
+        tracing::warn!(
+            "public_url is not set: links in mail will point at {}; set public_url to the \
+             address browsers use",
+            settings.public_url()
+        );
+    }
     let mount = settings.mount_path.clone();
     let host = settings
         .bind

@@ -90,3 +90,58 @@ impl Accounts {
         crate::redirect::build_redirect_url(&base, params)
     }
 }
+
+/// A mail to send to whoever owns an address, if anyone does.
+#[derive(Debug, Clone)]
+pub enum MailJob {
+    Confirmation {
+        redirect_url: String,
+        config: String,
+    },
+    ResetPassword {
+        redirect_url: String,
+        config: String,
+    },
+    Unlock,
+}
+
+impl Accounts {
+    /// `paranoid` mode: the same answer, in the same time, whether or not `email` has an
+    /// account: the lookup and the mail happen after the response has gone.
+    pub fn mail_in_background(&self, email: String, job: MailJob) {
+        let accounts = self.clone();
+        tokio::spawn(async move {
+            let user = match accounts.store.find_email_user(&email).await {
+                Ok(Some(user)) => user,
+                Ok(None) => return,
+                Err(e) => {
+                    tracing::error!(error = %e, "mail lookup failed");
+                    return;
+                }
+            };
+            let result = match &job {
+                MailJob::Confirmation {
+                    redirect_url,
+                    config,
+                } => {
+                    let to = user.unconfirmed_email.clone().unwrap_or(email);
+                    accounts
+                        .send_confirmation(&user, &to, redirect_url, config)
+                        .await
+                }
+                MailJob::ResetPassword {
+                    redirect_url,
+                    config,
+                } => {
+                    accounts
+                        .send_reset_password(&user, redirect_url, config)
+                        .await
+                }
+                MailJob::Unlock => accounts.send_unlock(&user).await,
+            };
+            if let Err(e) = result {
+                tracing::warn!(error = %e, "background mail not sent");
+            }
+        });
+    }
+}

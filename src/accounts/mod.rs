@@ -3,6 +3,7 @@
 //! these outcomes into the contract's responses.
 
 pub mod confirmable;
+pub mod lockable;
 pub mod mailed_token;
 pub mod messages;
 pub mod password;
@@ -94,6 +95,8 @@ pub enum SignInOutcome {
         session: Box<NewSession>,
     },
     BadCredentials,
+    /// Bad credentials with one attempt left (`last_attempt_warning`).
+    LastAttempt,
     Locked,
     NotConfirmed(String),
 }
@@ -109,12 +112,17 @@ pub struct AccountUpdate {
     pub password_sent: bool,
     pub attributes: Map<String, Value>,
     pub any_permitted: bool,
+    /// Where the reconfirmation link lands (`reconfirmable`), if given.
+    pub confirm_success_url: Option<String>,
+    pub config_name: Option<String>,
 }
 
 #[derive(Debug)]
 pub enum UpdateOutcome {
     Updated(Box<User>),
     Invalid(Errors),
+    /// The new address's confirmation mail could not be sent; nothing changed.
+    MailNotSent,
 }
 
 impl Accounts {
@@ -125,7 +133,7 @@ impl Accounts {
     /// Devise's `active_for_authentication?` for the modules toker has switched on.
     pub fn inactive_reason(&self, user: &User, now: DateTime<Utc>) -> Option<Inactive> {
         let s = &self.settings;
-        if s.lockable && user.locked_at.is_some() {
+        if self.is_locked(user, now) {
             return Some(Inactive::Locked);
         }
         if s.confirmable && user.confirmed_at.is_none() {
@@ -309,8 +317,15 @@ impl Accounts {
             .verify(password, Some(&user.encrypted_password))
             .await
         {
-            return Ok(SignInOutcome::BadCredentials);
+            let failed = self.record_failed_sign_in(&user).await?;
+            let warn = self.settings.last_attempt_warning && !self.settings.paranoid;
+            return Ok(match failed {
+                lockable::FailedSignIn::LastAttempt if warn => SignInOutcome::LastAttempt,
+                // The attempt that locks still gets the bad-credentials text, as DTA.
+                _ => SignInOutcome::BadCredentials,
+            });
         }
+        self.clear_expired_lock(&mut user, now);
         // Trackable, and a successful sign-in clears failed attempts.
         user.last_sign_in_at = user.current_sign_in_at;
         user.current_sign_in_at = Some(now);
@@ -352,6 +367,7 @@ impl Accounts {
         let mut updated = user.clone();
         let mut errors = Errors::default();
         let is_email_user = user.provider == "email";
+        let mut reconfirm_to = None;
         if let Some(email) = input.email.as_deref() {
             let email = normalize_email(email);
             if is_email_user {
@@ -372,10 +388,16 @@ impl Accounts {
             {
                 errors.add("email", "has already been taken");
             }
-            if is_email_user {
-                updated.uid = email.clone();
+            let changed = user.email.as_deref() != Some(email.as_str());
+            if is_email_user && changed && s.confirmable && s.reconfirmable {
+                // Devise's reconfirmable: the new address applies once it is confirmed.
+                reconfirm_to = Some(email);
+            } else {
+                if is_email_user {
+                    updated.uid = email.clone();
+                }
+                updated.email = Some(email).filter(|e| !e.is_empty());
             }
-            updated.email = Some(email).filter(|e| !e.is_empty());
         }
         let changing_password = input.password.is_some() || input.password_confirmation.is_some();
         if is_email_user && changing_password {
@@ -422,6 +444,34 @@ impl Accounts {
                 .delete_other_devices(user.id, Some(device_id))
                 .await?;
         }
+        let saved = match reconfirm_to {
+            Some(new_email) => {
+                let redirect = input
+                    .confirm_success_url
+                    .clone()
+                    .or_else(|| s.default_confirm_success_url.clone())
+                    .unwrap_or_default();
+                let config = input.config_name.as_deref().unwrap_or("default");
+                let mut pending = saved;
+                pending.unconfirmed_email = Some(new_email.clone());
+                let pending = self.store.save_user(&pending).await?;
+                match self
+                    .send_confirmation(&pending, &new_email, &redirect, config)
+                    .await
+                {
+                    Ok(sent) => sent,
+                    Err(e) => {
+                        // Nothing mailed, nothing pending: the change simply did not happen.
+                        let mut reverted = pending;
+                        reverted.unconfirmed_email = user.unconfirmed_email.clone();
+                        self.store.save_user(&reverted).await?;
+                        tracing::warn!(error = %e, "e-mail change undone: confirmation mail failed");
+                        return Ok(UpdateOutcome::MailNotSent);
+                    }
+                }
+            }
+            None => saved,
+        };
         Ok(UpdateOutcome::Updated(Box::new(saved)))
     }
 

@@ -11,7 +11,10 @@ use super::{
 };
 use crate::{
     accounts::{
-        Accounts, confirmable::ConfirmOutcome, mailed_token::MailFlowError, messages,
+        Accounts,
+        confirmable::ConfirmOutcome,
+        mailed_token::{MailFlowError, MailJob},
+        messages,
         validation::normalize_email,
     },
     redirect::{Target, build_redirect_url},
@@ -110,15 +113,25 @@ impl Confirmations {
                 message,
             })))
         };
+        let config = params
+            .get("config_name")
+            .unwrap_or_else(|| "default".into());
+        if paranoid {
+            accounts.mail_in_background(
+                email.clone(),
+                MailJob::Confirmation {
+                    redirect_url: redirect,
+                    config,
+                },
+            );
+            return sent();
+        }
         let Some(user) = accounts
             .store
             .find_email_user(&email)
             .await
             .map_err(internal)?
         else {
-            if paranoid {
-                return sent();
-            }
             return Ok(ResendResponse::NotFound(Json(ErrorBody::new(
                 messages::user_with_email_not_found(&email),
             ))));
@@ -127,9 +140,6 @@ impl Confirmations {
             .unconfirmed_email
             .clone()
             .unwrap_or_else(|| email.clone());
-        let config = params
-            .get("config_name")
-            .unwrap_or_else(|| "default".into());
         match accounts
             .send_confirmation(&user, &to, &redirect, &config)
             .await

@@ -9,6 +9,7 @@ mod registrations;
 mod sample;
 mod sessions;
 mod token_validations;
+mod unlocks;
 
 use poem::{Request, web::Data};
 use poem_openapi::{OpenApiService, Tags};
@@ -31,6 +32,8 @@ pub enum ApiTags {
     Confirmations,
     /// Reset and change passwords.
     Passwords,
+    /// Unlock accounts locked by failed sign-ins.
+    Unlocks,
     /// An example of your own API behind toker's tokens.
     Sample,
 }
@@ -43,6 +46,7 @@ pub type Api = (
     token_validations::TokenValidations,
     confirmations::Confirmations,
     passwords::Passwords,
+    unlocks::Unlocks,
     sample::Sample,
 );
 
@@ -56,6 +60,7 @@ pub fn service(server_url: &str) -> OpenApiService<Api, ()> {
             token_validations::TokenValidations,
             confirmations::Confirmations,
             passwords::Passwords,
+            unlocks::Unlocks,
             sample::Sample,
         ),
         "toker",

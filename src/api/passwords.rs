@@ -17,7 +17,7 @@ use super::{
 use crate::{
     accounts::{
         Accounts,
-        mailed_token::MailFlowError,
+        mailed_token::{MailFlowError, MailJob},
         messages,
         recoverable::{PasswordOutcome, PasswordUpdate},
         user_json::{Shape, user_json},
@@ -151,21 +151,13 @@ impl Passwords {
             .get("config_name")
             .unwrap_or_else(|| "default".into());
         if accounts.settings.paranoid {
-            // The same answer, in the same time, whether or not the account exists: the
-            // lookup and the mail happen after the response.
-            let accounts = (*accounts).clone();
-            let to = email.clone();
-            tokio::spawn(async move {
-                match accounts.store.find_email_user(&to).await {
-                    Ok(Some(user)) => {
-                        let _ = accounts
-                            .send_reset_password(&user, &redirect, &config)
-                            .await;
-                    }
-                    Ok(None) => {}
-                    Err(e) => tracing::error!(error = %e, "password reset lookup failed"),
-                }
-            });
+            accounts.mail_in_background(
+                email,
+                MailJob::ResetPassword {
+                    redirect_url: redirect,
+                    config,
+                },
+            );
             return Ok(ResetResponse::Sent(Json(SuccessMessageBody {
                 success: true,
                 message: messages::PASSWORD_RESET_SENT_PARANOID.into(),

@@ -43,6 +43,11 @@ pub struct AccountUpdateRequest {
     password_confirmation: Param,
     /// Required per `check_current_password_before_update`.
     current_password: Param,
+    /// With `confirmable` and `reconfirmable`: where the new address's confirmation link lands
+    /// (default: `default_confirm_success_url`).
+    confirm_success_url: Param,
+    /// Copied into that link as `config`.
+    config_name: Param,
 }
 
 /// Credential fallbacks in the body (redux-token-auth sends them there after a reload).
@@ -88,6 +93,8 @@ pub enum UpdateRejection {
     NoParams(StatusErrorBody),
     /// E4: validation errors (auth headers still rotate).
     Invalid(ValidationErrorBody),
+    /// E3: `confirm_success_url` (for a reconfirmation) not allowed.
+    Redirect(StatusErrorWithDataBody),
 }
 
 #[derive(Debug, ApiResponse)]
@@ -98,9 +105,12 @@ pub enum UpdateResponse {
     /// E2 `User not found.`: no valid credentials.
     #[oai(status = 404)]
     NotFound(Json<StatusErrorBody>),
-    /// E2 or E4.
+    /// E2, E3 or E4.
     #[oai(status = 422)]
     Rejected(Json<UpdateRejection>),
+    /// The new address's confirmation e-mail could not be sent; nothing changed.
+    #[oai(status = 503)]
+    MailNotSent(Json<ErrorBody>),
 }
 
 #[derive(Debug, ApiResponse)]
@@ -329,7 +339,16 @@ async fn update(
         password_sent: params.has("password"),
         attributes,
         any_permitted,
+        confirm_success_url: params.get_string("confirm_success_url"),
+        config_name: params.get("config_name"),
     };
+    if let Some(url) = &input.confirm_success_url
+        && !accounts.redirects.allows(url)
+    {
+        return Ok(UpdateResponse::Rejected(Json(UpdateRejection::Redirect(
+            StatusErrorWithDataBody::new(messages::redirect_not_allowed(url), None),
+        ))));
+    }
     let device_id = auth.device_id().unwrap_or_default();
     match accounts
         .update(&user, device_id, input)
@@ -341,6 +360,9 @@ async fn update(
             let data = user_json(&updated, &accounts.settings, Shape::Full);
             Ok(UpdateResponse::Updated(Json(StatusDataBody::new(data))))
         }
+        UpdateOutcome::MailNotSent => Ok(UpdateResponse::MailNotSent(Json(ErrorBody::new(
+            messages::MAIL_NOT_SENT,
+        )))),
         UpdateOutcome::Invalid(errors) => Ok(UpdateResponse::Rejected(Json(
             UpdateRejection::Invalid(ValidationErrorBody {
                 status: "error".into(),

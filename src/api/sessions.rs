@@ -112,6 +112,7 @@ impl Sessions {
                 })))
             }
             SignInOutcome::BadCredentials => refused(messages::BAD_CREDENTIALS),
+            SignInOutcome::LastAttempt => refused(messages::LAST_ATTEMPT),
             SignInOutcome::Locked => refused(messages::LOCKED),
             SignInOutcome::NotConfirmed(email) => refused(&messages::not_confirmed(&email)),
         }

@@ -130,9 +130,9 @@ impl Mailer {
                     to = %email.to,
                     subject = %email.subject,
                     link = %email.link,
-                    "mail (log transport)\n{}",
-                    email.text
+                    "mail (log transport)"
                 );
+                tracing::debug!(target: "toker::mail", "message body:\n{}", email.text);
                 Ok(())
             }
             Transport::File(t, _) => t

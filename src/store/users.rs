@@ -3,7 +3,8 @@
 use chrono::{DateTime, Utc};
 use entity::user;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter, Set, TransactionTrait,
+    ActiveModelTrait, ColumnTrait, EntityTrait, ExprTrait, IntoActiveModel, QueryFilter, Set,
+    TransactionTrait, sea_query::Expr,
 };
 
 use super::{Store, StoreResult, User};
@@ -121,5 +122,33 @@ impl Store {
             .filter(user::Column::UnlockToken.eq(digest))
             .one(&self.db)
             .await?)
+    }
+}
+
+impl Store {
+    /// Counts one more failed sign-in, atomically (parallel attempts all count); returns the
+    /// new count.
+    pub async fn count_failed_attempt(&self, id: i64) -> StoreResult<i32> {
+        user::Entity::update_many()
+            .col_expr(
+                user::Column::FailedAttempts,
+                Expr::col(user::Column::FailedAttempts).add(1),
+            )
+            .filter(user::Column::Id.eq(id))
+            .exec(&self.db)
+            .await?;
+        Ok(self.find_user(id).await?.map_or(0, |u| u.failed_attempts))
+    }
+
+    /// Locks the account unless it already is; true when this call locked it (so exactly one
+    /// unlock mail goes out).
+    pub async fn lock(&self, id: i64, at: DateTime<Utc>) -> StoreResult<bool> {
+        let result = user::Entity::update_many()
+            .col_expr(user::Column::LockedAt, Expr::value(Some(at)))
+            .filter(user::Column::Id.eq(id))
+            .filter(user::Column::LockedAt.is_null())
+            .exec(&self.db)
+            .await?;
+        Ok(result.rows_affected == 1)
     }
 }

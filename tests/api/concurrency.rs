@@ -2,19 +2,13 @@
 //! compare-and-swap, so concurrent requests — across tasks, app instances and `toker serve`
 //! processes sharing one database — never get a 401 and never lose a token.
 
-use std::{
-    collections::HashSet,
-    io::{BufRead, BufReader},
-    process::{Child, Command, Stdio},
-    sync::Arc,
-    time::Duration,
-};
+use std::{collections::HashSet, sync::Arc, time::Duration};
 
 use reqwest::{Method, Response};
 use sha2::{Digest, Sha256};
 use tokio::sync::Barrier;
 
-use crate::helpers::*;
+use crate::{helpers::*, serve::Serve};
 
 /// Just over the 1 s batch window the tests use.
 const PAST_WINDOW: Duration = Duration::from_millis(1100);
@@ -206,106 +200,14 @@ async fn two_app_instances_on_one_database_never_refuse_or_lose_a_token() {
     assert_eq!(device.token_hash, sha256_hex(&last.token));
 }
 
-/// A `toker serve` child process, killed when dropped.
-struct Serve {
-    child: Child,
-    address: String,
-}
-
-impl Drop for Serve {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn strip_ansi(line: &str) -> String {
-    let mut out = String::with_capacity(line.len());
-    let mut chars = line.chars();
-    while let Some(c) = chars.next() {
-        if c == '\u{1b}' {
-            // CSI: ESC [ parameters final-byte
-            for c in chars.by_ref() {
-                if c.is_ascii_alphabetic() {
-                    break;
-                }
-            }
-        } else {
-            out.push(c);
-        }
-    }
-    out
-}
-
-/// The port in toker's `listening on http://127.0.0.1:<port>` log line.
-fn listening_port(line: &str) -> Option<u16> {
-    let rest = line.split("listening on http://127.0.0.1:").nth(1)?;
-    let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
-    digits.parse().ok()
-}
-
-/// Starts `toker serve` on `database_url` with a 1 s batch window and waits for its port.
-async fn start_serve(database_url: &str) -> Serve {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_toker"))
-        .arg("serve")
-        .current_dir(std::env::temp_dir())
-        .env("TOKER_BIND", "127.0.0.1:0")
-        .env("TOKER_DATABASE_URL", database_url)
-        .env("TOKER_PASSWORD_COST", "4")
-        .env("TOKER_BATCH_REQUEST_BUFFER_THROTTLE", "1")
-        .env("RUST_LOG", "info")
-        .env("NO_COLOR", "1")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn toker serve");
-    let stderr = child.stderr.take().expect("stderr");
-    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
-    // Reads stderr to the end, so the child never blocks on a full pipe.
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines() {
-            let Ok(line) = line else { break };
-            let _ = tx.send(strip_ansi(&line));
-        }
-    });
-    let mut serve = Serve {
-        child,
-        address: String::new(),
-    };
-    let mut log = Vec::new();
-    let port = tokio::time::timeout(Duration::from_secs(60), async {
-        while let Some(line) = rx.recv().await {
-            let port = listening_port(&line);
-            log.push(line);
-            if port.is_some() {
-                return port;
-            }
-        }
-        None
-    })
-    .await
-    .ok()
-    .flatten()
-    .unwrap_or_else(|| panic!("toker serve did not log its address:\n{}", log.join("\n")));
-    assert_ne!(
-        port,
-        0,
-        "toker serve must log the port it bound, not the configured 0:\n{}",
-        log.join("\n")
-    );
-    serve.address = format!("http://127.0.0.1:{port}");
-    serve
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn two_toker_serve_processes_on_one_database_never_refuse_or_lose_a_token() {
     // Arrange: the user signs in through an in-process app; two real servers share its database
     let app = spawn_app_with(|s| s.batch_request_buffer_throttle = 1).await;
     let auth = app.signed_in_user("processes@example.com").await;
     let user_id = app.user_id("processes@example.com").await;
-    let first = start_serve(&app.db.url).await;
-    let second = start_serve(&app.db.url).await;
+    let first = Serve::start(&app.db.url, &[]).await;
+    let second = Serve::start(&app.db.url, &[]).await;
     assert_ne!(first.address, second.address);
 
     // Act

@@ -354,3 +354,61 @@ async fn file_transport_writes_one_eml_per_message() {
     assert!(raw.contains("Subject: Confirmation instructions"));
     assert!(raw.contains("To: h@example.com"));
 }
+
+#[tokio::test]
+async fn a_changed_email_applies_only_once_the_new_address_is_confirmed() {
+    // Arrange: a confirmed user, signed in
+    let smtp = SmtpServer::start();
+    let app = confirmable_app(&smtp, |s| s.batch_request_buffer_throttle = 0).await;
+    sign_up_confirmable(&app, "old@example.com").await;
+    let link = first_link(&smtp.wait_for(1).await[0].text)
+        .replace(&app.settings.public_url(), &app.address);
+    follow(&app, &link).await;
+    let mut auth = Auth::from_headers(
+        app.sign_in_response("old@example.com", "password1")
+            .await
+            .headers(),
+    )
+    .unwrap();
+
+    // Act: change the e-mail
+    let resp = app
+        .authed(Method::PUT, "/auth", &auth)
+        .json(&json!({"email": "New@Example.com", "confirm_success_url": LANDING}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    auth.update_from(resp.headers());
+
+    // Assert: nothing changes until the new address confirms
+    let body = json(resp).await;
+    assert_eq!(body["data"]["email"], "old@example.com");
+    assert_eq!(body["data"]["uid"], "old@example.com");
+    assert_eq!(auth.uid, "old@example.com");
+    let mail = smtp.wait_for(2).await.remove(1);
+    assert_eq!(mail.to, "new@example.com");
+    assert_eq!(mail.subject, "Confirmation instructions");
+    let link = first_link(&mail.text).replace(&app.settings.public_url(), &app.address);
+    let landing = follow(&app, &link).await;
+    assert_eq!(
+        location(&landing),
+        format!("{LANDING}?account_confirmation_success=true")
+    );
+
+    // The old uid stops authenticating; the same client and token work under the new one.
+    let resp = app
+        .get_authed("/auth/validate_token", &mut auth.clone())
+        .await;
+    assert_eq!(resp.status(), 401);
+    auth.uid = "new@example.com".into();
+    let resp = app.get_authed("/auth/validate_token", &mut auth).await;
+    assert_eq!(resp.status(), 200);
+    assert_eq!(json(resp).await["data"]["email"], "new@example.com");
+    assert_eq!(
+        app.sign_in_response("new@example.com", "password1")
+            .await
+            .status(),
+        200
+    );
+}

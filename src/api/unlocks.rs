@@ -1,0 +1,162 @@
+//! `POST /auth/unlock` (mail an unlock link) and `GET /auth/unlock` (its landing), server.md
+//! §2.12–2.13. Served only when `lockable` is on and `unlock_strategy` includes e-mail.
+
+use poem::Request;
+use poem_openapi::{ApiResponse, Object, OpenApi, param::Query, payload::Json};
+
+use super::{
+    AccountsData, ApiTags,
+    contract::{ErrorBody, SuccessMessageBody},
+    internal, origin_of,
+    params::{Param, Params},
+};
+use crate::{
+    accounts::{
+        Accounts,
+        mailed_token::{MailFlowError, MailJob},
+        messages,
+        validation::normalize_email,
+    },
+    redirect::{build_redirect_url_owned, credential_params},
+};
+
+#[derive(Debug, Object)]
+pub struct UnlockRequest {
+    email: Param,
+}
+
+#[derive(Debug, ApiResponse)]
+pub enum UnlockRequestResponse {
+    /// Mailed (with `paranoid`, the same answer whether or not the account exists).
+    #[oai(status = 200)]
+    Sent(Json<SuccessMessageBody>),
+    /// E1: no e-mail given.
+    #[oai(status = 401)]
+    MissingEmail(Json<ErrorBody>),
+    /// E1: no e-mail user with that address, or unlocking by e-mail is off.
+    #[oai(status = 404)]
+    NotFound(Json<ErrorBody>),
+    /// The e-mail could not be sent.
+    #[oai(status = 503)]
+    MailNotSent(Json<ErrorBody>),
+}
+
+#[derive(Debug, ApiResponse)]
+pub enum UnlockLinkResponse {
+    /// To `unlock_success_url` with a new device's credentials and `unlock=true`.
+    #[oai(status = 302)]
+    Redirect(#[oai(header = "location")] String),
+    /// E1: unknown or used token, or unlocking by e-mail is off.
+    #[oai(status = 404)]
+    NotFound(Json<ErrorBody>),
+}
+
+fn unlock_by_email(accounts: &Accounts) -> bool {
+    accounts.settings.lockable && accounts.settings.unlock_strategy.by_email()
+}
+
+fn not_found(message: impl Into<String>) -> Json<ErrorBody> {
+    Json(ErrorBody::new(message))
+}
+
+pub struct Unlocks;
+
+#[OpenApi(tag = "ApiTags::Unlocks")]
+impl Unlocks {
+    /// Request unlock instructions
+    ///
+    /// Mails an unlock link to an e-mail user.
+    #[oai(path = "/auth/unlock", method = "post")]
+    async fn request_unlock(
+        &self,
+        accounts: AccountsData<'_>,
+        params: Params<UnlockRequest>,
+    ) -> poem::Result<UnlockRequestResponse> {
+        if !unlock_by_email(&accounts) {
+            return Ok(UnlockRequestResponse::NotFound(not_found("Not found.")));
+        }
+        let Some(email) = params.typed.email.filled().map(normalize_email) else {
+            return Ok(UnlockRequestResponse::MissingEmail(Json(ErrorBody::new(
+                messages::MISSING_EMAIL,
+            ))));
+        };
+        let sent = |message: String| {
+            Ok(UnlockRequestResponse::Sent(Json(SuccessMessageBody {
+                success: true,
+                message,
+            })))
+        };
+        if accounts.settings.paranoid {
+            accounts.mail_in_background(email, MailJob::Unlock);
+            return sent(messages::UNLOCK_SENT_PARANOID.into());
+        }
+        let Some(user) = accounts
+            .store
+            .find_email_user(&email)
+            .await
+            .map_err(internal)?
+        else {
+            return Ok(UnlockRequestResponse::NotFound(not_found(
+                messages::user_with_email_not_found(&email),
+            )));
+        };
+        match accounts.send_unlock(&user).await {
+            Ok(_) => sent(messages::unlock_sent(&email)),
+            Err(MailFlowError::Mail(_)) => Ok(UnlockRequestResponse::MailNotSent(Json(
+                ErrorBody::new(messages::MAIL_NOT_SENT),
+            ))),
+            Err(MailFlowError::Store(e)) => Err(internal(e)),
+        }
+    }
+
+    /// Unlock link landing
+    ///
+    /// The link in the unlock mail: unlocks the account, signs a new device in and redirects
+    /// to `unlock_success_url` with its credentials.
+    #[oai(path = "/auth/unlock", method = "get")]
+    async fn unlock(
+        &self,
+        accounts: AccountsData<'_>,
+        req: &Request,
+        /// The token from the mail.
+        unlock_token: Query<Option<String>>,
+        /// The frontend configuration name.
+        config: Query<Option<String>>,
+    ) -> poem::Result<UnlockLinkResponse> {
+        let invalid = || {
+            Ok(UnlockLinkResponse::NotFound(not_found(
+                "Unlock token is invalid.",
+            )))
+        };
+        if !unlock_by_email(&accounts) {
+            return invalid();
+        }
+        let token = unlock_token.0.unwrap_or_default();
+        let Some((user, session)) = accounts
+            .unlock_with_token(&token, &origin_of(req))
+            .await
+            .map_err(internal)?
+        else {
+            return invalid();
+        };
+        let s = &accounts.settings;
+        // devise_token_auth builds this from the path `/` and produces `http://host:///?…`; the
+        // same query goes to a real page here.
+        let target = s
+            .unlock_success_url
+            .clone()
+            .unwrap_or_else(|| format!("{}/", s.public_url()));
+        let mut params = credential_params(
+            &s.headers_names,
+            &session.token,
+            &session.device.client,
+            session.device.expiry,
+            &user.uid,
+            Some(config.0.as_deref().unwrap_or("default")),
+        );
+        params.push(("unlock".into(), Some("true".into())));
+        Ok(UnlockLinkResponse::Redirect(build_redirect_url_owned(
+            &target, &params,
+        )))
+    }
+}

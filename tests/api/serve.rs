@@ -1,0 +1,128 @@
+//! A real `toker serve` process for the tests that need the binary itself: its startup lines,
+//! its log output, several processes on one database.
+
+use std::{
+    io::{BufRead, BufReader},
+    process::{Child, Command, Stdio},
+    time::Duration,
+};
+
+use tokio::sync::mpsc::UnboundedReceiver;
+
+/// A `toker serve` child process, killed when dropped; `log` streams its stderr lines.
+pub struct Serve {
+    child: Child,
+    pub address: String,
+    /// Every line logged so far, ANSI colours removed.
+    pub lines: Vec<String>,
+    log: UnboundedReceiver<String>,
+}
+
+impl Drop for Serve {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn strip_ansi(line: &str) -> String {
+    let mut out = String::with_capacity(line.len());
+    let mut chars = line.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            // CSI: ESC [ parameters final-byte
+            for c in chars.by_ref() {
+                if c.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// The port in toker's `listening on http://127.0.0.1:<port>` log line.
+fn listening_port(line: &str) -> Option<u16> {
+    let rest = line.split("listening on http://127.0.0.1:").nth(1)?;
+    let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+    digits.parse().ok()
+}
+
+impl Serve {
+    /// Starts `toker serve` on `database_url` (bcrypt cost 4, 1 s batch window, `env` on top)
+    /// and waits until it logs the address it listens on.
+    pub async fn start(database_url: &str, env: &[(&str, &str)]) -> Serve {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_toker"));
+        cmd.arg("serve")
+            .current_dir(std::env::temp_dir())
+            .env("TOKER_BIND", "127.0.0.1:0")
+            .env("TOKER_DATABASE_URL", database_url)
+            .env("TOKER_PASSWORD_COST", "4")
+            .env("TOKER_BATCH_REQUEST_BUFFER_THROTTLE", "1")
+            .env("RUST_LOG", "info")
+            .env("NO_COLOR", "1")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.spawn().expect("spawn toker serve");
+        let stderr = child.stderr.take().expect("stderr");
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        // Reads stderr to the end, so the child never blocks on a full pipe.
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines() {
+                let Ok(line) = line else { break };
+                let _ = tx.send(strip_ansi(&line));
+            }
+        });
+        let mut serve = Serve {
+            child,
+            address: String::new(),
+            lines: Vec::new(),
+            log: rx,
+        };
+        let line = serve.wait_for_line(|l| listening_port(l).is_some()).await;
+        let port = listening_port(&line).expect("a port");
+        assert_ne!(
+            port, 0,
+            "toker serve must log the port it bound, not the configured 0"
+        );
+        serve.address = format!("http://127.0.0.1:{port}");
+        serve
+    }
+
+    /// Waits (up to 60 s) for a log line matching `pred`; panics with the log so far.
+    pub async fn wait_for_line(&mut self, pred: impl Fn(&str) -> bool) -> String {
+        let found = tokio::time::timeout(Duration::from_secs(60), async {
+            while let Some(line) = self.log.recv().await {
+                self.lines.push(line.clone());
+                if pred(&line) {
+                    return Some(line);
+                }
+            }
+            None
+        })
+        .await
+        .ok()
+        .flatten();
+        found.unwrap_or_else(|| {
+            panic!(
+                "no matching log line; toker logged:\n{}",
+                self.lines.join("\n")
+            )
+        })
+    }
+
+    /// Collects whatever has been logged up to now (after a short pause for it to arrive).
+    pub async fn drain(&mut self) -> &[String] {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        while let Ok(line) = self.log.try_recv() {
+            self.lines.push(line);
+        }
+        &self.lines
+    }
+}
