@@ -148,7 +148,8 @@ pub fn routes(accounts: &Accounts) -> anyhow::Result<impl Endpoint<Output = Resp
         .nest("/", api)
         .nest("/docs", docs)
         .at("/openapi.json", spec_endpoint(spec))
-        .at("/health", health);
+        .at("/health", health)
+        .at("/ping", ping);
     let cors = Cors::new(
         OriginMatcher::new(&settings.cors_origins).map_err(|e| anyhow::anyhow!(e))?,
         &settings.headers_names,
@@ -166,6 +167,12 @@ pub fn routes(accounts: &Accounts) -> anyhow::Result<impl Endpoint<Output = Resp
     .with(ApiHeaders)
     .with(RequestLog);
     Ok(json_errors(app))
+}
+
+/// `GET /ping`: liveness, no database; also the load generator's bare-stack baseline.
+#[handler]
+fn ping() -> Response {
+    Json(serde_json::json!({"status": "ok"})).into_response()
 }
 
 /// `GET /health`: 200 when the database answers.

@@ -412,3 +412,23 @@ async fn a_changed_email_applies_only_once_the_new_address_is_confirmed() {
         200
     );
 }
+
+#[tokio::test]
+async fn required_starttls_refuses_a_server_without_it() {
+    // aiosmtpd here offers no STARTTLS: a transport that requires it must not fall back to
+    // plain text, and the sign-up is undone.
+    let smtp = SmtpServer::start();
+    let app = confirmable_app(&smtp, |s| s.smtp_tls = SmtpTls::Starttls).await;
+
+    let resp = sign_up_confirmable(&app, "tls@example.com").await;
+
+    assert_eq!(resp.status(), 503);
+    assert!(smtp.messages().is_empty());
+    assert!(
+        app.store
+            .find_email_user("tls@example.com")
+            .await
+            .unwrap()
+            .is_none()
+    );
+}
