@@ -3,7 +3,7 @@
 //! settings sit beside them. Everything is validated once, at startup, so a bad value stops the
 //! server with a message that names the setting.
 
-use std::{net::SocketAddr, path::Path, time::Duration};
+use std::{collections::BTreeMap, net::SocketAddr, path::Path, time::Duration};
 
 use figment::{
     Figment,
@@ -79,6 +79,50 @@ impl UnlockStrategy {
     pub fn by_time(self) -> bool {
         matches!(self, UnlockStrategy::Time | UnlockStrategy::Both)
     }
+}
+
+/// What kind of OAuth provider an `[oauth.<name>]` table describes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ProviderKind {
+    Github,
+    GoogleOauth2,
+    Facebook,
+    /// Any OAuth2 provider: `authorize_url`, `token_url` and `userinfo_url` given.
+    Oauth2,
+    /// Any OpenID Connect provider: `issuer` given (discovery), or explicit URLs.
+    Oidc,
+}
+
+/// One `[oauth.<name>]` table: `<name>` is the path segment (`/auth/<name>`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct OAuthProviderSettings {
+    /// `github`, `google_oauth2`, `facebook`, `oauth2` or `oidc`; defaults to the preset of the
+    /// same name, else `oidc` when `issuer` is set, else `oauth2`.
+    pub kind: Option<ProviderKind>,
+    pub client_id: String,
+    pub client_secret: String,
+    /// OpenID Connect issuer; its discovery document supplies the URLs not given here.
+    pub issuer: Option<String>,
+    pub authorize_url: Option<String>,
+    pub token_url: Option<String>,
+    pub userinfo_url: Option<String>,
+    pub jwks_url: Option<String>,
+    /// GitHub's e-mail list, used when the profile hides the e-mail.
+    pub emails_url: Option<String>,
+    pub scopes: Option<Vec<String>>,
+    /// Profile fields (dotted paths like `picture.data.url`) giving each user attribute.
+    pub uid_field: Option<String>,
+    pub email_field: Option<String>,
+    pub email_verified_field: Option<String>,
+    pub name_field: Option<String>,
+    pub nickname_field: Option<String>,
+    pub image_field: Option<String>,
+    /// Send a PKCE challenge (default true).
+    pub pkce: Option<bool>,
+    /// Further client ids whose id_tokens `POST /auth/<name>/token` accepts (mobile apps).
+    pub audiences: Vec<String>,
 }
 
 /// DTA's `check_current_password_before_update`: `false`, `"attributes"` or `"password"`.
@@ -184,6 +228,15 @@ pub struct Settings {
     pub smtp_password: Option<String>,
     /// Seconds before an SMTP connection or command gives up.
     pub smtp_timeout: u64,
+    /// Key for signing OAuth `state` (Devise's `secret_key`). Every instance behind a load
+    /// balancer needs the same one; unset = a random key per process.
+    pub secret_key: Option<String>,
+    /// Seconds an OAuth sign-in may take between leaving and coming back.
+    pub oauth_state_lifetime: u64,
+    /// Seconds before a call to an OAuth provider gives up.
+    pub oauth_timeout: u64,
+    /// The OAuth providers, by path name.
+    pub oauth: BTreeMap<String, OAuthProviderSettings>,
 
     // --- devise_token_auth options (server.md §1.1), DTA names and defaults ---
     pub change_headers_on_each_request: bool,
@@ -202,6 +255,8 @@ pub struct Settings {
     pub remove_tokens_after_password_reset: bool,
     pub bypass_sign_in: bool,
     pub headers_names: HeaderNames,
+    /// Prefix of the provider callback URLs: `<public_url><omniauth_prefix>/<name>/callback`.
+    pub omniauth_prefix: String,
 
     // --- Devise options that shape the wire (server.md §1.2) ---
     /// The `:confirmable` module: unconfirmed users cannot sign in.
@@ -261,6 +316,11 @@ impl Default for Settings {
             smtp_username: None,
             smtp_password: None,
             smtp_timeout: 10,
+            secret_key: None,
+            oauth_state_lifetime: 600,
+            oauth_timeout: 10,
+            oauth: BTreeMap::new(),
+            omniauth_prefix: "/omniauth".into(),
             change_headers_on_each_request: true,
             max_number_of_devices: 10,
             token_lifespan: 14 * 24 * 3600,
@@ -467,6 +527,29 @@ impl Settings {
             {
                 return Err(invalid(setting, "must be an absolute http(s) URL"));
             }
+        }
+        if !self.omniauth_prefix.starts_with('/')
+            || self.omniauth_prefix.len() < 2
+            || self.omniauth_prefix.ends_with('/')
+            || self.omniauth_prefix == self.mount_path
+        {
+            return Err(invalid(
+                "omniauth_prefix",
+                "must start with `/`, not end with `/`, and differ from mount_path",
+            ));
+        }
+        if self.secret_key.as_ref().is_some_and(|k| k.len() < 32) {
+            return Err(invalid("secret_key", "must be at least 32 characters"));
+        }
+        if self.oauth_state_lifetime == 0 || self.oauth_timeout == 0 {
+            return Err(invalid(
+                "oauth_state_lifetime",
+                "oauth_state_lifetime and oauth_timeout must be at least 1 second",
+            ));
+        }
+        for (name, provider) in &self.oauth {
+            crate::oauth::providers::resolve(name, provider)
+                .map_err(|problem| invalid("oauth", format!("[oauth.{name}]: {problem}")))?;
         }
         if self.maximum_attempts == 0 {
             return Err(invalid("maximum_attempts", "must be at least 1"));

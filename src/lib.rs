@@ -8,6 +8,7 @@ pub mod config;
 pub mod error;
 pub mod http;
 pub mod mail;
+pub mod oauth;
 pub mod redirect;
 pub mod startup;
 pub mod store;

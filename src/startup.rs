@@ -125,6 +125,7 @@ pub async fn accounts_for(settings: Arc<Settings>, store: Store) -> anyhow::Resu
         max_devices: settings.max_number_of_devices as usize,
     };
     let mailer = crate::mail::Mailer::from_settings(&settings)?;
+    let oauth = Arc::new(crate::oauth::OAuth::from_settings(&settings)?);
     Ok(Accounts {
         store,
         hasher,
@@ -132,6 +133,7 @@ pub async fn accounts_for(settings: Arc<Settings>, store: Store) -> anyhow::Resu
         policy,
         redirects,
         mailer,
+        oauth,
     })
 }
 
@@ -140,7 +142,11 @@ pub fn routes(accounts: &Accounts) -> anyhow::Result<impl Endpoint<Output = Resp
     let settings = &accounts.settings;
     let service = api::service("/");
     let docs = service.swagger_ui();
-    let spec = mounted_spec(&service.spec(), &settings.mount_path);
+    let spec = mounted_spec(
+        &service.spec(),
+        &settings.mount_path,
+        &settings.omniauth_prefix,
+    );
     let api = service.with(TokenAuth {
         accounts: accounts.clone(),
     });
@@ -156,16 +162,13 @@ pub fn routes(accounts: &Accounts) -> anyhow::Result<impl Endpoint<Output = Resp
         settings.cors_max_age,
         settings.cors_allow_private_network,
     );
-    let app = MountPath {
-        inner: router,
-        mount: settings.mount_path.clone(),
-    }
-    .with(DeclaredBodyLimit(settings.max_body_size))
-    .data(BodyLimit(settings.max_body_size))
-    .data(accounts.clone())
-    .with(cors)
-    .with(ApiHeaders)
-    .with(RequestLog);
+    let app = MountPath::new(router, settings)
+        .with(DeclaredBodyLimit(settings.max_body_size))
+        .data(BodyLimit(settings.max_body_size))
+        .data(accounts.clone())
+        .with(cors)
+        .with(ApiHeaders)
+        .with(RequestLog);
     Ok(json_errors(app))
 }
 
@@ -198,9 +201,9 @@ fn spec_endpoint(spec: String) -> impl Endpoint<Output = Response> {
     })
 }
 
-/// The served spec with the configured mount path in place of `/auth`.
-fn mounted_spec(spec: &str, mount: &str) -> String {
-    if mount == DEFAULT_MOUNT {
+/// The served spec with the configured prefixes in place of `/auth` and `/omniauth`.
+fn mounted_spec(spec: &str, mount: &str, omniauth: &str) -> String {
+    if mount == DEFAULT_MOUNT && omniauth == "/omniauth" {
         return spec.to_string();
     }
     let Ok(mut value) = serde_json::from_str::<serde_json::Value>(spec) else {
@@ -209,9 +212,14 @@ fn mounted_spec(spec: &str, mount: &str) -> String {
     if let Some(paths) = value.get_mut("paths").and_then(|p| p.as_object_mut()) {
         let renamed = std::mem::take(paths)
             .into_iter()
-            .map(|(k, v)| match k.strip_prefix(DEFAULT_MOUNT) {
-                Some(rest) => (format!("{mount}{rest}"), v),
-                None => (k, v),
+            .map(|(k, v)| {
+                if let Some(rest) = strip_segment_prefix(&k, DEFAULT_MOUNT) {
+                    (format!("{mount}{rest}"), v)
+                } else if let Some(rest) = strip_segment_prefix(&k, "/omniauth") {
+                    (format!("{omniauth}{rest}"), v)
+                } else {
+                    (k, v)
+                }
             })
             .collect();
         *paths = renamed;
@@ -219,40 +227,58 @@ fn mounted_spec(spec: &str, mount: &str) -> String {
     value.to_string()
 }
 
-/// Serves the DTA routes under `mount_path`: the operations are declared under `/auth`, so a
-/// request to `<mount_path>/…` is routed as `/auth/…` (and `/auth/…` itself is not served when
-/// mounted elsewhere).
+/// Serves the DTA routes under `mount_path` and the provider callbacks under
+/// `omniauth_prefix`: the operations are declared under `/auth` and `/omniauth`, so a request to
+/// `<mount_path>/…` is routed as `/auth/…` (and `/auth/…` itself is not served when mounted
+/// elsewhere), likewise for the OmniAuth prefix.
 struct MountPath<E> {
     inner: E,
-    mount: String,
+    /// (configured prefix, declared prefix), for the prefixes that differ.
+    prefixes: Vec<(String, &'static str)>,
+}
+
+impl<E> MountPath<E> {
+    fn new(inner: E, settings: &crate::config::Settings) -> MountPath<E> {
+        let prefixes = [
+            (settings.mount_path.clone(), DEFAULT_MOUNT),
+            (settings.omniauth_prefix.clone(), "/omniauth"),
+        ]
+        .into_iter()
+        .filter(|(configured, declared)| configured != declared)
+        .collect();
+        MountPath { inner, prefixes }
+    }
+}
+
+fn strip_segment_prefix<'a>(path: &'a str, prefix: &str) -> Option<&'a str> {
+    path.strip_prefix(prefix)
+        .filter(|rest| rest.is_empty() || rest.starts_with('/'))
 }
 
 impl<E: Endpoint> Endpoint for MountPath<E> {
     type Output = E::Output;
 
     async fn call(&self, mut req: Request) -> poem::Result<Self::Output> {
-        if self.mount != DEFAULT_MOUNT {
-            let path = req.uri().path();
-            let under = |prefix: &str| {
-                path.strip_prefix(prefix)
-                    .filter(|rest| rest.is_empty() || rest.starts_with('/'))
-                    .map(str::to_string)
+        let path = req.uri().path().to_string();
+        let mut new_path = None;
+        for (configured, declared) in &self.prefixes {
+            if let Some(rest) = strip_segment_prefix(&path, configured) {
+                new_path = Some(format!("{declared}{rest}"));
+                break;
+            }
+            if strip_segment_prefix(&path, declared).is_some() {
+                new_path = Some("/__not_mounted__".to_string());
+            }
+        }
+        if let Some(new_path) = new_path {
+            let path_and_query = match req.uri().query() {
+                Some(q) => format!("{new_path}?{q}"),
+                None => new_path,
             };
-            let new_path = match (under(&self.mount), under(DEFAULT_MOUNT)) {
-                (Some(rest), _) => Some(format!("{DEFAULT_MOUNT}{rest}")),
-                (None, Some(_)) => Some("/__not_mounted__".to_string()),
-                (None, None) => None,
-            };
-            if let Some(new_path) = new_path {
-                let path_and_query = match req.uri().query() {
-                    Some(q) => format!("{new_path}?{q}"),
-                    None => new_path,
-                };
-                let mut parts = req.uri().clone().into_parts();
-                parts.path_and_query = path_and_query.parse().ok();
-                if let Ok(uri) = poem::http::Uri::from_parts(parts) {
-                    *req.uri_mut() = uri;
-                }
+            let mut parts = req.uri().clone().into_parts();
+            parts.path_and_query = path_and_query.parse().ok();
+            if let Ok(uri) = poem::http::Uri::from_parts(parts) {
+                *req.uri_mut() = uri;
             }
         }
         self.inner.call(req).await

@@ -2,5 +2,6 @@
 //! these types mirror it and are only used by toker's `store` module.
 
 pub mod device;
+pub mod oauth_nonce;
 pub mod prelude;
 pub mod user;

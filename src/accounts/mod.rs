@@ -6,6 +6,7 @@ pub mod confirmable;
 pub mod lockable;
 pub mod mailed_token;
 pub mod messages;
+pub mod omniauth;
 pub mod password;
 pub mod recoverable;
 pub mod user_json;
@@ -56,6 +57,7 @@ pub struct Accounts {
     pub policy: TokenPolicy,
     pub redirects: RedirectPolicy,
     pub mailer: Mailer,
+    pub oauth: Arc<crate::oauth::OAuth>,
 }
 
 /// Sign-up input, already read from params.

@@ -3,6 +3,7 @@
 
 mod confirmations;
 pub mod contract;
+mod omniauth;
 pub mod params;
 mod passwords;
 mod registrations;
@@ -34,6 +35,8 @@ pub enum ApiTags {
     Passwords,
     /// Unlock accounts locked by failed sign-ins.
     Unlocks,
+    /// Sign in with OAuth2 / OpenID Connect providers.
+    OmniAuth,
     /// An example of your own API behind toker's tokens.
     Sample,
 }
@@ -47,6 +50,7 @@ pub type Api = (
     confirmations::Confirmations,
     passwords::Passwords,
     unlocks::Unlocks,
+    omniauth::OmniAuth,
     sample::Sample,
 );
 
@@ -61,6 +65,7 @@ pub fn service(server_url: &str) -> OpenApiService<Api, ()> {
             confirmations::Confirmations,
             passwords::Passwords,
             unlocks::Unlocks,
+            omniauth::OmniAuth,
             sample::Sample,
         ),
         "toker",

@@ -2,6 +2,7 @@
 //! and plain functions; connection set-up for the three backends lives here too.
 
 mod devices;
+mod nonces;
 mod users;
 
 use std::time::Duration;

@@ -152,3 +152,14 @@ impl Store {
         Ok(result.rows_affected == 1)
     }
 }
+
+impl Store {
+    /// The user signed in through `provider` as `uid`.
+    pub async fn find_provider_user(&self, provider: &str, uid: &str) -> StoreResult<Option<User>> {
+        Ok(user::Entity::find()
+            .filter(user::Column::Provider.eq(provider))
+            .filter(user::Column::Uid.eq(uid))
+            .one(&self.db)
+            .await?)
+    }
+}

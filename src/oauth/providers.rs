@@ -1,0 +1,258 @@
+//! Provider definitions: the GitHub, Google and Facebook presets with their real endpoints,
+//! scopes and profile fields, and generic OAuth2 / OpenID Connect providers, all resolved from
+//! `[oauth.<name>]` settings. Every preset URL can be overridden.
+
+use crate::config::{OAuthProviderSettings, ProviderKind};
+
+/// Which profile field gives each user attribute (dotted paths).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fields {
+    pub uid: String,
+    pub email: String,
+    pub email_verified: Option<String>,
+    pub name: String,
+    pub nickname: Option<String>,
+    pub image: Option<String>,
+}
+
+/// A provider with every default applied. URLs left `None` come from OIDC discovery.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProviderConfig {
+    pub name: String,
+    pub kind: ProviderKind,
+    pub client_id: String,
+    pub client_secret: String,
+    pub issuer: Option<String>,
+    pub authorize_url: Option<String>,
+    pub token_url: Option<String>,
+    pub userinfo_url: Option<String>,
+    pub jwks_url: Option<String>,
+    pub emails_url: Option<String>,
+    pub scopes: Vec<String>,
+    pub fields: Fields,
+    pub pkce: bool,
+    /// Client ids whose id_tokens the native exchange accepts.
+    pub audiences: Vec<String>,
+}
+
+/// Path segments the provider route `/auth/:provider` must not shadow.
+const RESERVED: &[&str] = &[
+    "sign_in",
+    "sign_out",
+    "sign_up",
+    "validate_token",
+    "password",
+    "confirmation",
+    "unlock",
+    "failure",
+    "edit",
+    "cancel",
+];
+
+fn fields(
+    uid: &str,
+    email: &str,
+    verified: Option<&str>,
+    name: &str,
+    nick: Option<&str>,
+    image: Option<&str>,
+) -> Fields {
+    Fields {
+        uid: uid.into(),
+        email: email.into(),
+        email_verified: verified.map(Into::into),
+        name: name.into(),
+        nickname: nick.map(Into::into),
+        image: image.map(Into::into),
+    }
+}
+
+/// Applies presets and defaults to one `[oauth.<name>]` table, checking what it needs.
+pub fn resolve(name: &str, s: &OAuthProviderSettings) -> Result<ProviderConfig, String> {
+    let well_formed = !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+    if !well_formed {
+        return Err("provider names are lower-case letters, digits and `_`".into());
+    }
+    if RESERVED.contains(&name) {
+        return Err(format!("`{name}` is one of toker's own routes"));
+    }
+    if s.client_id.trim().is_empty() {
+        return Err("client_id is required".into());
+    }
+    let kind = s.kind.unwrap_or(match name {
+        "github" => ProviderKind::Github,
+        "google_oauth2" => ProviderKind::GoogleOauth2,
+        "facebook" => ProviderKind::Facebook,
+        _ if s.issuer.is_some() => ProviderKind::Oidc,
+        _ => ProviderKind::Oauth2,
+    });
+    let oidc_fields = || {
+        fields(
+            "sub",
+            "email",
+            Some("email_verified"),
+            "name",
+            Some("preferred_username"),
+            Some("picture"),
+        )
+    };
+    let (issuer, authorize, token, userinfo, emails, scopes, defaults) = match kind {
+        ProviderKind::Github => (
+            None,
+            Some("https://github.com/login/oauth/authorize"),
+            Some("https://github.com/login/oauth/access_token"),
+            Some("https://api.github.com/user"),
+            Some("https://api.github.com/user/emails"),
+            vec!["user:email"],
+            fields(
+                "id",
+                "email",
+                None,
+                "name",
+                Some("login"),
+                Some("avatar_url"),
+            ),
+        ),
+        ProviderKind::GoogleOauth2 => (
+            Some("https://accounts.google.com"),
+            None,
+            None,
+            None,
+            None,
+            vec!["openid", "email", "profile"],
+            fields(
+                "sub",
+                "email",
+                Some("email_verified"),
+                "name",
+                None,
+                Some("picture"),
+            ),
+        ),
+        ProviderKind::Facebook => (
+            None,
+            Some("https://www.facebook.com/v19.0/dialog/oauth"),
+            Some("https://graph.facebook.com/v19.0/oauth/access_token"),
+            Some("https://graph.facebook.com/me?fields=id,name,email,picture"),
+            None,
+            vec!["email", "public_profile"],
+            fields("id", "email", None, "name", None, Some("picture.data.url")),
+        ),
+        ProviderKind::Oidc => (
+            None,
+            None,
+            None,
+            None,
+            None,
+            vec!["openid", "email", "profile"],
+            oidc_fields(),
+        ),
+        ProviderKind::Oauth2 => (None, None, None, None, None, vec![], oidc_fields()),
+    };
+    let pick =
+        |given: &Option<String>, preset: Option<&str>| given.clone().or(preset.map(Into::into));
+    let config = ProviderConfig {
+        name: name.to_string(),
+        kind,
+        client_id: s.client_id.clone(),
+        client_secret: s.client_secret.clone(),
+        issuer: pick(&s.issuer, issuer),
+        authorize_url: pick(&s.authorize_url, authorize),
+        token_url: pick(&s.token_url, token),
+        userinfo_url: pick(&s.userinfo_url, userinfo),
+        jwks_url: s.jwks_url.clone(),
+        emails_url: pick(&s.emails_url, emails),
+        scopes: s
+            .scopes
+            .clone()
+            .unwrap_or_else(|| scopes.into_iter().map(Into::into).collect()),
+        fields: Fields {
+            uid: s.uid_field.clone().unwrap_or(defaults.uid),
+            email: s.email_field.clone().unwrap_or(defaults.email),
+            email_verified: s.email_verified_field.clone().or(defaults.email_verified),
+            name: s.name_field.clone().unwrap_or(defaults.name),
+            nickname: s.nickname_field.clone().or(defaults.nickname),
+            image: s.image_field.clone().or(defaults.image),
+        },
+        pkce: s.pkce.unwrap_or(true),
+        audiences: std::iter::once(s.client_id.clone())
+            .chain(s.audiences.iter().cloned())
+            .collect(),
+    };
+    let discovered = config.issuer.is_some();
+    for (setting, url) in [
+        ("issuer", &config.issuer),
+        ("authorize_url", &config.authorize_url),
+        ("token_url", &config.token_url),
+        ("userinfo_url", &config.userinfo_url),
+        ("jwks_url", &config.jwks_url),
+        ("emails_url", &config.emails_url),
+    ] {
+        if let Some(url) = url
+            && !crate::redirect::is_absolute_http_url(url)
+        {
+            return Err(format!("{setting} must be an absolute http(s) URL"));
+        }
+    }
+    if !discovered
+        && (config.authorize_url.is_none()
+            || config.token_url.is_none()
+            || config.userinfo_url.is_none())
+    {
+        return Err(
+            "set `issuer` (OpenID Connect discovery) or all of authorize_url, token_url and userinfo_url"
+                .into(),
+        );
+    }
+    Ok(config)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings(id: &str) -> OAuthProviderSettings {
+        OAuthProviderSettings {
+            client_id: id.into(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn presets_come_from_the_name_and_can_be_overridden() {
+        let github = resolve("github", &settings("abc")).unwrap();
+        assert_eq!(github.kind, ProviderKind::Github);
+        assert_eq!(
+            github.token_url.as_deref(),
+            Some("https://github.com/login/oauth/access_token")
+        );
+        assert_eq!(github.fields.nickname.as_deref(), Some("login"));
+        let mut s = settings("abc");
+        s.userinfo_url = Some("http://127.0.0.1:9/user".into());
+        assert_eq!(
+            resolve("github", &s).unwrap().userinfo_url.as_deref(),
+            Some("http://127.0.0.1:9/user")
+        );
+        let google = resolve("google_oauth2", &settings("abc")).unwrap();
+        assert_eq!(
+            google.issuer.as_deref(),
+            Some("https://accounts.google.com")
+        );
+        let facebook = resolve("facebook", &settings("abc")).unwrap();
+        assert_eq!(facebook.fields.image.as_deref(), Some("picture.data.url"));
+    }
+
+    #[test]
+    fn generic_providers_need_an_issuer_or_urls() {
+        assert!(resolve("corp", &settings("abc")).is_err());
+        let mut s = settings("abc");
+        s.issuer = Some("https://idp.example.com".into());
+        assert_eq!(resolve("corp", &s).unwrap().kind, ProviderKind::Oidc);
+        assert!(resolve("sign_in", &s).is_err());
+        assert!(resolve("Corp", &s).is_err());
+        assert!(resolve("corp", &settings(" ")).is_err());
+    }
+}
