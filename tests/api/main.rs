@@ -8,6 +8,8 @@ mod confirmations;
 mod cors;
 mod helpers;
 mod logs;
+mod oauth_provider;
+mod omniauth;
 mod openapi;
 mod passwords;
 mod registrations;
