@@ -250,6 +250,19 @@ impl OmniAuth {
         }
     }
 
+    /// Start an OAuth sign-in (OmniAuth's path)
+    ///
+    /// The same as `/auth/{provider}`.
+    #[oai(path = "/omniauth/:provider", method = "get", method = "post")]
+    async fn start_alias(
+        &self,
+        accounts: AccountsData<'_>,
+        provider: Path<String>,
+        params: Params<StartRequest>,
+    ) -> poem::Result<OAuthResponse> {
+        self.start(accounts, provider, params).await
+    }
+
     /// OAuth callback (the redirect URI registered at the provider)
     ///
     /// The provider sends the browser here with `code` and `state`; the answer is the

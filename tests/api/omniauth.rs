@@ -521,3 +521,38 @@ async fn an_email_used_by_two_sign_in_methods_gives_two_accounts_and_no_error() 
         200
     );
 }
+
+#[tokio::test]
+async fn providers_may_post_the_callback_and_omniauth_paths_start_sign_ins_too() {
+    // Arrange: Apple-style `form_post` callbacks, and OmniAuth's own request path
+    let provider = OAuthProvider::start();
+    provider.set_profile(profile("poster")).await;
+    let app = oauth_app(&provider, |_| {}).await;
+    let resp = app
+        .request(
+            Method::GET,
+            "/omniauth/idp?auth_origin_url=https%3A%2F%2Fapp.example.com%2F&omniauth_window_type=newWindow",
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 302);
+    let at_provider = app.client.get(location(&resp)).send().await.unwrap();
+    let callback = location(&at_provider);
+
+    // Act: the same code and state, posted as a form
+    let resp = app
+        .request(Method::POST, "/omniauth/idp/callback")
+        .form(&[
+            ("code", query_param(&callback, "code").unwrap()),
+            ("state", query_param(&callback, "state").unwrap()),
+        ])
+        .send()
+        .await
+        .unwrap();
+
+    // Assert
+    let page = read_page(resp).await;
+    assert_eq!(page.data["message"], "deliverCredentials");
+    assert_eq!(page.data["uid"], "poster");
+}
