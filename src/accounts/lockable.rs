@@ -61,14 +61,6 @@ impl Accounts {
         Ok(FailedSignIn::Locked)
     }
 
-    /// A lock that `unlock_in` has ended is cleared at the next successful sign-in.
-    pub fn clear_expired_lock(&self, user: &mut User, now: DateTime<Utc>) {
-        if user.locked_at.is_some() && !self.is_locked(user, now) {
-            user.locked_at = None;
-            user.unlock_token = None;
-        }
-    }
-
     /// Mails an unlock link to `user` (even when not locked, as Devise).
     pub async fn send_unlock(&self, user: &User) -> Result<User, MailFlowError> {
         let to = user.email.clone().unwrap_or_else(|| user.uid.clone());

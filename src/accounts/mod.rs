@@ -327,16 +327,14 @@ impl Accounts {
                 _ => SignInOutcome::BadCredentials,
             });
         }
-        self.clear_expired_lock(&mut user, now);
-        // Trackable, and a successful sign-in clears failed attempts.
-        user.last_sign_in_at = user.current_sign_in_at;
-        user.current_sign_in_at = Some(now);
-        user.last_sign_in_ip = user.current_sign_in_ip.take();
-        user.current_sign_in_ip = origin.ip.clone();
-        user.sign_in_count = user.sign_in_count.saturating_add(1);
-        user.failed_attempts = 0;
+        // Trackable, and a successful sign-in clears failed attempts: only those columns are
+        // written, so a lock taken meanwhile by a parallel failed attempt is not undone.
+        // A lock still set here has expired (`unlock_in`): the account passed the lock check.
+        let clear_lock = user.locked_at.is_some();
+        self.store
+            .record_sign_in(user.id, now, origin.ip.as_deref(), clear_lock)
+            .await?;
         user.updated_at = now;
-        let user = self.store.save_user(&user).await?;
         let session = self.open_session(&user, origin).await?;
         Ok(SignInOutcome::SignedIn {
             user: Box::new(user),

@@ -163,3 +163,47 @@ impl Store {
             .await?)
     }
 }
+
+impl Store {
+    /// Devise's trackable update of a successful sign-in, and the reset of failed attempts (and
+    /// of an expired lock, when `clear_lock`). The previous values move to `last_*` in the same
+    /// statement: assignments run left to right on MySQL, on old values elsewhere; both work.
+    pub async fn record_sign_in(
+        &self,
+        id: i64,
+        now: DateTime<Utc>,
+        ip: Option<&str>,
+        clear_lock: bool,
+    ) -> StoreResult<()> {
+        let mut update = user::Entity::update_many()
+            .col_expr(
+                user::Column::LastSignInAt,
+                Expr::col(user::Column::CurrentSignInAt).into(),
+            )
+            .col_expr(
+                user::Column::LastSignInIp,
+                Expr::col(user::Column::CurrentSignInIp).into(),
+            )
+            .col_expr(user::Column::CurrentSignInAt, Expr::value(Some(now)))
+            .col_expr(
+                user::Column::CurrentSignInIp,
+                Expr::value(ip.map(str::to_string)),
+            )
+            .col_expr(
+                user::Column::SignInCount,
+                Expr::col(user::Column::SignInCount).add(1),
+            )
+            .col_expr(user::Column::FailedAttempts, Expr::value(0))
+            .col_expr(user::Column::UpdatedAt, Expr::value(now));
+        if clear_lock {
+            update = update
+                .col_expr(user::Column::LockedAt, Expr::value(None::<DateTime<Utc>>))
+                .col_expr(user::Column::UnlockToken, Expr::value(None::<String>));
+        }
+        update
+            .filter(user::Column::Id.eq(id))
+            .exec(&self.db)
+            .await?;
+        Ok(())
+    }
+}

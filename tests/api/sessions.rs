@@ -741,3 +741,43 @@ async fn renamed_headers_names_are_read_and_written() {
     .await;
     assert_eq!(bearer.status(), 200);
 }
+
+#[tokio::test]
+async fn sign_in_tracks_counts_times_and_addresses() {
+    // Arrange
+    let app = spawn_app().await;
+    app.signed_in_user("track@example.com").await;
+    let first = app
+        .store
+        .find_email_user("track@example.com")
+        .await
+        .unwrap()
+        .unwrap();
+
+    // Act
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    assert_eq!(
+        app.sign_in_response("track@example.com", "password1")
+            .await
+            .status(),
+        200
+    );
+
+    // Assert: the previous sign-in moved to last_*, the new one is current
+    let second = app
+        .store
+        .find_email_user("track@example.com")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(first.sign_in_count, 1);
+    assert_eq!(second.sign_in_count, 2);
+    assert_eq!(
+        second.last_sign_in_at.map(|t| t.timestamp()),
+        first.current_sign_in_at.map(|t| t.timestamp())
+    );
+    assert!(second.current_sign_in_at > first.current_sign_in_at);
+    assert_eq!(second.current_sign_in_ip.as_deref(), Some("127.0.0.1"));
+    assert_eq!(second.last_sign_in_ip.as_deref(), Some("127.0.0.1"));
+    assert_eq!(second.failed_attempts, 0);
+}
