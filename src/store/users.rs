@@ -178,11 +178,11 @@ impl Store {
         let mut update = user::Entity::update_many()
             .col_expr(
                 user::Column::LastSignInAt,
-                Expr::col(user::Column::CurrentSignInAt).into(),
+                Expr::col(user::Column::CurrentSignInAt),
             )
             .col_expr(
                 user::Column::LastSignInIp,
-                Expr::col(user::Column::CurrentSignInIp).into(),
+                Expr::col(user::Column::CurrentSignInIp),
             )
             .col_expr(user::Column::CurrentSignInAt, Expr::value(Some(now)))
             .col_expr(

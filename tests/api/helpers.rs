@@ -35,8 +35,10 @@ pub struct TestDatabase {
 static CLEANED: tokio::sync::OnceCell<()> = tokio::sync::OnceCell::const_new();
 
 pub async fn fresh_database() -> TestDatabase {
-    let Ok(server_url) =
-        std::env::var("TOKER_TEST_DATABASE_URL").map(|u| toker::store::with_default_pg_user(&u))
+    let Some(server_url) = std::env::var("TOKER_TEST_DATABASE_URL")
+        .ok()
+        .filter(|u| !u.is_empty())
+        .map(|u| toker::store::with_default_pg_user(&u))
     else {
         let dir = tempfile::tempdir().expect("temp dir");
         let url = format!("sqlite://{}/toker.db?mode=rwc", dir.path().display());
