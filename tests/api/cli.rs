@@ -101,3 +101,26 @@ fn migrate_creates_the_schema_and_reports_status() {
     let text = format!("{}{}", stdout(&out), stderr(&out));
     assert!(text.contains("m20261123_000002_create_devices"), "{text}");
 }
+
+#[test]
+fn oauth_providers_come_from_nested_environment_variables() {
+    // A provider with neither issuer nor URLs is refused, naming its table.
+    let out = toker(&["migrate"], &[("TOKER_OAUTH__CORP__CLIENT_ID", "abc")]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert!(err.contains("[oauth.corp]"), "{err}");
+    assert!(err.contains("issuer"), "{err}");
+
+    // A preset needs only its credentials.
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}/o.db?mode=rwc", dir.path().display());
+    let out = toker(
+        &["migrate"],
+        &[
+            ("TOKER_DATABASE_URL", &url),
+            ("TOKER_OAUTH__GITHUB__CLIENT_ID", "Iv1.abc"),
+            ("TOKER_OAUTH__GITHUB__CLIENT_SECRET", "s3cret"),
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+}
