@@ -30,8 +30,36 @@ pub struct Received {
     pub html: String,
 }
 
+/// Installs aiosmtpd from PyPI the first time a test process needs it, so `cargo test` works on
+/// a fresh machine with only Python 3.
+fn ensure_aiosmtpd() {
+    static READY: std::sync::OnceLock<()> = std::sync::OnceLock::new();
+    READY.get_or_init(|| {
+        let installed = |quiet: bool| {
+            let mut cmd = Command::new("python3");
+            cmd.args(["-m", "aiosmtpd", "--version"]);
+            if quiet {
+                cmd.stdout(Stdio::null()).stderr(Stdio::null());
+            }
+            cmd.status().is_ok_and(|s| s.success())
+        };
+        if installed(true) {
+            return;
+        }
+        let status = Command::new("python3")
+            .args(["-m", "pip", "install", "--quiet", "aiosmtpd==1.4.6"])
+            .status()
+            .expect("python3 -m pip: the mail tests need Python 3 with pip");
+        assert!(
+            status.success() && installed(false),
+            "could not install aiosmtpd (`python3 -m pip install aiosmtpd==1.4.6`)"
+        );
+    });
+}
+
 impl SmtpServer {
     pub fn start() -> SmtpServer {
+        ensure_aiosmtpd();
         let dir = tempfile::tempdir().expect("temp dir");
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())

@@ -1,0 +1,412 @@
+// The e2e harness: for one test file, a real toker binary (fresh SQLite file, SMTP to aiosmtpd),
+// a static server for the test pages on a different origin, and Debian's Chromium driven by
+// playwright-core. `suite()` wires it into node:test: start in `before`, stop in `after`, and
+// `step()` keeps a screenshot, the browser console and the toker log under artifacts/ when a
+// step fails.
+
+import { after, before, test } from 'node:test';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import fs from 'node:fs';
+import fsp from 'node:fs/promises';
+import http from 'node:http';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+const PAGES = path.join(HERE, 'pages');
+const NODE_MODULES = path.join(HERE, 'node_modules');
+const ARTIFACTS = path.join(HERE, 'artifacts');
+
+export const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
+export const TOKER_BIN =
+  process.env.TOKER_BIN ||
+  path.join(process.env.CARGO_TARGET_DIR || path.join(os.homedir(), '.cache/toker-target'), 'debug/toker');
+
+// As rust-svc.md: without the background-networking flags Chromium keeps dialling out and the
+// closed network refuses it. playwright-core adds --headless and its own fresh --user-data-dir.
+const CHROMIUM_ARGS = [
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
+
+// If this process dies without running `after` (a signal, a closed stdout), the servers it
+// started must not outlive it.
+const children = new Set();
+process.on('exit', () => { for (const c of children) c.kill(); });
+for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
+  process.once(sig, () => process.exit(128 + os.constants.signals[sig]));
+}
+function track(child) {
+  children.add(child);
+  child.once('exit', () => children.delete(child));
+  return child;
+}
+
+export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+async function freePort() {
+  const srv = net.createServer();
+  srv.listen(0, '127.0.0.1');
+  await once(srv, 'listening');
+  const { port } = srv.address();
+  await new Promise((r) => srv.close(r));
+  return port;
+}
+
+async function waitFor(what, check, timeoutMs = 10_000, everyMs = 25) {
+  const started = Date.now();
+  for (;;) {
+    const v = await check();
+    if (v) return v;
+    if (Date.now() - started > timeoutMs) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await sleep(everyMs);
+  }
+}
+
+async function waitForPort(port, child, name) {
+  await waitFor(`${name} on port ${port}`, () => {
+    if (child.exitCode !== null) throw new Error(`${name} exited with code ${child.exitCode}`);
+    return new Promise((resolve) => {
+      const s = net.connect(port, '127.0.0.1');
+      s.once('connect', () => { s.destroy(); resolve(true); });
+      s.once('error', () => resolve(false));
+    });
+  }, 15_000, 50);
+}
+
+// ---- mail: aiosmtpd with a Maildir ------------------------------------------------------------
+
+function decodeQuotedPrintable(s) {
+  const bytes = [];
+  const soft = s.replace(/=\r?\n/g, '');
+  for (let i = 0; i < soft.length; i++) {
+    if (soft[i] === '=' && /^[0-9A-Fa-f]{2}$/.test(soft.slice(i + 1, i + 3))) {
+      bytes.push(parseInt(soft.slice(i + 1, i + 3), 16));
+      i += 2;
+    } else {
+      bytes.push(...Buffer.from(soft[i], 'utf8'));
+    }
+  }
+  return Buffer.from(bytes).toString('utf8');
+}
+
+function decodePart(headers, body) {
+  const enc = (/^content-transfer-encoding:\s*(\S+)/im.exec(headers)?.[1] || '').toLowerCase();
+  if (enc === 'quoted-printable') return decodeQuotedPrintable(body);
+  if (enc === 'base64') return Buffer.from(body.replace(/\s+/g, ''), 'base64').toString('utf8');
+  return body;
+}
+
+/** Parses what toker sends: a single part or multipart/alternative of text/plain + text/html. */
+export function parseMail(raw) {
+  const split = (s) => {
+    const i = s.search(/\r?\n\r?\n/);
+    return i < 0 ? [s, ''] : [s.slice(0, i), s.slice(i).replace(/^\r?\n\r?\n/, '')];
+  };
+  const [head, body] = split(raw);
+  const unfolded = head.replace(/\r?\n[ \t]+/g, ' ');
+  const header = (name) => new RegExp(`^${name}:\\s*(.*)$`, 'im').exec(unfolded)?.[1]?.trim() ?? '';
+  let text = '';
+  let html = '';
+  const boundary = /boundary="?([^";]+)"?/i.exec(header('content-type'))?.[1];
+  if (boundary) {
+    for (const part of body.split(`--${boundary}`).slice(1)) {
+      if (part.startsWith('--')) break;
+      const [ph, pb] = split(part.replace(/^\r?\n/, ''));
+      const decoded = decodePart(ph, pb);
+      if (/content-type:\s*text\/plain/i.test(ph)) text = decoded;
+      else if (/content-type:\s*text\/html/i.test(ph)) html = decoded;
+    }
+  } else {
+    text = decodePart(unfolded, body);
+  }
+  return { to: header('to'), subject: header('subject'), text, html };
+}
+
+/** The first http(s) URL in a text body. */
+export function firstLink(text) {
+  const m = /https?:\/\/\S+/.exec(text);
+  if (!m) throw new Error(`no link in mail:\n${text}`);
+  return m[0];
+}
+
+class MailSink {
+  constructor(dir, child, port) {
+    this.dir = dir;
+    this.child = child;
+    this.port = port;
+    this.seen = new Set();
+  }
+
+  static async start(tmp) {
+    const port = await freePort();
+    const dir = path.join(tmp, 'maildir');
+    const child = track(spawn('python3', ['-m', 'aiosmtpd', '-n', '-l', `127.0.0.1:${port}`, '-c', 'aiosmtpd.handlers.Mailbox', dir], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+    }));
+    let err = '';
+    child.stderr.on('data', (d) => { err += d; });
+    try {
+      await waitForPort(port, child, 'aiosmtpd');
+    } catch (e) {
+      throw new Error(`${e.message} (is aiosmtpd installed? pip install aiosmtpd)\n${err}`);
+    }
+    return new MailSink(dir, child, port);
+  }
+
+  all() {
+    const dir = path.join(this.dir, 'new');
+    if (!fs.existsSync(dir)) return [];
+    return fs.readdirSync(dir).map((f) => ({ file: f, ...parseMail(fs.readFileSync(path.join(dir, f), 'utf8')) }));
+  }
+
+  /** Waits for a message not returned before, to `to` with this subject. */
+  async next({ to, subject }, timeoutMs = 10_000) {
+    const msg = await waitFor(`mail "${subject}" to ${to}`, () =>
+      this.all().find((m) => !this.seen.has(m.file) && m.to.includes(to) && m.subject === subject), timeoutMs, 50);
+    this.seen.add(msg.file);
+    return msg;
+  }
+
+  stop() {
+    this.child.kill();
+  }
+}
+
+// ---- toker ------------------------------------------------------------------------------------
+
+class Toker {
+  constructor(child, port, logFile) {
+    this.child = child;
+    this.port = port;
+    this.url = `http://127.0.0.1:${port}`;
+    this.logFile = logFile;
+    this.log = '';
+  }
+
+  static async start({ tmp, env, pageOrigin, smtpPort }) {
+    if (!fs.existsSync(TOKER_BIN)) {
+      throw new Error(`${TOKER_BIN} is missing: build it with CARGO_TARGET_DIR=$HOME/.cache/toker-target cargo build`);
+    }
+    // public_url goes into mailed links, so toker's port is chosen before it starts.
+    const port = await freePort();
+    const db = path.join(tmp, 'toker.db');
+    const childEnv = {};
+    for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('TOKER_')) childEnv[k] = v;
+    Object.assign(childEnv, {
+      NO_COLOR: '1',
+      RUST_LOG: 'info',
+      TOKER_BIND: `127.0.0.1:${port}`,
+      TOKER_PUBLIC_URL: `http://127.0.0.1:${port}`,
+      TOKER_DATABASE_URL: `sqlite://${db}?mode=rwc`,
+      TOKER_PASSWORD_COST: '4',
+      TOKER_CORS_ORIGINS: JSON.stringify([pageOrigin]),
+      TOKER_CONFIRMABLE: 'true',
+      TOKER_DEFAULT_CONFIRM_SUCCESS_URL: `${pageOrigin}/confirmed`,
+      TOKER_MAIL_TRANSPORT: 'smtp',
+      TOKER_SMTP_HOST: '127.0.0.1',
+      TOKER_SMTP_PORT: String(smtpPort),
+      TOKER_SMTP_TLS: 'none',
+      ...env,
+    });
+    const logFile = path.join(tmp, 'toker.log');
+    const child = track(spawn(TOKER_BIN, ['serve'], { cwd: tmp, env: childEnv, stdio: ['ignore', 'ignore', 'pipe'] }));
+    const toker = new Toker(child, port, logFile);
+    const out = fs.createWriteStream(logFile);
+    child.stderr.on('data', (d) => { toker.log += d; out.write(d); });
+    const m = await waitFor('toker to listen', () => {
+      if (child.exitCode !== null) throw new Error(`toker exited with code ${child.exitCode}:\n${toker.log}`);
+      return /listening on http:\/\/127\.0\.0\.1:(\d+)/.exec(toker.log);
+    }, 20_000, 25);
+    if (Number(m[1]) !== port) throw new Error(`toker listens on ${m[1]}, expected ${port}`);
+    return toker;
+  }
+
+  /** The requests toker logged so far: {method, path, status}. */
+  requests() {
+    return [...this.log.matchAll(/ method=(\S+) path=("[^"]*"|\S+) status=(\d+)/g)].map((m) => ({
+      method: m[1], path: m[2].replace(/^"|"$/g, ''), status: Number(m[3]),
+    }));
+  }
+
+  stop() {
+    this.child.kill();
+  }
+}
+
+// ---- pages ------------------------------------------------------------------------------------
+
+const TYPES = { '.html': 'text/html; charset=utf-8', '.js': 'text/javascript; charset=utf-8', '.css': 'text/css' };
+
+async function startPageServer(getConfig) {
+  const server = http.createServer(async (req, res) => {
+    const url = new URL(req.url, 'http://x');
+    if (url.pathname === '/config.js') {
+      res.writeHead(200, { 'content-type': TYPES['.js'], 'cache-control': 'no-store' });
+      res.end(`window.TOKER = ${JSON.stringify(getConfig())};\n`);
+      return;
+    }
+    if (url.pathname === '/favicon.ico') {
+      res.writeHead(204);
+      res.end();
+      return;
+    }
+    let file;
+    if (url.pathname.startsWith('/node_modules/')) {
+      file = path.join(NODE_MODULES, path.normalize(url.pathname.slice('/node_modules/'.length)));
+      if (!file.startsWith(NODE_MODULES + path.sep)) file = null;
+    } else {
+      // Every other path (the confirm/reset landing pages too) is a page from pages/.
+      const name = path.basename(url.pathname) || 'index.html';
+      file = path.join(PAGES, name.endsWith('.html') ? name : `${name}.html`);
+    }
+    try {
+      const body = await fsp.readFile(file);
+      res.writeHead(200, { 'content-type': TYPES[path.extname(file)] || 'application/octet-stream', 'cache-control': 'no-store' });
+      res.end(body);
+    } catch {
+      res.writeHead(404, { 'content-type': 'text/plain' });
+      res.end('not found');
+    }
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  return server;
+}
+
+// ---- the environment --------------------------------------------------------------------------
+
+/**
+ * Starts aiosmtpd, the page server, toker (settings: `env`, on top of the defaults above) and a
+ * Chromium page. `config` is handed to the page as `window.TOKER` (plus `api`, toker's URL).
+ */
+export async function startEnv({ env = {}, config = {} } = {}) {
+  const tmp = await fsp.mkdtemp(path.join(os.tmpdir(), 'toker-e2e-'));
+  const e = { tmp, console: [], pageErrors: [], apiCalls: [], pendingCalls: [], closers: [] };
+  try {
+    e.mail = await MailSink.start(tmp);
+    e.closers.push(() => e.mail.stop());
+    e.pages = await startPageServer(() => ({ api: e.api, ...config }));
+    e.closers.push(() => new Promise((r) => { e.pages.closeAllConnections?.(); e.pages.close(r); }));
+    e.origin = `http://127.0.0.1:${e.pages.address().port}`;
+    e.toker = await Toker.start({ tmp, env, pageOrigin: e.origin, smtpPort: e.mail.port });
+    e.closers.push(() => e.toker.stop());
+    e.api = e.toker.url;
+    e.browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
+    e.closers.push(() => e.browser.close());
+    e.context = await e.browser.newContext();
+    e.page = await e.context.newPage();
+    const log = (line) => e.console.push(`${new Date().toISOString()} ${line}`);
+    e.page.on('console', (m) => log(`console.${m.type()}: ${m.text()}`));
+    e.page.on('pageerror', (err) => { e.pageErrors.push(String(err)); log(`pageerror: ${err.stack || err}`); });
+    e.page.on('requestfailed', (r) => log(`requestfailed: ${r.method()} ${r.url()} ${r.failure()?.errorText}`));
+    e.page.on('framenavigated', (f) => { if (f === e.page.mainFrame()) log(`navigated: ${f.url()}`); });
+    // Every response from toker the page received, with both sides' headers (preflights are
+    // handled by Chromium's network service and do not show up here).
+    e.page.on('response', (res) => {
+      if (!res.url().startsWith(e.api)) return;
+      const req = res.request();
+      e.pendingCalls.push((async () => {
+        const call = {
+          method: req.method(), url: res.url(), path: new URL(res.url()).pathname, status: res.status(),
+          postData: req.postData(), reqHeaders: await req.allHeaders(), resHeaders: await res.allHeaders(),
+        };
+        e.apiCalls.push(call);
+      })().catch(() => {}));
+    });
+  } catch (err) {
+    await stopEnv(e);
+    throw err;
+  }
+  return e;
+}
+
+export async function stopEnv(e) {
+  for (const close of (e.closers || []).reverse()) {
+    try { await close(); } catch { /* already gone */ }
+  }
+  if (e.tmp && !process.env.E2E_KEEP_TMP) await fsp.rm(e.tmp, { recursive: true, force: true });
+}
+
+function slug(s) {
+  return s.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '').slice(0, 80);
+}
+
+async function keepArtifacts(e, label, stepName) {
+  if (!e) return;
+  const dir = path.join(ARTIFACTS, label);
+  await fsp.mkdir(dir, { recursive: true });
+  const base = path.join(dir, slug(stepName));
+  try {
+    if (e.page && !e.page.isClosed()) await e.page.screenshot({ path: `${base}.png`, fullPage: true });
+  } catch (err) {
+    e.console.push(`(screenshot failed: ${err})`);
+  }
+  await fsp.writeFile(`${base}.console.log`, `${e.page?.url?.() ?? ''}\n${e.console.join('\n')}\n`);
+  if (e.toker) await fsp.writeFile(`${base}.toker.log`, e.toker.log);
+}
+
+/**
+ * One file's environment and its steps. Each `step` is its own `test()`, run in order; once a
+ * step fails, the later ones fail at once ("an earlier step failed") rather than running against
+ * a state the scenario did not reach.
+ */
+export function suite(label, opts) {
+  const s = { env: null, failed: null };
+  before(async () => { s.env = await startEnv(opts); });
+  after(async () => { if (s.env) await stopEnv(s.env); });
+  s.step = (name, fn) =>
+    test(name, async () => {
+      if (s.failed) throw new Error(`not run: an earlier step failed (${s.failed})`);
+      try {
+        await fn(s.env);
+      } catch (err) {
+        s.failed = name;
+        await keepArtifacts(s.env, label, name);
+        throw err;
+      }
+    });
+  return s;
+}
+
+// ---- helpers the test files share ------------------------------------------------------------
+
+/** Loads a page and waits until its script has set `window.ready`. */
+export async function openPage(e, pathAndQuery) {
+  await e.page.goto(`${e.origin}${pathAndQuery}`);
+  await waitForReady(e);
+}
+
+/** Waits for `window.ready`, across the page reloads j-toker and the redirects do by themselves. */
+export async function waitForReady(e, timeoutMs = 10_000) {
+  await waitFor(`${e.page.url()} to be ready`, async () => {
+    try {
+      return await e.page.evaluate(() => window.ready === true);
+    } catch {
+      return false; // the page navigated while we asked
+    }
+  }, timeoutMs, 25);
+}
+
+/** The toker responses the page received so far (see startEnv), oldest first. */
+export async function apiCalls(e) {
+  await Promise.all(e.pendingCalls);
+  return e.apiCalls;
+}
+
+/** A plain Node request to toker carrying the given auth headers (for server-side checks only). */
+export async function apiGet(e, pathname, headers = {}) {
+  const res = await fetch(`${e.api}${pathname}`, { headers });
+  return { status: res.status, body: await res.json().catch(() => null), headers: res.headers };
+}
+
+export { waitFor };
