@@ -1,8 +1,11 @@
 //! Password hashing with bcrypt, always on tokio's blocking pool (decisions.md D4): one bcrypt
 //! at cost 12 is a quarter second of CPU, which on an async worker would stall every request
-//! that worker serves.
+//! that worker serves. At most `cores − 1` run at once (at least one): a burst of sign-ins then
+//! queues instead of taking every core from the requests that only need a token check.
 
 use std::sync::Arc;
+
+use tokio::sync::Semaphore;
 
 /// Hashes and verifies passwords with the configured cost and Devise's optional pepper.
 #[derive(Clone)]
@@ -11,6 +14,8 @@ pub struct Hasher {
     pepper: Arc<str>,
     /// Verified against when the e-mail is unknown, so timing does not reveal accounts.
     dummy_hash: Arc<str>,
+    /// Caps concurrent bcrypt runs.
+    permits: Arc<Semaphore>,
 }
 
 impl std::fmt::Debug for Hasher {
@@ -26,17 +31,28 @@ impl Hasher {
         let dummy =
             tokio::task::spawn_blocking(move || bcrypt::hash(crate::tokens::generate(), cost))
                 .await??;
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         Ok(Hasher {
             cost,
             pepper: pepper.unwrap_or_default().into(),
             dummy_hash: dummy.into(),
+            permits: Arc::new(Semaphore::new(cores.saturating_sub(1).max(1))),
         })
+    }
+
+    /// Runs one bcrypt operation on the blocking pool once a permit is free.
+    async fn run<T: Send + 'static>(
+        &self,
+        work: impl FnOnce() -> T + Send + 'static,
+    ) -> anyhow::Result<T> {
+        let _permit = self.permits.acquire().await?;
+        Ok(tokio::task::spawn_blocking(work).await?)
     }
 
     pub async fn hash(&self, password: &str) -> anyhow::Result<String> {
         let peppered = format!("{password}{}", self.pepper);
         let cost = self.cost;
-        Ok(tokio::task::spawn_blocking(move || bcrypt::hash(peppered, cost)).await??)
+        Ok(self.run(move || bcrypt::hash(peppered, cost)).await??)
     }
 
     /// Verifies `password` against `hash` (Devise's `$2a$` hashes included). A missing or
@@ -47,7 +63,8 @@ impl Hasher {
             Some(h) => (h.to_string(), true),
             None => (self.dummy_hash.to_string(), false),
         };
-        let ok = tokio::task::spawn_blocking(move || bcrypt::verify(peppered, &hash))
+        let ok = self
+            .run(move || bcrypt::verify(peppered, &hash))
             .await
             .ok()
             .and_then(Result::ok)
