@@ -254,46 +254,27 @@ impl Passwords {
     /// Change password
     ///
     /// Sets a new password for the signed-in user (or, in the mobile flow, the holder of a
-    /// reset token).
+    /// reset token); PUT or PATCH.
     #[oai(
         path = "/auth/password",
         method = "put",
-        request_header(name = "access-token", ty = "Option<String>"),
-        request_header(name = "client", ty = "Option<String>"),
-        request_header(name = "uid", ty = "Option<String>")
-    )]
-    async fn update_put(
-        &self,
-        accounts: AccountsData<'_>,
-        auth: Data<&RequestAuth>,
-        req: &Request,
-        params: Params<PasswordUpdateRequest>,
-    ) -> poem::Result<UpdateResponse> {
-        update(&accounts, &auth, req, params).await
-    }
-
-    /// Change password (PATCH)
-    ///
-    /// The same as `PUT /auth/password`.
-    #[oai(
-        path = "/auth/password",
         method = "patch",
         request_header(name = "access-token", ty = "Option<String>"),
         request_header(name = "client", ty = "Option<String>"),
         request_header(name = "uid", ty = "Option<String>")
     )]
-    async fn update_patch(
+    async fn update(
         &self,
         accounts: AccountsData<'_>,
         auth: Data<&RequestAuth>,
         req: &Request,
         params: Params<PasswordUpdateRequest>,
     ) -> poem::Result<UpdateResponse> {
-        update(&accounts, &auth, req, params).await
+        update_password(&accounts, &auth, req, params).await
     }
 }
 
-async fn update(
+async fn update_password(
     accounts: &Accounts,
     auth: &RequestAuth,
     req: &Request,

@@ -224,40 +224,22 @@ impl Registrations {
 
     /// Update account
     ///
-    /// Changes e-mail, password or permitted attributes of the signed-in user.
+    /// Changes e-mail, password or permitted attributes of the signed-in user (PUT or PATCH).
     #[oai(
         path = "/auth",
         method = "put",
-        request_header(name = "access-token", ty = "Option<String>"),
-        request_header(name = "client", ty = "Option<String>"),
-        request_header(name = "uid", ty = "Option<String>")
-    )]
-    async fn update_put(
-        &self,
-        accounts: AccountsData<'_>,
-        auth: Data<&RequestAuth>,
-        params: Params<AccountUpdateRequest>,
-    ) -> poem::Result<UpdateResponse> {
-        update(&accounts, &auth, params).await
-    }
-
-    /// Update account (PATCH)
-    ///
-    /// The same as `PUT /auth`.
-    #[oai(
-        path = "/auth",
         method = "patch",
         request_header(name = "access-token", ty = "Option<String>"),
         request_header(name = "client", ty = "Option<String>"),
         request_header(name = "uid", ty = "Option<String>")
     )]
-    async fn update_patch(
+    async fn update(
         &self,
         accounts: AccountsData<'_>,
         auth: Data<&RequestAuth>,
         params: Params<AccountUpdateRequest>,
     ) -> poem::Result<UpdateResponse> {
-        update(&accounts, &auth, params).await
+        update_account(&accounts, &auth, params).await
     }
 
     /// Delete account
@@ -299,7 +281,7 @@ impl Registrations {
     }
 }
 
-async fn update(
+async fn update_account(
     accounts: &crate::accounts::Accounts,
     auth: &RequestAuth,
     params: Params<AccountUpdateRequest>,
