@@ -19,6 +19,8 @@ import { chromium } from 'playwright-core';
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const PAGES = path.join(HERE, 'pages');
 const NODE_MODULES = path.join(HERE, 'node_modules');
+// Bundles the suite builds itself (esbuild), served under /build/; not committed.
+export const BUILD = path.join(HERE, 'build');
 const ARTIFACTS = path.join(HERE, 'artifacts');
 
 export const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
@@ -264,6 +266,9 @@ async function startPageServer(getConfig) {
     if (url.pathname.startsWith('/node_modules/')) {
       file = path.join(NODE_MODULES, path.normalize(url.pathname.slice('/node_modules/'.length)));
       if (!file.startsWith(NODE_MODULES + path.sep)) file = null;
+    } else if (url.pathname.startsWith('/build/')) {
+      file = path.join(BUILD, path.normalize(url.pathname.slice('/build/'.length)));
+      if (!file.startsWith(BUILD + path.sep)) file = null;
     } else {
       // Every other path (the confirm/reset landing pages too) is a page from pages/.
       const name = path.basename(url.pathname) || 'index.html';
