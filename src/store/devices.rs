@@ -2,9 +2,7 @@
 
 use chrono::{DateTime, Utc};
 use entity::{device, user};
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QuerySelect, Set, sea_query::Expr,
-};
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QuerySelect, Set};
 
 use super::{Device, Store, StoreResult, User};
 use crate::tokens::{Chain, DeviceAge};
@@ -109,44 +107,21 @@ impl Store {
 
     /// Compare-and-swap rotation: writes `chain` only if the row still has `expected_version`.
     /// Returns false when another request (thread, process or instance) rotated first.
+    /// Concurrent rotations are grouped into one statement (see `token_writes`).
     pub async fn rotate_device(
         &self,
         id: i64,
         expected_version: i64,
         chain: &Chain,
     ) -> StoreResult<bool> {
-        let result = device::Entity::update_many()
-            .col_expr(
-                device::Column::TokenHash,
-                Expr::value(chain.token_hash.clone()),
-            )
-            .col_expr(
-                device::Column::PreviousTokenHash,
-                Expr::value(chain.previous_token_hash.clone()),
-            )
-            .col_expr(
-                device::Column::LastTokenHash,
-                Expr::value(chain.last_token_hash.clone()),
-            )
-            .col_expr(device::Column::Expiry, Expr::value(chain.expiry))
-            .col_expr(device::Column::TouchedAt, Expr::value(chain.touched_at))
-            .col_expr(device::Column::Version, Expr::value(expected_version + 1))
-            .filter(device::Column::Id.eq(id))
-            .filter(device::Column::Version.eq(expected_version))
-            .exec(&self.db)
-            .await?;
-        Ok(result.rows_affected == 1)
+        self.tokens
+            .rotate(id, expected_version, chain.clone())
+            .await
     }
 
     /// A batch request's write: pushes the device's last-touched time forward (never back).
     pub async fn touch_device(&self, id: i64, now_ms: i64) -> StoreResult<()> {
-        device::Entity::update_many()
-            .col_expr(device::Column::TouchedAt, Expr::value(now_ms))
-            .filter(device::Column::Id.eq(id))
-            .filter(device::Column::TouchedAt.lt(now_ms))
-            .exec(&self.db)
-            .await?;
-        Ok(())
+        self.tokens.touch(id, now_ms).await
     }
 
     pub async fn delete_device(&self, id: i64) -> StoreResult<bool> {

@@ -3,6 +3,7 @@
 
 mod devices;
 mod nonces;
+mod token_writes;
 mod users;
 
 use std::time::Duration;
@@ -58,6 +59,7 @@ pub fn with_default_pg_user(url: &str) -> String {
 #[derive(Clone, Debug)]
 pub struct Store {
     db: DatabaseConnection,
+    tokens: token_writes::TokenWriter,
 }
 
 impl Store {
@@ -78,13 +80,15 @@ impl Store {
                     .foreign_keys(true)
             });
         }
-        Ok(Store {
-            db: Database::connect(opts).await?,
-        })
+        Ok(Store::from_connection(Database::connect(opts).await?))
     }
 
+    /// Wraps a connection; starts the token writer task, so it must run inside the runtime.
     pub fn from_connection(db: DatabaseConnection) -> Store {
-        Store { db }
+        Store {
+            tokens: token_writes::TokenWriter::spawn(db.clone()),
+            db,
+        }
     }
 
     pub fn connection(&self) -> &DatabaseConnection {

@@ -1,0 +1,321 @@
+//! Group commit for the one write of every authenticated request (a rotation or a batch touch).
+//!
+//! Requests hand their write to one writer task per `Store`; it applies everything queued since
+//! its last round in one statement per kind (SQLite, PostgreSQL) or one transaction (MySQL), and
+//! answers each request on its own channel. With many concurrent devices this turns one commit
+//! and one write-lock acquisition per request into one per round: on SQLite, writers no longer
+//! queue in the busy handler's sleeps; on PostgreSQL, one round trip carries many rows.
+//!
+//! Each rotation stays a compare-and-swap on `version`, evaluated per row by the database, so
+//! the semantics across processes and instances are exactly those of a single-row UPDATE.
+
+use std::collections::HashMap;
+
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, DbErr, EntityTrait, QueryFilter,
+    Statement, TransactionTrait, Value, sea_query::Expr,
+};
+use tokio::sync::{mpsc, oneshot};
+
+use super::{StoreError, StoreResult};
+use crate::tokens::Chain;
+use entity::device;
+
+/// Rows per statement: well under SQLite's and PostgreSQL's parameter limits (7 per row).
+const MAX_ROUND: usize = 256;
+
+/// A queued write and where its outcome goes.
+enum Write {
+    Rotate {
+        id: i64,
+        expected_version: i64,
+        chain: Chain,
+        reply: oneshot::Sender<StoreResult<bool>>,
+    },
+    Touch {
+        id: i64,
+        now_ms: i64,
+        reply: oneshot::Sender<StoreResult<()>>,
+    },
+}
+
+/// The requests' side of the writer task. The task ends when the last `Store` clone is dropped.
+#[derive(Clone, Debug)]
+pub(super) struct TokenWriter {
+    queue: mpsc::UnboundedSender<Write>,
+}
+
+impl TokenWriter {
+    pub(super) fn spawn(db: DatabaseConnection) -> TokenWriter {
+        let (queue, rx) = mpsc::unbounded_channel();
+        tokio::spawn(run(db, rx));
+        TokenWriter { queue }
+    }
+
+    /// Compare-and-swap rotation: true when this request's write won.
+    pub(super) async fn rotate(
+        &self,
+        id: i64,
+        expected_version: i64,
+        chain: Chain,
+    ) -> StoreResult<bool> {
+        let (reply, outcome) = oneshot::channel();
+        self.queue
+            .send(Write::Rotate {
+                id,
+                expected_version,
+                chain,
+                reply,
+            })
+            .map_err(|_| writer_gone())?;
+        outcome.await.map_err(|_| writer_gone())?
+    }
+
+    /// Pushes `touched_at` forward (never back).
+    pub(super) async fn touch(&self, id: i64, now_ms: i64) -> StoreResult<()> {
+        let (reply, outcome) = oneshot::channel();
+        self.queue
+            .send(Write::Touch { id, now_ms, reply })
+            .map_err(|_| writer_gone())?;
+        outcome.await.map_err(|_| writer_gone())?
+    }
+}
+
+fn writer_gone() -> StoreError {
+    StoreError::Db(DbErr::Custom("the token writer has stopped".into()))
+}
+
+/// Every caller of a failed round gets the error (as text: `DbErr` is not `Clone`).
+fn shared(e: &DbErr) -> StoreError {
+    StoreError::Db(DbErr::Custom(format!("token write failed: {e}")))
+}
+
+/// The touches of one device in a round: the latest time wins, every caller gets the outcome.
+struct Touches {
+    at: i64,
+    replies: Vec<oneshot::Sender<StoreResult<()>>>,
+}
+
+struct Rotation {
+    id: i64,
+    expected_version: i64,
+    chain: Chain,
+    reply: oneshot::Sender<StoreResult<bool>>,
+}
+
+async fn run(db: DatabaseConnection, mut rx: mpsc::UnboundedReceiver<Write>) {
+    let mut received = Vec::with_capacity(MAX_ROUND);
+    // Rotations of a device that already has one in the current round wait for the next one, so
+    // each statement names a row at most once and every CAS outcome is unambiguous.
+    let mut deferred: Vec<Rotation> = Vec::new();
+    loop {
+        if deferred.is_empty() && rx.recv_many(&mut received, MAX_ROUND).await == 0 {
+            return;
+        }
+        while received.len() < MAX_ROUND {
+            match rx.try_recv() {
+                Ok(w) => received.push(w),
+                Err(_) => break,
+            }
+        }
+        let mut rotations = Vec::new();
+        let mut touches: HashMap<i64, Touches> = HashMap::new();
+        let mut later = Vec::new();
+        let mut ids = std::collections::HashSet::new();
+        for r in deferred.drain(..) {
+            if ids.insert(r.id) {
+                rotations.push(r);
+            } else {
+                later.push(r);
+            }
+        }
+        for w in received.drain(..) {
+            match w {
+                Write::Rotate {
+                    id,
+                    expected_version,
+                    chain,
+                    reply,
+                } => {
+                    let r = Rotation {
+                        id,
+                        expected_version,
+                        chain,
+                        reply,
+                    };
+                    if ids.insert(id) {
+                        rotations.push(r);
+                    } else {
+                        later.push(r);
+                    }
+                }
+                Write::Touch { id, now_ms, reply } => {
+                    let entry = touches.entry(id).or_insert(Touches {
+                        at: now_ms,
+                        replies: Vec::new(),
+                    });
+                    entry.at = entry.at.max(now_ms);
+                    entry.replies.push(reply);
+                }
+            }
+        }
+        deferred = later;
+
+        if !rotations.is_empty() {
+            match rotate_all(&db, &rotations).await {
+                Ok(won) => {
+                    for r in rotations {
+                        let _ = r.reply.send(Ok(won.contains(&r.id)));
+                    }
+                }
+                Err(e) => {
+                    for r in rotations {
+                        let _ = r.reply.send(Err(shared(&e)));
+                    }
+                }
+            }
+        }
+        if !touches.is_empty() {
+            let rows: Vec<(i64, i64)> = touches.iter().map(|(id, t)| (*id, t.at)).collect();
+            let result = touch_all(&db, &rows).await;
+            for touched in touches.into_values() {
+                for reply in touched.replies {
+                    let _ = reply.send(result.as_ref().map(|_| ()).map_err(shared));
+                }
+            }
+        }
+    }
+}
+
+/// Applies the rotations whose `version` still matches; returns the ids that were updated.
+async fn rotate_all(
+    db: &DatabaseConnection,
+    rotations: &[Rotation],
+) -> Result<std::collections::HashSet<i64>, DbErr> {
+    let backend = db.get_database_backend();
+    if backend == DbBackend::MySql {
+        // No UPDATE … RETURNING: one transaction of single-row compare-and-swaps.
+        let txn = db.begin().await?;
+        let mut won = std::collections::HashSet::new();
+        for r in rotations {
+            if rotate_one(&txn, r).await? {
+                won.insert(r.id);
+            }
+        }
+        txn.commit().await?;
+        return Ok(won);
+    }
+    let mut values = Vec::with_capacity(rotations.len() * 7);
+    let mut rows = Vec::with_capacity(rotations.len());
+    for (i, r) in rotations.iter().enumerate() {
+        let p = |k: usize| placeholder(backend, i * 7 + k);
+        rows.push(if backend == DbBackend::Postgres {
+            format!(
+                "({}::bigint, {}::bigint, {}::text, {}::text, {}::text, {}::bigint, {}::bigint)",
+                p(1),
+                p(2),
+                p(3),
+                p(4),
+                p(5),
+                p(6),
+                p(7)
+            )
+        } else {
+            "(?, ?, ?, ?, ?, ?, ?)".to_string()
+        });
+        values.extend([
+            Value::from(r.id),
+            Value::from(r.expected_version),
+            Value::from(r.chain.token_hash.clone()),
+            Value::from(r.chain.previous_token_hash.clone()),
+            Value::from(r.chain.last_token_hash.clone()),
+            Value::from(r.chain.expiry),
+            Value::from(r.chain.touched_at),
+        ]);
+    }
+    let columns =
+        "id, version, token_hash, previous_token_hash, last_token_hash, expiry, touched_at";
+    let set = "token_hash = v.token_hash, previous_token_hash = v.previous_token_hash, \
+               last_token_hash = v.last_token_hash, expiry = v.expiry, \
+               touched_at = v.touched_at, version = v.version + 1";
+    let sql = format!(
+        "WITH v ({columns}) AS (VALUES {rows}) \
+         UPDATE devices SET {set} FROM v \
+         WHERE devices.id = v.id AND devices.version = v.version RETURNING devices.id",
+        rows = rows.join(", ")
+    );
+    let updated = db
+        .query_all_raw(Statement::from_sql_and_values(backend, sql, values))
+        .await?;
+    updated
+        .iter()
+        .map(|row| row.try_get::<i64>("", "id"))
+        .collect()
+}
+
+async fn rotate_one<C: ConnectionTrait>(db: &C, r: &Rotation) -> Result<bool, DbErr> {
+    let result = device::Entity::update_many()
+        .col_expr(
+            device::Column::TokenHash,
+            Expr::value(r.chain.token_hash.clone()),
+        )
+        .col_expr(
+            device::Column::PreviousTokenHash,
+            Expr::value(r.chain.previous_token_hash.clone()),
+        )
+        .col_expr(
+            device::Column::LastTokenHash,
+            Expr::value(r.chain.last_token_hash.clone()),
+        )
+        .col_expr(device::Column::Expiry, Expr::value(r.chain.expiry))
+        .col_expr(device::Column::TouchedAt, Expr::value(r.chain.touched_at))
+        .col_expr(device::Column::Version, Expr::value(r.expected_version + 1))
+        .filter(device::Column::Id.eq(r.id))
+        .filter(device::Column::Version.eq(r.expected_version))
+        .exec(db)
+        .await?;
+    Ok(result.rows_affected == 1)
+}
+
+/// Pushes each device's `touched_at` to the given time where it is earlier.
+async fn touch_all(db: &DatabaseConnection, rows: &[(i64, i64)]) -> Result<(), DbErr> {
+    let backend = db.get_database_backend();
+    if backend == DbBackend::MySql {
+        let txn = db.begin().await?;
+        for (id, now_ms) in rows {
+            device::Entity::update_many()
+                .col_expr(device::Column::TouchedAt, Expr::value(*now_ms))
+                .filter(device::Column::Id.eq(*id))
+                .filter(device::Column::TouchedAt.lt(*now_ms))
+                .exec(&txn)
+                .await?;
+        }
+        return txn.commit().await;
+    }
+    let mut values = Vec::with_capacity(rows.len() * 2);
+    let mut tuples = Vec::with_capacity(rows.len());
+    for (i, (id, now_ms)) in rows.iter().enumerate() {
+        tuples.push(if backend == DbBackend::Postgres {
+            format!("(${}::bigint, ${}::bigint)", i * 2 + 1, i * 2 + 2)
+        } else {
+            "(?, ?)".to_string()
+        });
+        values.extend([Value::from(*id), Value::from(*now_ms)]);
+    }
+    let sql = format!(
+        "WITH v (id, touched_at) AS (VALUES {}) \
+         UPDATE devices SET touched_at = v.touched_at FROM v \
+         WHERE devices.id = v.id AND devices.touched_at < v.touched_at",
+        tuples.join(", ")
+    );
+    db.execute_raw(Statement::from_sql_and_values(backend, sql, values))
+        .await?;
+    Ok(())
+}
+
+fn placeholder(backend: DbBackend, n: usize) -> String {
+    match backend {
+        DbBackend::Postgres => format!("${n}"),
+        _ => "?".to_string(),
+    }
+}
