@@ -219,3 +219,64 @@ async fn two_toker_serve_processes_on_one_database_never_refuse_or_lose_a_token(
     assert_eq!(device.token_hash, sha256_hex(&last.token));
     drop((first, second));
 }
+
+/// Many devices rotating at once: their writes share rounds of the store's token writer, and
+/// each row's compare-and-swap must come out as if it ran alone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn many_devices_rotating_at_once_each_keep_their_own_chain() {
+    // Arrange: 16 devices (8 users × 2 clients), rotation on every request
+    let app = spawn_app_with(|s| s.batch_request_buffer_throttle = 0).await;
+    let mut devices = Vec::new();
+    for i in 0..8 {
+        let email = format!("fleet{i}@example.com");
+        devices.push(app.signed_in_user(&email).await);
+        let second = app.sign_in_response(&email, "password1").await;
+        assert_eq!(second.status(), 200);
+        devices.push(Auth::from_headers(second.headers()).expect("credentials"));
+    }
+
+    for round in 0..5 {
+        // Act: every device sends one request, all at once
+        let barrier = Arc::new(Barrier::new(devices.len()));
+        let tasks: Vec<_> = devices
+            .iter()
+            .map(|auth| {
+                let request = auth.apply(client().get(app.url("/api/me")));
+                let barrier = barrier.clone();
+                tokio::spawn(async move {
+                    barrier.wait().await;
+                    let resp = request.send().await.expect("request");
+                    (resp.status().as_u16(), Auth::from_headers(resp.headers()))
+                })
+            })
+            .collect();
+        let answers: Vec<_> = futures::future::join_all(tasks)
+            .await
+            .into_iter()
+            .map(|r| r.expect("task"))
+            .collect();
+
+        // Assert: each device rotated to a token of its own, which is the one stored
+        for (auth, (status, next)) in devices.iter_mut().zip(answers) {
+            assert_eq!(status, 200, "round {round}");
+            let next = next.unwrap_or_else(|| panic!("round {round}: no new token"));
+            assert_eq!(next.client, auth.client);
+            assert_eq!(next.uid, auth.uid);
+            assert_ne!(next.token, auth.token);
+            *auth = next;
+        }
+        let distinct: HashSet<&str> = devices.iter().map(|a| a.token.as_str()).collect();
+        assert_eq!(
+            distinct.len(),
+            devices.len(),
+            "round {round}: a token was reused"
+        );
+    }
+    for auth in &devices {
+        let user_id = app.user_id(&auth.uid).await;
+        let stored = app.store.devices_of(user_id).await.expect("devices");
+        let device = stored.iter().find(|d| d.client == auth.client).unwrap();
+        assert_eq!(device.token_hash, sha256_hex(&auth.token));
+        assert_eq!(device.version, 5);
+    }
+}
