@@ -1,6 +1,6 @@
-// The e2e harness: for one test file, a real toker binary (fresh SQLite file, SMTP to aiosmtpd),
-// a static server for the test pages on a different origin, and Debian's Chromium driven by
-// playwright-core. `suite()` wires it into node:test: start in `before`, stop in `after`, and
+// The e2e harness: for one test file, a real toker binary (fresh SQLite file, SMTP to aiosmtpd,
+// optionally a real OAuth2 provider), a static server for the test pages on a different origin,
+// and Debian's Chromium driven by playwright-core. `suite()` wires it into node:test: start in `before`, stop in `after`, and
 // `step()` keeps a screenshot, the browser console and the toker log under artifacts/ when a
 // step fails.
 
@@ -18,6 +18,7 @@ import { chromium } from 'playwright-core';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const PAGES = path.join(HERE, 'pages');
+const OAUTH_DIR = path.join(HERE, '..', 'oauth');
 const NODE_MODULES = path.join(HERE, 'node_modules');
 // Bundles the suite builds itself (esbuild), served under /build/; not committed.
 export const BUILD = path.join(HERE, 'build');
@@ -245,11 +246,129 @@ class Toker {
   }
 }
 
+// ---- OAuth: tests/oauth/provider.mjs (oauth2-mock-server) -----------------------------------
+
+/** The client toker is registered as at the provider (the provider checks the id, not the secret). */
+export const OAUTH_CLIENT_ID = 'toker-e2e';
+
+/**
+ * The real mock OAuth2 / OpenID Connect provider the Rust tests use (see the comment at the top of
+ * tests/oauth/provider.mjs), configured in toker as `github` (the GitHub preset with its URLs
+ * pointed here, as tests/api/omniauth.rs does), so the libraries' own `github` calls work
+ * unchanged.
+ *
+ * The mock's /authorize approves at once and has no consent screen, so toker's authorize_url is a
+ * small "consent" server in front of it, answering as the user would, per sign-in, as the test
+ * sets `answer`: `approve` sends the browser on to the mock's /authorize (which issues the code),
+ * `deny` is the user refusing (RFC 6749 §4.1.2.1: back to redirect_uri with error=access_denied
+ * and the state), `hold` is the login page the user never answers (so a test can close the popup
+ * early). (A Playwright route cannot do this: routes do not see requests reached by a redirect.)
+ */
+class OAuthProvider {
+  constructor(child) {
+    this.child = child;
+    this.url = null;
+    this.log = '';
+    this.answer = 'approve';
+    /** Every /authorize request the browser made (URLs at the consent server). */
+    this.authorizeUrls = [];
+  }
+
+  static async start() {
+    const script = path.join(OAUTH_DIR, 'provider.mjs');
+    if (!fs.existsSync(path.join(OAUTH_DIR, 'node_modules', 'oauth2-mock-server', 'package.json'))) {
+      throw new Error(`the OAuth provider is not installed: (cd ${OAUTH_DIR} && npm ci)`);
+    }
+    // --exit-on-stdin-eof: it exits with this process even if `after` never runs.
+    const child = track(spawn(process.execPath, [script, '0', '--exit-on-stdin-eof'], {
+      cwd: OAUTH_DIR, env: { ...process.env, OAUTH_PROVIDER_LOG: '1' }, stdio: ['pipe', 'pipe', 'pipe'],
+    }));
+    const provider = new OAuthProvider(child);
+    let out = '';
+    child.stdout.on('data', (d) => { out += d; });
+    child.stderr.on('data', (d) => { provider.log += d; });
+    try {
+      const m = await waitFor('the OAuth provider to listen', () => {
+        if (child.exitCode !== null) throw new Error(`provider.mjs exited with code ${child.exitCode}:\n${provider.log}`);
+        return /^listening (http:\/\/127\.0\.0\.1:\d+)$/m.exec(out);
+      }, 20_000, 25);
+      provider.url = m[1];
+      provider.consent = await provider.startConsent();
+    } catch (err) {
+      provider.stop();
+      throw err;
+    }
+    provider.consentUrl = `http://127.0.0.1:${provider.consent.address().port}`;
+    return provider;
+  }
+
+  startConsent() {
+    const server = http.createServer((req, res) => {
+      const url = new URL(req.url, 'http://x');
+      if (url.pathname === '/favicon.ico') {
+        res.writeHead(204);
+        res.end();
+        return;
+      }
+      if (url.pathname !== '/authorize') {
+        res.writeHead(404, { 'content-type': 'text/plain' });
+        res.end('not found');
+        return;
+      }
+      this.authorizeUrls.push(`http://${req.headers.host}${req.url}`);
+      this.log += `[consent] ${this.answer} ${req.url}\n`;
+      if (this.answer === 'approve') {
+        res.writeHead(302, { location: `${this.url}/authorize${url.search}` });
+        res.end();
+      } else if (this.answer === 'deny') {
+        const back = new URL(url.searchParams.get('redirect_uri'));
+        back.searchParams.set('error', 'access_denied');
+        back.searchParams.set('error_description', 'The user has denied your application access.');
+        if (url.searchParams.has('state')) back.searchParams.set('state', url.searchParams.get('state'));
+        res.writeHead(302, { location: back.href });
+        res.end();
+      } else {
+        res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
+        res.end('<!DOCTYPE html><title>Sign in to the provider</title><h1>Sign in to the provider</h1>');
+      }
+    });
+    server.listen(0, '127.0.0.1');
+    return once(server, 'listening').then(() => server);
+  }
+
+  /** toker's settings for a `github` provider here. */
+  tokerEnv() {
+    return {
+      TOKER_SECRET_KEY: 'the e2e suite signs its OAuth states with this key',
+      TOKER_OAUTH__GITHUB__CLIENT_ID: OAUTH_CLIENT_ID,
+      TOKER_OAUTH__GITHUB__CLIENT_SECRET: 'e2e-secret',
+      TOKER_OAUTH__GITHUB__AUTHORIZE_URL: `${this.consentUrl}/authorize`,
+      TOKER_OAUTH__GITHUB__TOKEN_URL: `${this.url}/token`,
+      TOKER_OAUTH__GITHUB__USERINFO_URL: `${this.url}/user`,
+      TOKER_OAUTH__GITHUB__EMAILS_URL: `${this.url}/user/emails`,
+    };
+  }
+
+  /** The GitHub profile (`GET /user`) of the next logins. */
+  async setProfile(profile) {
+    const res = await fetch(`${this.url}/__profile`, {
+      method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(profile),
+    });
+    if (!res.ok) throw new Error(`POST /__profile: ${res.status} ${await res.text()}`);
+  }
+
+  stop() {
+    this.consent?.closeAllConnections?.();
+    this.consent?.close();
+    this.child.kill();
+  }
+}
+
 // ---- pages ------------------------------------------------------------------------------------
 
 const TYPES = { '.html': 'text/html; charset=utf-8', '.js': 'text/javascript; charset=utf-8', '.css': 'text/css' };
 
-async function startPageServer(getConfig) {
+async function startPageServer(getConfig, aliases = {}) {
   const server = http.createServer(async (req, res) => {
     const url = new URL(req.url, 'http://x');
     if (url.pathname === '/config.js') {
@@ -269,6 +388,9 @@ async function startPageServer(getConfig) {
     } else if (url.pathname.startsWith('/build/')) {
       file = path.join(BUILD, path.normalize(url.pathname.slice('/build/'.length)));
       if (!file.startsWith(BUILD + path.sep)) file = null;
+    } else if (Object.hasOwn(aliases, url.pathname)) {
+      // A page the app serves under another path too (angular-token's /oauth_callback).
+      file = path.join(PAGES, aliases[url.pathname]);
     } else {
       // Every other path (the confirm/reset landing pages too) is a page from pages/.
       const name = path.basename(url.pathname) || 'index.html';
@@ -293,14 +415,23 @@ async function startPageServer(getConfig) {
 /**
  * Starts aiosmtpd, the page server, toker (settings: `env`, on top of the defaults above) and a
  * Chromium page. `config` is handed to the page as `window.TOKER` (plus `api`, toker's URL).
+ * `oauth: true` also starts the OAuth provider and configures it in toker as `github`
+ * (`e.oauth`, an OAuthProvider: `url`, `consentUrl`, `answer`, `setProfile()`). `pageAliases`
+ * maps more paths to files of pages/ (`{'/oauth_callback': 'angular-token.html'}`).
  */
-export async function startEnv({ env = {}, config = {} } = {}) {
+export async function startEnv({ env = {}, config = {}, oauth = false, pageAliases = {} } = {}) {
   const tmp = await fsp.mkdtemp(path.join(os.tmpdir(), 'toker-e2e-'));
-  const e = { tmp, console: [], pageErrors: [], apiCalls: [], pendingCalls: [], closers: [] };
+  const e = { tmp, console: [], pageErrors: [], apiCalls: [], pendingCalls: [], navigations: [], popups: [], closers: [] };
   try {
     e.mail = await MailSink.start(tmp);
     e.closers.push(() => e.mail.stop());
-    e.pages = await startPageServer(() => ({ api: e.api, ...config }));
+    if (oauth) {
+      const provider = await OAuthProvider.start();
+      e.closers.push(() => provider.stop());
+      e.oauth = provider;
+      env = { ...provider.tokerEnv(), ...env };
+    }
+    e.pages = await startPageServer(() => ({ api: e.api, ...config }), pageAliases);
     e.closers.push(() => new Promise((r) => { e.pages.closeAllConnections?.(); e.pages.close(r); }));
     e.origin = `http://127.0.0.1:${e.pages.address().port}`;
     e.toker = await Toker.start({ tmp, env, pageOrigin: e.origin, smtpPort: e.mail.port });
@@ -315,6 +446,30 @@ export async function startEnv({ env = {}, config = {} } = {}) {
     e.page.on('pageerror', (err) => { e.pageErrors.push(String(err)); log(`pageerror: ${err.stack || err}`); });
     e.page.on('requestfailed', (r) => log(`requestfailed: ${r.method()} ${r.url()} ${r.failure()?.errorText}`));
     e.page.on('framenavigated', (f) => { if (f === e.page.mainFrame()) log(`navigated: ${f.url()}`); });
+    // Popups (OAuth): their console goes to the same log, marked.
+    e.context.on('page', (p) => {
+      if (p === e.page) return;
+      e.popups.push(p);
+      log(`popup opened: ${p.url()}`);
+      p.on('console', (m) => log(`[popup] console.${m.type()}: ${m.text()}`));
+      p.on('pageerror', (err) => log(`[popup] pageerror: ${err.stack || err}`));
+      p.on('close', () => log('popup closed'));
+    });
+    // Every document request of every page (the main page and popups), redirects included:
+    // {page: 'main' | 'popup', method, url, status, location}.
+    e.context.on('request', (req) => {
+      if (!req.isNavigationRequest()) return;
+      let kind = 'popup'; // a popup's first request comes before its frame exists
+      try { kind = req.frame().page() === e.page ? 'main' : 'popup'; } catch { /* kept */ }
+      const nav = { page: kind, method: req.method(), url: req.url(), status: null, location: null };
+      e.navigations.push(nav);
+      log(`[${nav.page}] ${nav.method} ${nav.url}`);
+      req.response().then((res) => {
+        if (!res) return;
+        nav.status = res.status();
+        return res.headerValue('location').then((l) => { nav.location = l; });
+      }).catch(() => {});
+    });
     // Every response from toker the page received, with both sides' headers (preflights are
     // handled by Chromium's network service and do not show up here).
     e.page.on('response', (res) => {
@@ -358,6 +513,11 @@ async function keepArtifacts(e, label, stepName) {
   }
   await fsp.writeFile(`${base}.console.log`, `${e.page?.url?.() ?? ''}\n${e.console.join('\n')}\n`);
   if (e.toker) await fsp.writeFile(`${base}.toker.log`, e.toker.log);
+  if (e.oauth) await fsp.writeFile(`${base}.oauth-provider.log`, e.oauth.log);
+  for (const [i, p] of (e.popups || []).entries()) {
+    if (p.isClosed()) continue;
+    try { await p.screenshot({ path: `${base}.popup-${i}.png` }); } catch { /* closed meanwhile */ }
+  }
 }
 
 /**
@@ -406,6 +566,23 @@ export async function waitForReady(e, timeoutMs = 10_000) {
 export async function apiCalls(e) {
   await Promise.all(e.pendingCalls);
   return e.apiCalls;
+}
+
+/**
+ * Runs `start` (which makes the page open a popup, e.g. an OAuth sign-in) and returns the popup
+ * and the URL it was opened with (the first document request of the popup, before redirects).
+ */
+export async function openedPopup(e, start) {
+  const before = e.navigations.length;
+  const [popup] = await Promise.all([e.page.waitForEvent('popup', { timeout: 10_000 }), start()]);
+  const first = await waitFor('the popup\'s first request', () =>
+    e.navigations.slice(before).find((n) => n.page === 'popup'));
+  return { popup, url: first.url };
+}
+
+/** The document requests since index `from` of e.navigations (see startEnv). */
+export function navigationsSince(e, from, page) {
+  return e.navigations.slice(from).filter((n) => !page || n.page === page);
 }
 
 /** A plain Node request to toker carrying the given auth headers (for server-side checks only). */

@@ -1,10 +1,13 @@
 // j-toker 0.0.10-beta3 (jQuery 3.7.1) in headless Chromium against the toker binary, cross-origin.
 // The clients.md §9.3 scenario through j-toker's own API; app requests are plain `$.ajax`, to
-// which j-toker's global beforeSend adds the auth headers.
+// which j-toker's global beforeSend adds the auth headers. OAuth goes through the real mock
+// provider (tests/oauth/provider.mjs), configured in toker as `github`.
 
 import assert from 'node:assert/strict';
 import { describe } from 'node:test';
-import { apiCalls, apiGet, firstLink, openPage, sleep, suite, waitFor, waitForReady } from './harness.mjs';
+import {
+  OAUTH_CLIENT_ID, apiCalls, apiGet, firstLink, navigationsSince, openPage, openedPopup, sleep, suite, waitFor, waitForReady,
+} from './harness.mjs';
 
 const WINDOW_S = 2; // batch_request_buffer_throttle for these runs
 const AFTER_WINDOW_MS = WINDOW_S * 1000 + 300;
@@ -24,6 +27,12 @@ const jt = {
     e.page.evaluate(([m, a]) => window.settle($.auth[m](a)), [method, arg]),
 };
 
+// The GitHub profile the provider hands out (toker's github preset: uid = id).
+const OCTOCAT = {
+  id: 4242, login: 'jt-octocat', name: 'Jay Octocat', email: 'jt-octocat@example.com', email_verified: true,
+  avatar_url: 'https://avatars.example/jt-octocat.png',
+};
+
 const authHeaders = (h) => ({ 'access-token': h['access-token'], client: h.client, uid: h.uid });
 
 function assertFiveHeaders(h, uid) {
@@ -37,6 +46,7 @@ function assertFiveHeaders(h, uid) {
 
 describe('j-toker, batch_response = "omit" (toker default)', () => {
   const s = suite('j-toker', {
+    oauth: true,
     env: {
       TOKER_BATCH_REQUEST_BUFFER_THROTTLE: String(WINDOW_S),
       TOKER_ACCOUNT_UPDATE_ATTRIBUTES: '["name"]',
@@ -231,6 +241,108 @@ describe('j-toker, batch_response = "omit" (toker default)', () => {
     const r = await jt.call(e, 'emailSignIn', { email, password: passwords[2] });
     assert.equal(r.ok, true, JSON.stringify(r.value));
     assertFiveHeaders(await jt.stored(e), email);
+  });
+
+  s.step('OAuth popup: oAuthSignIn opens /auth/github?auth_origin_url&config_name&omniauth_window_type=newWindow&extra, the provider approves, the popup delivers token and user', async (e) => {
+    await e.oauth.setProfile(OCTOCAT);
+    e.oauth.answer = 'approve';
+    const before = await jt.stored(e);
+    const href = await e.page.evaluate(() => location.href);
+    const nav0 = e.navigations.length;
+    let pending;
+    const { popup, url } = await openedPopup(e, () => {
+      pending = jt.call(e, 'oAuthSignIn', { provider: 'github', params: { extra: 'x y' } });
+    });
+    assert.equal(url, `${e.api}/auth/github?auth_origin_url=${encodeURIComponent(href)}&config_name=default`
+      + '&omniauth_window_type=newWindow&extra=x%20y');
+    const r = await pending;
+    assert.equal(r.ok, true, JSON.stringify(r.value));
+    // The popup went toker → the user's consent → the provider → toker's callback page, which
+    // answered j-toker's requestCredentials and closed itself.
+    const hops = navigationsSince(e, nav0, 'popup');
+    assert.deepEqual(hops.map((n) => [n.url.split('?')[0], n.status]), [
+      [`${e.api}/auth/github`, 302], [`${e.oauth.consentUrl}/authorize`, 302], [`${e.oauth.url}/authorize`, 302],
+      [`${e.api}/omniauth/github/callback`, 200],
+    ]);
+    const authorize = new URL(hops[2].url).searchParams;
+    assert.equal(authorize.get('client_id'), OAUTH_CLIENT_ID);
+    assert.equal(authorize.get('redirect_uri'), `${e.api}/omniauth/github/callback`);
+    await waitFor('the popup to close itself', () => popup.isClosed());
+    assert.equal(r.value.email, OCTOCAT.email);
+    assert.equal(r.value.uid, String(OCTOCAT.id));
+    assert.equal(r.value.provider, 'github');
+    assert.equal(r.value.signedIn, true);
+    const stored = await jt.stored(e);
+    assertFiveHeaders(stored, String(OCTOCAT.id));
+    assert.notEqual(stored.client, before.client, 'a new session replaced the password one');
+    assert.equal(stored['access-token'], r.value['access-token'], 'the token of the message');
+    const server = await apiGet(e, '/auth/validate_token', authHeaders(stored));
+    assert.equal(server.status, 200);
+    assert.equal(server.body.data.provider, 'github');
+    assert.equal(server.body.data.email, OCTOCAT.email);
+    assert.equal((await jt.user(e)).email, OCTOCAT.email);
+    const events = await jt.events(e);
+    for (const ev of ['auth.oAuthSignIn.success', 'auth.signIn.success']) assert.ok(events.includes(ev), ev);
+    const me = await jt.get(e, '/api/me');
+    assert.equal(me.status, 200);
+    assert.equal(me.body.data.email, OCTOCAT.email);
+  });
+
+  s.step('OAuth popup, the user denies at the provider: oAuthSignIn rejects (j-toker drops the error text), the session stays', async (e) => {
+    e.oauth.answer = 'deny';
+    const before = await jt.stored(e);
+    const nav0 = e.navigations.length;
+    let pending;
+    const { popup } = await openedPopup(e, () => { pending = jt.call(e, 'oAuthSignIn', { provider: 'github' }); });
+    const r = await pending;
+    assert.equal(r.ok, false);
+    // toker's page posts {message: 'authFailure', error: 'access_denied'}; j-toker's rejectPromise
+    // parses `data.responseText` (there is none in a message), so the reason is all it reports.
+    assert.deepEqual(r.value, { reason: 'OAuth authentication failed.', data: {} });
+    const callback = navigationsSince(e, nav0, 'popup').at(-1);
+    assert.equal(callback.url.split('?')[0], `${e.api}/omniauth/github/callback`);
+    assert.equal(new URL(callback.url).searchParams.get('error'), 'access_denied');
+    assert.equal(callback.status, 200);
+    await waitFor('the popup to close itself', () => popup.isClosed());
+    assert.deepEqual(await jt.stored(e), before);
+    assert.ok((await jt.events(e)).includes('auth.oAuthSignIn.error'));
+    e.oauth.answer = 'approve';
+  });
+
+  s.step('OAuth popup closed early: oAuthSignIn rejects with j-toker\'s "window was closed" reason', async (e) => {
+    e.oauth.answer = 'hold';
+    const before = await jt.stored(e);
+    let pending;
+    const { popup } = await openedPopup(e, () => { pending = jt.call(e, 'oAuthSignIn', { provider: 'github' }); });
+    await popup.waitForURL(`${e.oauth.consentUrl}/authorize?**`);
+    await popup.close();
+    const r = await pending;
+    assert.equal(r.ok, false);
+    assert.deepEqual(r.value, { reason: 'OAuth window was closed bofore registration was completed.', data: {} });
+    assert.deepEqual(await jt.stored(e), before);
+    e.oauth.answer = 'approve';
+  });
+
+  s.step('OAuth sameWindow: j-toker has none; forceHardRedirect still asks for newWindow, so the browser stays on toker\'s page', async (e) => {
+    await openPage(e, '/j-toker.html?hard=1');
+    assert.equal((await jt.validation(e)).state, 'resolved');
+    const before = await jt.stored(e);
+    const nav0 = e.navigations.length;
+    await e.page.evaluate(() => { setTimeout(() => $.auth.oAuthSignIn({ provider: 'github' }), 0); });
+    await e.page.waitForURL(`${e.api}/omniauth/github/callback?**`);
+    const start = navigationsSince(e, nav0, 'main')[0];
+    assert.equal(start.url.split('?')[0], `${e.api}/auth/github`);
+    assert.equal(new URL(start.url).searchParams.get('omniauth_window_type'), 'newWindow',
+      'j-toker has no way to ask for sameWindow');
+    // With no opener to answer, toker's page (as devise_token_auth's) just stays.
+    await sleep(1500);
+    assert.equal(new URL(e.page.url()).origin, e.api);
+    await openPage(e, '/j-toker.html');
+    assert.equal((await jt.validation(e)).state, 'resolved');
+    // (validating on load may have rotated the token: same session, maybe a newer token)
+    const after = await jt.stored(e);
+    assert.equal(after.client, before.client, 'the app never received the new credentials');
+    assert.equal(after.uid, before.uid);
   });
 
   s.step('sign out: signOut clears storage and the old token is dead on the server', async (e) => {
