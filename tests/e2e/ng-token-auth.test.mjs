@@ -1,10 +1,13 @@
 // ng-token-auth 0.0.30 (AngularJS 1.8.3, angular-cookie 4.1.0) in headless Chromium against the
 // toker binary, cross-origin. The clients.md §9.3 scenario through $auth; app requests go through
-// $http, whose interceptor (ng-token-auth's) adds and stores the auth headers.
+// $http, whose interceptor (ng-token-auth's) adds and stores the auth headers. OAuth goes through
+// the real mock provider (tests/oauth/provider.mjs), configured in toker as `github`.
 
 import assert from 'node:assert/strict';
 import { describe } from 'node:test';
-import { apiCalls, apiGet, firstLink, openPage, sleep, suite, waitFor, waitForReady } from './harness.mjs';
+import {
+  apiCalls, apiGet, firstLink, navigationsSince, openPage, openedPopup, sleep, suite, waitFor, waitForReady,
+} from './harness.mjs';
 
 const WINDOW_S = 2; // batch_request_buffer_throttle for this run
 const AFTER_WINDOW_MS = WINDOW_S * 1000 + 300;
@@ -21,6 +24,12 @@ const ng = {
   // Calls $auth[method](...args) inside a digest and settles its promise into {ok, value}.
   call: (e, method, ...args) =>
     e.page.evaluate(([m, a]) => window.ng(() => window.$auth[m].apply(window.$auth, a)), [method, args]),
+};
+
+// The GitHub profile the provider hands out (toker's github preset: uid = id).
+const OCTOCAT = {
+  id: 5151, login: 'ng-octocat', name: 'Angie Octocat', email: 'ng-octocat@example.com', email_verified: true,
+  avatar_url: 'https://avatars.example/ng-octocat.png',
 };
 
 const authHeaders = (h) => ({ 'access-token': h['access-token'], client: h.client, uid: h.uid });
@@ -42,6 +51,7 @@ function assertFiveHeaders(h, uid) {
 
 describe('ng-token-auth, batch_response = "omit" (toker default)', () => {
   const s = suite('ng-token-auth', {
+    oauth: true,
     env: {
       TOKER_BATCH_REQUEST_BUFFER_THROTTLE: String(WINDOW_S),
       TOKER_ACCOUNT_UPDATE_ATTRIBUTES: '["name"]',
@@ -234,6 +244,116 @@ describe('ng-token-auth, batch_response = "omit" (toker default)', () => {
     const r = await ng.call(e, 'submitLogin', { email, password: passwords[2] });
     assert.equal(r.ok, true, JSON.stringify(r.value));
     assertFiveHeaders(await ng.stored(e), email);
+  });
+
+  s.step('OAuth popup: authenticate opens /auth/github?auth_origin_url&extra&omniauth_window_type=newWindow, the provider approves, the popup delivers token and user', async (e) => {
+    await e.oauth.setProfile(OCTOCAT);
+    e.oauth.answer = 'approve';
+    await openPage(e, '/ng-token-auth.html?window=newWindow');
+    assert.equal((await ng.validation(e)).state, 'resolved');
+    const before = await ng.stored(e);
+    const href = await e.page.evaluate(() => location.href);
+    const nav0 = e.navigations.length;
+    let pending;
+    const { popup, url } = await openedPopup(e, () => {
+      pending = ng.call(e, 'authenticate', 'github', { params: { extra: 'x y' } });
+    });
+    assert.equal(url, `${e.api}/auth/github?auth_origin_url=${encodeURIComponent(href)}&extra=x%20y&omniauth_window_type=newWindow`);
+    const r = await pending;
+    assert.equal(r.ok, true, JSON.stringify(r.value));
+    const hops = navigationsSince(e, nav0, 'popup');
+    assert.deepEqual(hops.map((n) => [n.url.split('?')[0], n.status]), [
+      [`${e.api}/auth/github`, 302], [`${e.oauth.consentUrl}/authorize`, 302], [`${e.oauth.url}/authorize`, 302],
+      [`${e.api}/omniauth/github/callback`, 200],
+    ]);
+    await waitFor('the popup to close itself', () => popup.isClosed());
+    assert.equal(r.value.email, OCTOCAT.email);
+    assert.equal(r.value.uid, String(OCTOCAT.id));
+    assert.equal(r.value.provider, 'github');
+    assert.equal(r.value.signedIn, true);
+    const stored = await ng.stored(e);
+    assertFiveHeaders(stored, String(OCTOCAT.id));
+    assert.equal(stored['access-token'], r.value.auth_token, 'the token of the message');
+    assert.equal(stored.client, r.value.client_id);
+    assert.notEqual(stored.client, before.client, 'a new session replaced the password one');
+    const server = await apiGet(e, '/auth/validate_token', authHeaders(stored));
+    assert.equal(server.status, 200);
+    assert.equal(server.body.data.provider, 'github');
+    const events = await ng.events(e);
+    for (const ev of ['auth:login-success', 'auth:oauth-registration']) assert.ok(events.includes(ev), ev);
+    const me = await ng.get(e, '/api/me');
+    assert.equal(me.status, 200);
+    assert.equal(me.body.data.email, OCTOCAT.email);
+  });
+
+  s.step('OAuth popup, the user denies at the provider: authenticate rejects with the error, auth:login-error; ng-token-auth drops its session', async (e) => {
+    e.oauth.answer = 'deny';
+    const before = await ng.stored(e);
+    const nav0 = e.navigations.length;
+    let pending;
+    const { popup } = await openedPopup(e, () => { pending = ng.call(e, 'authenticate', 'github'); });
+    const r = await pending;
+    assert.equal(r.ok, false);
+    assert.deepEqual(r.value, { reason: 'unauthorized', errors: ['access_denied'] });
+    const callback = navigationsSince(e, nav0, 'popup').at(-1);
+    assert.equal(callback.url.split('?')[0], `${e.api}/omniauth/github/callback`);
+    assert.equal(new URL(callback.url).searchParams.get('error'), 'access_denied');
+    await waitFor('the popup to close itself', () => popup.isClosed());
+    assert.ok((await ng.events(e)).includes('auth:login-error'));
+    // ng-token-auth's rejectDfd invalidates its tokens on any failed sign-in: the user is signed
+    // out locally, while the session itself stays valid on the server.
+    assertNoToken(await ng.stored(e), 'ng-token-auth cleared its storage');
+    assert.equal((await ng.user(e)).signedIn, undefined);
+    assert.equal((await apiGet(e, '/auth/validate_token', authHeaders(before))).status, 200);
+    e.oauth.answer = 'approve';
+  });
+
+  s.step('OAuth popup closed early: authenticate rejects with "User canceled login", auth:window-closed', async (e) => {
+    e.oauth.answer = 'hold';
+    let pending;
+    const { popup } = await openedPopup(e, () => { pending = ng.call(e, 'authenticate', 'github'); });
+    await popup.waitForURL(`${e.oauth.consentUrl}/authorize?**`);
+    await popup.close();
+    const r = await pending;
+    assert.equal(r.ok, false);
+    assert.deepEqual(r.value, { reason: 'unauthorized', errors: ['User canceled login'] });
+    assert.ok((await ng.events(e)).includes('auth:window-closed'));
+    assertNoToken(await ng.stored(e), 'nothing stored');
+    e.oauth.answer = 'approve';
+  });
+
+  s.step('OAuth sameWindow (ng-token-auth\'s default): toker redirects back with auth_token&blank&client_id&config&expiry&uid, validateUser signs in', async (e) => {
+    await openPage(e, '/ng-token-auth.html');
+    assert.equal((await ng.validation(e)).state, 'rejected', 'signed out by the failed popup sign-ins');
+    const href = await e.page.evaluate(() => location.href);
+    const nav0 = e.navigations.length;
+    await e.page.evaluate(() => { setTimeout(() => window.$auth.authenticate('github'), 0); });
+    await waitFor('the page to come back from the provider', () =>
+      navigationsSince(e, nav0, 'main').some((n) => n.url.startsWith(`${e.origin}/`)));
+    await waitForReady(e);
+    const hops = navigationsSince(e, nav0, 'main');
+    assert.equal(hops[0].url, `${e.api}/auth/github?auth_origin_url=${encodeURIComponent(href)}&omniauth_window_type=sameWindow`);
+    assert.deepEqual(hops.map((n) => [n.url.split('?')[0], n.status]), [
+      [`${e.api}/auth/github`, 302], [`${e.oauth.consentUrl}/authorize`, 302], [`${e.oauth.url}/authorize`, 302],
+      [`${e.api}/omniauth/github/callback`, 302], [`${e.origin}/ng-token-auth.html`, 200],
+    ]);
+    const back = new URL(hops[3].location);
+    assert.equal(back.origin + back.pathname, `${e.origin}/ng-token-auth.html`);
+    assert.deepEqual([...back.searchParams.keys()], ['auth_token', 'blank', 'client_id', 'config', 'expiry', 'uid'],
+      'a returning user: no oauth_registration');
+    assert.equal(back.searchParams.get('blank'), 'true');
+    assert.equal(back.searchParams.get('uid'), String(OCTOCAT.id));
+    const v = await ng.validation(e);
+    assert.equal(v.state, 'resolved', JSON.stringify(v));
+    assert.equal(v.user.uid, String(OCTOCAT.id));
+    assert.equal(v.user.provider, 'github');
+    const validate = (await apiCalls(e)).filter((c) => c.path === '/auth/validate_token').at(-1);
+    assert.equal(validate.status, 200);
+    assert.equal(validate.reqHeaders['access-token'], back.searchParams.get('auth_token'), 'validated the token of the redirect');
+    const stored = await ng.stored(e);
+    assertFiveHeaders(stored, String(OCTOCAT.id));
+    assert.equal(stored.client, back.searchParams.get('client_id'));
+    assert.ok((await ng.events(e)).includes('auth:validation-success'));
   });
 
   s.step('sign out: signOut clears storage and the old token is dead on the server', async (e) => {
