@@ -422,6 +422,20 @@ describe('angular-token, batch_response = "omit" (toker default)', () => {
     assert.equal((await at.call(e, 'signIn', { login: email, password: passwords[2] })).ok, false);
   });
 
+  s.step('CORS: Chromium caches toker\'s preflights (Access-Control-Max-Age 7200): one OPTIONS per URL for the whole run', async (e) => {
+    // angular-token sends no If-Modified-Since, so its requests may use the preflight cache
+    // (toker's `Cache-Control: no-store` on the 204 does not stop that). j-toker and
+    // ng-token-auth add `If-Modified-Since`, which turns the request's cache mode into no-store
+    // (Fetch spec) and makes Chromium preflight every one of them: see j-toker.test.mjs.
+    const preflights = {};
+    for (const r of e.toker.requests().filter((r) => r.method === 'OPTIONS')) preflights[r.path] = (preflights[r.path] || 0) + 1;
+    assert.ok(Object.keys(preflights).length >= 5, JSON.stringify(preflights));
+    assert.deepEqual(Object.values(preflights).filter((n) => n !== 1), [], JSON.stringify(preflights));
+    const gets = e.toker.requests().filter((r) => r.method === 'GET' && r.path === '/api/me').length;
+    assert.ok(gets > 10, `${gets} GET /api/me`);
+    assert.equal(preflights['/api/me'], 1);
+  });
+
   s.step('no uncaught errors; Angular\'s ErrorHandler got only angular-token\'s own (the refused signIn)', async (e) => {
     assert.deepEqual(e.pageErrors, []);
     // Since the last page load (the sameWindow step): the refused sign-in after the delete.

@@ -9,6 +9,16 @@ import {
   OAUTH_CLIENT_ID, apiCalls, apiGet, firstLink, navigationsSince, openPage, openedPopup, sleep, suite, waitFor, waitForReady,
 } from './harness.mjs';
 
+// Preflights: Chromium sends an OPTIONS before every j-toker request that carries credentials,
+// although toker answers preflights with `Access-Control-Max-Age: 7200`. Not toker's doing:
+// j-toker adds `If-Modified-Since: Mon, 26 Jul 1997 …` (an IE cache-buster) to those requests,
+// a conditional header turns the request's cache mode into "no-store" (Fetch spec, HTTP-network-
+// or-cache fetch), and Chromium then bypasses its preflight cache as well. Checked with a bare
+// server: with If-Modified-Since every fetch is preflighted, without it only the first, whether
+// or not the preflight 204 carries `Cache-Control: no-store`. ng-token-auth (which adds the
+// header to every $http call) shows the same; angular-token, which does not send it, gets one
+// preflight per URL for a whole run (asserted in angular-token.test.mjs).
+
 const WINDOW_S = 2; // batch_request_buffer_throttle for these runs
 const AFTER_WINDOW_MS = WINDOW_S * 1000 + 300;
 

@@ -9,6 +9,9 @@ import {
   apiCalls, apiGet, firstLink, navigationsSince, openPage, openedPopup, sleep, suite, waitFor, waitForReady,
 } from './harness.mjs';
 
+// Preflights: ng-token-auth adds `If-Modified-Since` to every $http request, so Chromium
+// preflights each one despite toker's Access-Control-Max-Age (see j-toker.test.mjs).
+
 const WINDOW_S = 2; // batch_request_buffer_throttle for this run
 const AFTER_WINDOW_MS = WINDOW_S * 1000 + 300;
 
