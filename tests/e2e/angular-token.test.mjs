@@ -352,7 +352,8 @@ describe('angular-token, batch_response = "omit" (toker default)', () => {
     await openPage(e, '/angular-token.html?oauth=sameWindow');
     const before = await at.stored(e);
     const nav0 = e.navigations.length;
-    await e.page.evaluate(() => { setTimeout(() => window.startOAuth(), 0); });
+    // (not ready until the page that comes back is: this one stays up during the redirects)
+    await e.page.evaluate(() => { window.ready = false; setTimeout(() => window.startOAuth(), 0); });
     await waitFor('the app to come back from the provider', () =>
       navigationsSince(e, nav0, 'main').some((n) => n.url.startsWith(`${e.origin}/`)));
     await waitForReady(e);

@@ -330,7 +330,8 @@ describe('ng-token-auth, batch_response = "omit" (toker default)', () => {
     assert.equal((await ng.validation(e)).state, 'rejected', 'signed out by the failed popup sign-ins');
     const href = await e.page.evaluate(() => location.href);
     const nav0 = e.navigations.length;
-    await e.page.evaluate(() => { setTimeout(() => window.$auth.authenticate('github'), 0); });
+    // (not ready until the page that comes back is: this one stays up during the redirects)
+    await e.page.evaluate(() => { window.ready = false; setTimeout(() => window.$auth.authenticate('github'), 0); });
     await waitFor('the page to come back from the provider', () =>
       navigationsSince(e, nav0, 'main').some((n) => n.url.startsWith(`${e.origin}/`)));
     await waitForReady(e);
