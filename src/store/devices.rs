@@ -37,16 +37,18 @@ impl Store {
         client: &str,
     ) -> StoreResult<Option<(Device, User)>> {
         // An inner join, so the planner can start from the users (uid, provider) index and
-        // reach the device through (user_id, client).
+        // reach the device through (user_id, client). `all()`, not `one()`: a bound `LIMIT ?`
+        // makes SQLite re-prepare the statement on every execution (it plans around the limit's
+        // value), which cost a third of the server's CPU; a uid matches one user per provider.
         let found = device::Entity::find()
             .inner_join(user::Entity)
             .select_also(user::Entity)
             .filter(device::Column::Client.eq(client))
             .filter(user::Column::Uid.eq(uid))
-            .one(&self.db)
+            .all(&self.db)
             .await?;
         // Compare exactly: MySQL's default collation would match another letter case.
-        Ok(found.and_then(|(d, u)| match u {
+        Ok(found.into_iter().find_map(|(d, u)| match u {
             Some(u) if d.client == client && u.uid == uid => Some((d, u)),
             _ => None,
         }))
