@@ -288,7 +288,7 @@ describe('angular-token, batch_response = "omit" (toker default)', () => {
     const { popup, url } = await openedPopup(e, () => e.page.evaluate(() => window.startOAuth()));
     assert.equal(url, `${e.api}/auth/github?omniauth_window_type=newWindow&auth_origin_url=${encodeURIComponent(`${e.origin}/oauth_callback`)}`);
     await waitFor('the credentials message', async () => (await at.oauth(e)).messages.length > 0);
-    const hops = navigationsSince(e, nav0, 'popup');
+    const hops = await navigationsSince(e, nav0, 'popup');
     assert.deepEqual(hops.map((n) => [n.url.split('?')[0], n.status]), [
       [`${e.api}/auth/github`, 302], [`${e.oauth.consentUrl}/authorize`, 302], [`${e.oauth.url}/authorize`, 302],
       [`${e.api}/omniauth/github/callback`, 200],
@@ -328,7 +328,7 @@ describe('angular-token, batch_response = "omit" (toker default)', () => {
     assert.deepEqual(messages, [{ message: 'authFailure', error: 'access_denied' }]);
     assert.deepEqual(errors, [], 'reported as a value, not as an error');
     assert.equal(completed, false);
-    const callback = navigationsSince(e, nav0, 'popup').at(-1);
+    const callback = (await navigationsSince(e, nav0, 'popup')).at(-1);
     assert.equal(callback.url.split('?')[0], `${e.api}/omniauth/github/callback`);
     assert.equal(new URL(callback.url).searchParams.get('error'), 'access_denied');
     await waitFor('the popup to close itself', () => popup.isClosed());
@@ -354,11 +354,11 @@ describe('angular-token, batch_response = "omit" (toker default)', () => {
     const nav0 = e.navigations.length;
     // (not ready until the page that comes back is: this one stays up during the redirects)
     await e.page.evaluate(() => { window.ready = false; setTimeout(() => window.startOAuth(), 0); });
-    await waitFor('the app to come back from the provider', () =>
-      navigationsSince(e, nav0, 'main').some((n) => n.url.startsWith(`${e.origin}/`)));
+    await waitFor('the app to come back from the provider', async () =>
+      (await navigationsSince(e, nav0, 'main')).some((n) => n.url.startsWith(`${e.origin}/`)));
     await waitForReady(e);
     await waitFor('processOAuthCallback', () => e.page.evaluate(() => window.oauthCallbackProcessed === true));
-    const hops = navigationsSince(e, nav0, 'main');
+    const hops = await navigationsSince(e, nav0, 'main');
     const callbackUrl = `${e.origin}/oauth_callback`;
     assert.equal(hops[0].url, `${e.api}/auth/github?omniauth_window_type=sameWindow&auth_origin_url=${encodeURIComponent(callbackUrl)}`);
     assert.deepEqual(hops.map((n) => [n.url.split('?')[0], n.status]), [

@@ -1,7 +1,7 @@
 // The e2e harness: for one test file, a real toker binary (fresh SQLite file, SMTP to aiosmtpd,
 // optionally a real OAuth2 provider), a static server for the test pages on a different origin,
-// and Debian's Chromium driven by playwright-core. `suite()` wires it into node:test: start in `before`, stop in `after`, and
-// `step()` keeps a screenshot, the browser console and the toker log under artifacts/ when a
+// and Debian's Chromium driven by playwright-core. `suite()` wires it into node:test: start in
+// `before`, stop in `after`, and `step()` keeps a screenshot, the browser console and the toker log under artifacts/ when a
 // step fails.
 
 import { after, before, test } from 'node:test';
@@ -270,8 +270,6 @@ class OAuthProvider {
     this.url = null;
     this.log = '';
     this.answer = 'approve';
-    /** Every /authorize request the browser made (URLs at the consent server). */
-    this.authorizeUrls = [];
   }
 
   static async start() {
@@ -315,7 +313,6 @@ class OAuthProvider {
         res.end('not found');
         return;
       }
-      this.authorizeUrls.push(`http://${req.headers.host}${req.url}`);
       this.log += `[consent] ${this.answer} ${req.url}\n`;
       if (this.answer === 'approve') {
         res.writeHead(302, { location: `${this.url}/authorize${url.search}` });
@@ -421,7 +418,9 @@ async function startPageServer(getConfig, aliases = {}) {
  */
 export async function startEnv({ env = {}, config = {}, oauth = false, pageAliases = {} } = {}) {
   const tmp = await fsp.mkdtemp(path.join(os.tmpdir(), 'toker-e2e-'));
-  const e = { tmp, console: [], pageErrors: [], apiCalls: [], pendingCalls: [], navigations: [], popups: [], closers: [] };
+  const e = {
+    tmp, console: [], pageErrors: [], apiCalls: [], pendingCalls: [], navigations: [], pendingNavigations: [], popups: [], closers: [],
+  };
   try {
     e.mail = await MailSink.start(tmp);
     e.closers.push(() => e.mail.stop());
@@ -464,11 +463,11 @@ export async function startEnv({ env = {}, config = {}, oauth = false, pageAlias
       const nav = { page: kind, method: req.method(), url: req.url(), status: null, location: null };
       e.navigations.push(nav);
       log(`[${nav.page}] ${nav.method} ${nav.url}`);
-      req.response().then((res) => {
+      e.pendingNavigations.push(req.response().then(async (res) => {
         if (!res) return;
         nav.status = res.status();
-        return res.headerValue('location').then((l) => { nav.location = l; });
-      }).catch(() => {});
+        nav.location = await res.headerValue('location');
+      }).catch(() => {}));
     });
     // Every response from toker the page received, with both sides' headers (preflights are
     // handled by Chromium's network service and do not show up here).
@@ -580,8 +579,10 @@ export async function openedPopup(e, start) {
   return { popup, url: first.url };
 }
 
-/** The document requests since index `from` of e.navigations (see startEnv). */
-export function navigationsSince(e, from, page) {
+/** The document requests since index `from` of e.navigations (see startEnv), of `page` if given. */
+export async function navigationsSince(e, from, page) {
+  // Each status arrives with its response; a request that never got one settles as null.
+  await Promise.race([Promise.all(e.pendingNavigations), sleep(5000)]);
   return e.navigations.slice(from).filter((n) => !page || n.page === page);
 }
 

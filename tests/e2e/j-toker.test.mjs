@@ -269,7 +269,7 @@ describe('j-toker, batch_response = "omit" (toker default)', () => {
     assert.equal(r.ok, true, JSON.stringify(r.value));
     // The popup went toker → the user's consent → the provider → toker's callback page, which
     // answered j-toker's requestCredentials and closed itself.
-    const hops = navigationsSince(e, nav0, 'popup');
+    const hops = await navigationsSince(e, nav0, 'popup');
     assert.deepEqual(hops.map((n) => [n.url.split('?')[0], n.status]), [
       [`${e.api}/auth/github`, 302], [`${e.oauth.consentUrl}/authorize`, 302], [`${e.oauth.url}/authorize`, 302],
       [`${e.api}/omniauth/github/callback`, 200],
@@ -309,7 +309,7 @@ describe('j-toker, batch_response = "omit" (toker default)', () => {
     // toker's page posts {message: 'authFailure', error: 'access_denied'}; j-toker's rejectPromise
     // parses `data.responseText` (there is none in a message), so the reason is all it reports.
     assert.deepEqual(r.value, { reason: 'OAuth authentication failed.', data: {} });
-    const callback = navigationsSince(e, nav0, 'popup').at(-1);
+    const callback = (await navigationsSince(e, nav0, 'popup')).at(-1);
     assert.equal(callback.url.split('?')[0], `${e.api}/omniauth/github/callback`);
     assert.equal(new URL(callback.url).searchParams.get('error'), 'access_denied');
     assert.equal(callback.status, 200);
@@ -340,7 +340,7 @@ describe('j-toker, batch_response = "omit" (toker default)', () => {
     const nav0 = e.navigations.length;
     await e.page.evaluate(() => { setTimeout(() => $.auth.oAuthSignIn({ provider: 'github' }), 0); });
     await e.page.waitForURL(`${e.api}/omniauth/github/callback?**`);
-    const start = navigationsSince(e, nav0, 'main')[0];
+    const start = (await navigationsSince(e, nav0, 'main'))[0];
     assert.equal(start.url.split('?')[0], `${e.api}/auth/github`);
     assert.equal(new URL(start.url).searchParams.get('omniauth_window_type'), 'newWindow',
       'j-toker has no way to ask for sameWindow');

@@ -264,7 +264,7 @@ describe('ng-token-auth, batch_response = "omit" (toker default)', () => {
     assert.equal(url, `${e.api}/auth/github?auth_origin_url=${encodeURIComponent(href)}&extra=x%20y&omniauth_window_type=newWindow`);
     const r = await pending;
     assert.equal(r.ok, true, JSON.stringify(r.value));
-    const hops = navigationsSince(e, nav0, 'popup');
+    const hops = await navigationsSince(e, nav0, 'popup');
     assert.deepEqual(hops.map((n) => [n.url.split('?')[0], n.status]), [
       [`${e.api}/auth/github`, 302], [`${e.oauth.consentUrl}/authorize`, 302], [`${e.oauth.url}/authorize`, 302],
       [`${e.api}/omniauth/github/callback`, 200],
@@ -298,7 +298,7 @@ describe('ng-token-auth, batch_response = "omit" (toker default)', () => {
     const r = await pending;
     assert.equal(r.ok, false);
     assert.deepEqual(r.value, { reason: 'unauthorized', errors: ['access_denied'] });
-    const callback = navigationsSince(e, nav0, 'popup').at(-1);
+    const callback = (await navigationsSince(e, nav0, 'popup')).at(-1);
     assert.equal(callback.url.split('?')[0], `${e.api}/omniauth/github/callback`);
     assert.equal(new URL(callback.url).searchParams.get('error'), 'access_denied');
     await waitFor('the popup to close itself', () => popup.isClosed());
@@ -332,10 +332,10 @@ describe('ng-token-auth, batch_response = "omit" (toker default)', () => {
     const nav0 = e.navigations.length;
     // (not ready until the page that comes back is: this one stays up during the redirects)
     await e.page.evaluate(() => { window.ready = false; setTimeout(() => window.$auth.authenticate('github'), 0); });
-    await waitFor('the page to come back from the provider', () =>
-      navigationsSince(e, nav0, 'main').some((n) => n.url.startsWith(`${e.origin}/`)));
+    await waitFor('the page to come back from the provider', async () =>
+      (await navigationsSince(e, nav0, 'main')).some((n) => n.url.startsWith(`${e.origin}/`)));
     await waitForReady(e);
-    const hops = navigationsSince(e, nav0, 'main');
+    const hops = await navigationsSince(e, nav0, 'main');
     assert.equal(hops[0].url, `${e.api}/auth/github?auth_origin_url=${encodeURIComponent(href)}&omniauth_window_type=sameWindow`);
     assert.deepEqual(hops.map((n) => [n.url.split('?')[0], n.status]), [
       [`${e.api}/auth/github`, 302], [`${e.oauth.consentUrl}/authorize`, 302], [`${e.oauth.url}/authorize`, 302],
