@@ -60,6 +60,7 @@ pub fn with_default_pg_user(url: &str) -> String {
 pub struct Store {
     db: DatabaseConnection,
     tokens: token_writes::TokenWriter,
+    find_device: devices::FindDevice,
 }
 
 impl Store {
@@ -87,6 +88,7 @@ impl Store {
     pub fn from_connection(db: DatabaseConnection) -> Store {
         Store {
             tokens: token_writes::TokenWriter::spawn(db.clone()),
+            find_device: devices::FindDevice::new(db.get_database_backend()),
             db,
         }
     }
