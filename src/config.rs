@@ -186,8 +186,8 @@ pub struct Settings {
     pub bind: String,
     /// `sqlite://…`, `postgres://…` or `mysql://…` (MariaDB).
     pub database_url: String,
-    /// Largest connection pool per process.
-    pub database_max_connections: u32,
+    /// Largest connection pool per process; unset: see `pool_size`.
+    pub database_max_connections: Option<u32>,
     /// Apply pending migrations when `serve` starts.
     pub auto_migrate: bool,
     /// Path prefix of the devise_token_auth routes (DTA's `mount_devise_token_auth_for … at:`).
@@ -293,7 +293,7 @@ impl Default for Settings {
         Settings {
             bind: "127.0.0.1:3000".into(),
             database_url: "sqlite://toker.db?mode=rwc".into(),
-            database_max_connections: 10,
+            database_max_connections: None,
             auto_migrate: true,
             mount_path: "/auth".into(),
             public_url: None,
@@ -436,7 +436,7 @@ impl Settings {
                 "must start with sqlite:, postgres:, postgresql: or mysql:",
             ));
         }
-        if self.database_max_connections == 0 {
+        if self.database_max_connections == Some(0) {
             return Err(invalid("database_max_connections", "must be at least 1"));
         }
         if !self.mount_path.starts_with('/')
@@ -630,6 +630,22 @@ impl Settings {
         }
     }
 
+    /// The connection pool size: `database_max_connections`, or by default 10 for a database
+    /// server and 2 × cores (2 to 10) for SQLite. SQLite runs each connection on its own
+    /// thread and takes one writer at a time: more connections than cores only add contention
+    /// (docs/benchmarks.md).
+    pub fn pool_size(&self) -> u32 {
+        if let Some(n) = self.database_max_connections {
+            return n;
+        }
+        if self.database_url.starts_with("sqlite:") {
+            let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+            (2 * cores).clamp(2, 10) as u32
+        } else {
+            10
+        }
+    }
+
     /// The database URL with any password replaced, for logs.
     pub fn database_url_for_logs(&self) -> String {
         match url::Url::parse(&self.database_url) {
@@ -661,6 +677,25 @@ fn describe_figment_error(error: figment::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn pool_size_defaults_to_a_few_connections_per_core_on_sqlite_only() {
+        let sqlite = Settings {
+            database_url: "sqlite://toker.db".into(),
+            ..Settings::default()
+        };
+        assert!((2..=10).contains(&sqlite.pool_size()));
+        let postgres = Settings {
+            database_url: "postgres://127.0.0.1/test".into(),
+            ..Settings::default()
+        };
+        assert_eq!(postgres.pool_size(), 10);
+        let explicit = Settings {
+            database_max_connections: Some(3),
+            ..sqlite
+        };
+        assert_eq!(explicit.pool_size(), 3);
+    }
 
     #[test]
     fn defaults_are_valid_and_match_devise_token_auth() {

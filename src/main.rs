@@ -44,7 +44,7 @@ async fn main() -> ExitCode {
 
 async fn serve(settings: Settings) -> anyhow::Result<()> {
     tracing::info!(version = env!("CARGO_PKG_VERSION"), "toker starting");
-    tracing::info!(database = %settings.database_url_for_logs(), "database");
+    tracing::info!(database = %settings.database_url_for_logs(), pool = settings.pool_size(), "database");
     let cors = if settings.cors_origins.is_empty() {
         "none: browsers on other origins are refused (set cors_origins)".to_string()
     } else {

@@ -34,7 +34,7 @@ pub struct Application {
 impl Application {
     /// Connects to the database (migrating it when `auto_migrate`), builds the app and binds.
     pub async fn build(settings: Settings) -> anyhow::Result<Application> {
-        let store = Store::connect(&settings.database_url, settings.database_max_connections)
+        let store = Store::connect(&settings.database_url, settings.pool_size())
             .await
             .map_err(|e| {
                 anyhow::anyhow!(

@@ -113,7 +113,7 @@ pub fn test_settings(database_url: &str) -> Settings {
     Settings {
         bind: "127.0.0.1:0".into(),
         database_url: database_url.to_string(),
-        database_max_connections: 5,
+        database_max_connections: Some(5),
         password_cost: 4,
         cors_origins: vec![
             "https://app.example.com".into(),
