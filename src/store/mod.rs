@@ -72,6 +72,9 @@ impl Store {
             .min_connections(1)
             .connect_timeout(Duration::from_secs(10))
             .acquire_timeout(Duration::from_secs(10))
+            // Ping a pooled connection only after it sat idle (a server restart, a proxy timing
+            // out): pinging on every checkout doubled the round trips of each request.
+            .test_before_acquire_if_idle_for(Duration::from_secs(30))
             .sqlx_logging(false);
         if url.starts_with("sqlite:") {
             opts.map_sqlx_sqlite_opts(|o| {
