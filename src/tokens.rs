@@ -35,10 +35,12 @@ pub fn friendly_token() -> String {
 
 /// What is stored for a token: its SHA-256, hex. A 128-bit random token needs no slow hash (D2).
 pub fn digest(token: &str) -> String {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
     let hash = Sha256::digest(token.as_bytes());
     let mut out = String::with_capacity(64);
     for b in hash.iter() {
-        out.push_str(&format!("{b:02x}"));
+        out.push(HEX[usize::from(b >> 4)].into());
+        out.push(HEX[usize::from(b & 0x0f)].into());
     }
     out
 }
