@@ -1,6 +1,7 @@
 //! Persistence: the only module that speaks sea-orm. Everything above it sees `User`, `Device`
 //! and plain functions; connection set-up for the three backends lives here too.
 
+mod checkpoint;
 mod devices;
 mod nonces;
 mod token_writes;
@@ -61,6 +62,7 @@ pub struct Store {
     db: DatabaseConnection,
     tokens: token_writes::TokenWriter,
     find_device: devices::FindDevice,
+    _checkpoints: Option<checkpoint::Alive>,
 }
 
 impl Store {
@@ -86,16 +88,26 @@ impl Store {
                     // WAL mode; reading the pages back through a memory map instead of pread()
                     // copies keeps the one read per request cheap.
                     .pragma("mmap_size", "268435456")
+                    // Checkpoints run in their own task (`checkpoint`), not inside commits.
+                    .pragma("wal_autocheckpoint", "0")
             });
         }
         Ok(Store::from_connection(Database::connect(opts).await?))
     }
 
-    /// Wraps a connection; starts the token writer task, so it must run inside the runtime.
+    /// Wraps a connection; starts the token writer task (and for SQLite the checkpoint task),
+    /// so it must run inside the runtime.
     pub fn from_connection(db: DatabaseConnection) -> Store {
+        let backend = db.get_database_backend();
+        let checkpoints = (backend == sea_orm::DbBackend::Sqlite).then(|| {
+            let alive = checkpoint::Alive::default();
+            checkpoint::spawn(db.clone(), std::sync::Arc::downgrade(&alive));
+            alive
+        });
         Store {
             tokens: token_writes::TokenWriter::spawn(db.clone()),
-            find_device: devices::FindDevice::new(db.get_database_backend()),
+            find_device: devices::FindDevice::new(backend),
+            _checkpoints: checkpoints,
             db,
         }
     }
