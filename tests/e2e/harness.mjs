@@ -4,6 +4,7 @@
 // `before`, stop in `after`, and `step()` keeps a screenshot, the browser console and the toker log under artifacts/ when a
 // step fails.
 
+import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
@@ -590,6 +591,29 @@ export async function navigationsSince(e, from, page) {
 export async function apiGet(e, pathname, headers = {}) {
   const res = await fetch(`${e.api}${pathname}`, { headers });
   return { status: res.status, body: await res.json().catch(() => null), headers: res.headers };
+}
+
+/**
+ * The burst every rotating library goes through: one request after the batch window rotates,
+ * six concurrent ones inside the window are batch requests that leave the stored token alone,
+ * three more follow, and after the window rotation resumes; nothing is refused. `lib` is the
+ * test file's driver (`get`, `stored`), `token` reads the access token out of what it stores.
+ */
+export async function burstInsideWindow(e, lib, { afterWindowMs, token }) {
+  await sleep(afterWindowMs);
+  assert.equal((await lib.get(e, '/api/me')).status, 200); // rotates; the window starts now
+  const rotated = await lib.stored(e);
+  const burst = await e.page.evaluate(() => Promise.all([1, 2, 3, 4, 5, 6].map(() => window.get('/api/me'))));
+  assert.deepEqual(burst.map((r) => r.status), [200, 200, 200, 200, 200, 200]);
+  assert.deepEqual(await lib.stored(e), rotated, 'batch responses leave the stored token alone');
+  for (let i = 0; i < 3; i++) assert.equal((await lib.get(e, '/api/me')).status, 200);
+  await sleep(afterWindowMs);
+  assert.equal((await lib.get(e, '/api/me')).status, 200);
+  const after = await lib.stored(e);
+  assert.notEqual(token(after), token(rotated), 'rotation resumed after the window');
+  const me = (await apiCalls(e)).filter((c) => c.path === '/api/me');
+  assert.deepEqual(me.filter((c) => c.status !== 200), [], 'no request failed');
+  assert.deepEqual(e.toker.requests().filter((r) => r.method === 'GET' && r.path === '/api/me' && r.status !== 200), [], 'toker answered no 401');
 }
 
 export { waitFor };

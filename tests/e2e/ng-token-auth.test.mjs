@@ -6,8 +6,7 @@
 import assert from 'node:assert/strict';
 import { describe } from 'node:test';
 import {
-  apiCalls, apiGet, firstLink, navigationsSince, openPage, openedPopup, sleep, suite, waitFor, waitForReady,
-} from './harness.mjs';
+  apiCalls, apiGet, firstLink, navigationsSince, openPage, openedPopup, sleep, suite, waitFor, waitForReady, burstInsideWindow } from './harness.mjs';
 
 // Preflights: ng-token-auth adds `If-Modified-Since` to every $http request, so Chromium
 // preflights each one despite toker's Access-Control-Max-Age (see j-toker.test.mjs).
@@ -163,20 +162,7 @@ describe('ng-token-auth, batch_response = "omit" (toker default)', () => {
   });
 
   s.step('burst: 6 concurrent requests inside the batch window, then more: no 401, still signed in', async (e) => {
-    await sleep(AFTER_WINDOW_MS);
-    assert.equal((await ng.get(e, '/api/me')).status, 200); // rotates; the window starts now
-    const rotated = await ng.stored(e);
-    const burst = await e.page.evaluate(() => Promise.all([1, 2, 3, 4, 5, 6].map(() => window.get('/api/me'))));
-    assert.deepEqual(burst.map((r) => r.status), [200, 200, 200, 200, 200, 200]);
-    assert.deepEqual(await ng.stored(e), rotated, 'batch responses leave the stored token alone');
-    for (let i = 0; i < 3; i++) assert.equal((await ng.get(e, '/api/me')).status, 200);
-    await sleep(AFTER_WINDOW_MS);
-    assert.equal((await ng.get(e, '/api/me')).status, 200);
-    const after = await ng.stored(e);
-    assert.notEqual(after['access-token'], rotated['access-token'], 'rotation resumed after the window');
-    const me = (await apiCalls(e)).filter((c) => c.path === '/api/me');
-    assert.deepEqual(me.filter((c) => c.status !== 200), [], 'no request failed');
-    assert.deepEqual(e.toker.requests().filter((r) => r.method === 'GET' && r.path === '/api/me' && r.status !== 200), []);
+    await burstInsideWindow(e, ng, { afterWindowMs: AFTER_WINDOW_MS, token: (t) => t['access-token'] });
     assert.equal(await e.page.evaluate(() => !!window.$auth.userIsAuthenticated()), true);
   });
 
