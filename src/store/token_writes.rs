@@ -9,7 +9,7 @@
 //! Each rotation stays a compare-and-swap on `version`, evaluated per row by the database, so
 //! the semantics across processes and instances are exactly those of a single-row UPDATE.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, DbErr, EntityTrait, QueryFilter,
@@ -121,7 +121,7 @@ async fn run(db: DatabaseConnection, mut rx: mpsc::UnboundedReceiver<Write>) {
         let mut rotations = Vec::new();
         let mut touches: HashMap<i64, Touches> = HashMap::new();
         let mut later = Vec::new();
-        let mut ids = std::collections::HashSet::new();
+        let mut ids = HashSet::new();
         for r in deferred.drain(..) {
             if ids.insert(r.id) {
                 rotations.push(r);
@@ -191,12 +191,12 @@ async fn run(db: DatabaseConnection, mut rx: mpsc::UnboundedReceiver<Write>) {
 async fn rotate_all(
     db: &DatabaseConnection,
     rotations: &[Rotation],
-) -> Result<std::collections::HashSet<i64>, DbErr> {
+) -> Result<HashSet<i64>, DbErr> {
     let backend = db.get_database_backend();
     if backend == DbBackend::MySql {
         // No UPDATE … RETURNING: one transaction of single-row compare-and-swaps.
         let txn = db.begin().await?;
-        let mut won = std::collections::HashSet::new();
+        let mut won = HashSet::new();
         for r in rotations {
             if rotate_one(&txn, r).await? {
                 won.insert(r.id);
@@ -205,24 +205,13 @@ async fn rotate_all(
         txn.commit().await?;
         return Ok(won);
     }
-    let mut values = Vec::with_capacity(rotations.len() * 7);
+    const TYPES: [&str; 7] = [
+        "bigint", "bigint", "text", "text", "text", "bigint", "bigint",
+    ];
+    let mut values = Vec::with_capacity(rotations.len() * TYPES.len());
     let mut rows = Vec::with_capacity(rotations.len());
     for (i, r) in rotations.iter().enumerate() {
-        let p = |k: usize| placeholder(backend, i * 7 + k);
-        rows.push(if backend == DbBackend::Postgres {
-            format!(
-                "({}::bigint, {}::bigint, {}::text, {}::text, {}::text, {}::bigint, {}::bigint)",
-                p(1),
-                p(2),
-                p(3),
-                p(4),
-                p(5),
-                p(6),
-                p(7)
-            )
-        } else {
-            "(?, ?, ?, ?, ?, ?, ?)".to_string()
-        });
+        rows.push(values_row(backend, i, &TYPES));
         values.extend([
             Value::from(r.id),
             Value::from(r.expected_version),
@@ -292,14 +281,11 @@ async fn touch_all(db: &DatabaseConnection, rows: &[(i64, i64)]) -> Result<(), D
         }
         return txn.commit().await;
     }
-    let mut values = Vec::with_capacity(rows.len() * 2);
+    const TYPES: [&str; 2] = ["bigint", "bigint"];
+    let mut values = Vec::with_capacity(rows.len() * TYPES.len());
     let mut tuples = Vec::with_capacity(rows.len());
     for (i, (id, now_ms)) in rows.iter().enumerate() {
-        tuples.push(if backend == DbBackend::Postgres {
-            format!("(${}::bigint, ${}::bigint)", i * 2 + 1, i * 2 + 2)
-        } else {
-            "(?, ?)".to_string()
-        });
+        tuples.push(values_row(backend, i, &TYPES));
         values.extend([Value::from(*id), Value::from(*now_ms)]);
     }
     let sql = format!(
@@ -313,9 +299,33 @@ async fn touch_all(db: &DatabaseConnection, rows: &[(i64, i64)]) -> Result<(), D
     Ok(())
 }
 
-fn placeholder(backend: DbBackend, n: usize) -> String {
-    match backend {
-        DbBackend::Postgres => format!("${n}"),
-        _ => "?".to_string(),
+/// Row `row` of a `VALUES` list with one placeholder per column: `(?, ?)` on SQLite,
+/// `($3::bigint, $4::bigint)` on PostgreSQL, which needs the types to compare and assign them.
+fn values_row(backend: DbBackend, row: usize, types: &[&str]) -> String {
+    let cells: Vec<String> = types
+        .iter()
+        .enumerate()
+        .map(|(col, ty)| match backend {
+            DbBackend::Postgres => format!("${}::{ty}", row * types.len() + col + 1),
+            _ => "?".to_string(),
+        })
+        .collect();
+    format!("({})", cells.join(", "))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn values_rows_number_postgres_parameters_across_rows() {
+        assert_eq!(
+            values_row(DbBackend::Postgres, 1, &["bigint", "text"]),
+            "($3::bigint, $4::text)"
+        );
+        assert_eq!(
+            values_row(DbBackend::Sqlite, 5, &["bigint", "text"]),
+            "(?, ?)"
+        );
     }
 }
