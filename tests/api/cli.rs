@@ -5,13 +5,15 @@ use std::process::{Command, Output};
 
 fn toker(args: &[&str], env: &[(&str, &str)]) -> Output {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_toker"));
-    cmd.args(args).env("NO_COLOR", "1");
+    // A developer's own settings must not leak into these runs (removed before the test's own
+    // variables are set, or a test's database would be dropped for ./toker.db).
+    cmd.env_remove("TOKER_DATABASE_URL")
+        .args(args)
+        .env("NO_COLOR", "1")
+        .current_dir(std::env::temp_dir());
     for (k, v) in env {
         cmd.env(k, v);
     }
-    // A developer's own settings must not leak into these runs.
-    cmd.env_remove("TOKER_DATABASE_URL")
-        .current_dir(std::env::temp_dir());
     cmd.output().expect("run toker")
 }
 
