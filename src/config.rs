@@ -11,6 +11,7 @@ use figment::{
 };
 use serde::{Deserialize, Serialize};
 
+use crate::contract::headers::HeaderNames;
 use crate::redirect::Whitelist;
 
 /// What a batch response (a request inside the batch window) carries (decisions.md D1).
@@ -145,34 +146,6 @@ impl CurrentPasswordCheck {
         match self {
             CurrentPasswordCheck::Off(_) => None,
             CurrentPasswordCheck::Mode(mode) => Some(mode),
-        }
-    }
-}
-
-/// DTA's `headers_names`: the wire names of the auth headers (also the JSON keys inside the
-/// `Authorization` payload and the query-parameter fallbacks).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct HeaderNames {
-    pub authorization: String,
-    #[serde(rename = "access-token")]
-    pub access_token: String,
-    pub client: String,
-    pub expiry: String,
-    pub uid: String,
-    #[serde(rename = "token-type")]
-    pub token_type: String,
-}
-
-impl Default for HeaderNames {
-    fn default() -> Self {
-        HeaderNames {
-            authorization: "Authorization".into(),
-            access_token: "access-token".into(),
-            client: "client".into(),
-            expiry: "expiry".into(),
-            uid: "uid".into(),
-            token_type: "token-type".into(),
         }
     }
 }

@@ -2,11 +2,7 @@
 //! framework's, into a JSON body of the contract's E1 shape (decisions.md D9): j-toker hangs on
 //! a non-JSON error body, and no client should ever see a stack trace or a 5xx it can't parse.
 
-use poem::{
-    Endpoint, Response,
-    error::ResponseError,
-    http::{StatusCode, header},
-};
+use poem::{Endpoint, Response, error::ResponseError, http::StatusCode};
 
 /// An error answered with `{"success":false,"errors":[message]}`.
 #[derive(Debug, thiserror::Error)]
@@ -60,19 +56,12 @@ impl ResponseError for ApiError {
     }
 }
 
-/// The E1 body with the contract's content type.
-pub fn error_response(status: StatusCode, message: &str) -> Response {
-    let body = serde_json::json!({ "success": false, "errors": [message] });
-    Response::builder()
-        .status(status)
-        .header(header::CONTENT_TYPE, "application/json; charset=utf-8")
-        .body(body.to_string())
-}
+pub use crate::contract::error_response;
 
 /// Maps every error that escapes an endpoint (unknown route, wrong method, unreadable body,
 /// oversized body, a framework parse error, a panic-free internal failure) to JSON.
 pub async fn to_json_error(err: poem::Error) -> Response {
-    if err.is::<ApiError>() {
+    if err.is::<ApiError>() || err.is::<crate::contract::params::ParamsError>() {
         return err.into_response();
     }
     let status = err.status();

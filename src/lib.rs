@@ -5,6 +5,7 @@ pub mod accounts;
 pub mod api;
 pub mod cli;
 pub mod config;
+pub mod contract;
 pub mod error;
 pub mod http;
 pub mod mail;

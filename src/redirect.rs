@@ -183,7 +183,7 @@ pub fn cgi_escape(s: &str) -> String {
 /// `access-token` and `client` (named per `headers_names`), their legacy twins `token` and
 /// `client_id` that ng-token-auth and angular-token read, `config`, `expiry` and `uid`.
 pub fn credential_params(
-    names: &crate::config::HeaderNames,
+    names: &crate::contract::headers::HeaderNames,
     token: &str,
     client: &str,
     expiry: i64,

@@ -11,12 +11,13 @@ use poem::{
 
 use crate::{
     accounts::{Accounts, Hasher},
-    api::{self, DEFAULT_MOUNT, params::BodyLimit},
+    api::{self, DEFAULT_MOUNT},
     config::Settings,
+    contract::params::BodyLimit,
     error::json_errors,
     http::{
-        ApiHeaders, BodyLimit as DeclaredBodyLimit, auth::TokenAuth, cors::Cors,
-        cors::OriginMatcher, request_log::RequestLog,
+        ApiHeaders, RequestLimits, auth::TokenAuth, cors::Cors, cors::OriginMatcher,
+        request_log::RequestLog,
     },
     redirect::RedirectPolicy,
     store::Store,
@@ -163,7 +164,7 @@ pub fn routes(accounts: &Accounts) -> anyhow::Result<impl Endpoint<Output = Resp
         settings.cors_allow_private_network,
     );
     let app = MountPath::new(router, settings)
-        .with(DeclaredBodyLimit(settings.max_body_size))
+        .with(RequestLimits(settings.max_body_size))
         .data(BodyLimit(settings.max_body_size))
         .data(accounts.clone())
         .with(cors)

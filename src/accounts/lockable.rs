@@ -1,4 +1,4 @@
-//! Devise's `:lockable` (server.md §2.4, §2.12–2.13): failed sign-ins counted atomically, the
+//! Devise's `:lockable` (docs/contract.md §2.4, §2.12–2.13): failed sign-ins counted atomically, the
 //! account locked at `maximum_attempts`, unlocked by a mailed link (`email`), by time (`time`),
 //! either (`both`) or neither (`none`).
 
@@ -8,7 +8,12 @@ use super::{
     Accounts, NewSession, Origin,
     mailed_token::{MailFlowError, TokenKind},
 };
-use crate::{config::LockStrategy, mail::templates, store::User, tokens};
+use crate::{
+    config::{LockStrategy, Settings},
+    mail::templates,
+    store::User,
+    tokens,
+};
 
 /// What one failed sign-in did to the account.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -20,15 +25,19 @@ pub enum FailedSignIn {
     Locked,
 }
 
+/// Locked now: `lockable` on, `locked_at` set and, with a time-based unlock, `unlock_in` not
+/// yet over.
+pub fn is_locked(s: &Settings, user: &User, now: DateTime<Utc>) -> bool {
+    let Some(locked_at) = user.locked_at.filter(|_| s.lockable) else {
+        return false;
+    };
+    !(s.unlock_strategy.by_time() && locked_at + ChronoDuration::seconds(s.unlock_in as i64) <= now)
+}
+
 impl Accounts {
-    /// Locked now: `locked_at` set and, with a time-based unlock, `unlock_in` not yet over.
-    pub fn is_locked(&self, user: &User, now: DateTime<Utc>) -> bool {
-        let s = &self.settings;
-        let Some(locked_at) = user.locked_at.filter(|_| s.lockable) else {
-            return false;
-        };
-        !(s.unlock_strategy.by_time()
-            && locked_at + ChronoDuration::seconds(s.unlock_in as i64) <= now)
+    /// Whether unlock links exist at all (`POST`/`GET /auth/unlock`).
+    pub fn unlocks_by_email(&self) -> bool {
+        self.settings.lockable && self.settings.unlock_strategy.by_email()
     }
 
     /// Counts a failed sign-in and locks the account at `maximum_attempts`, mailing the unlock
@@ -81,7 +90,7 @@ impl Accounts {
         token: &str,
         origin: &Origin,
     ) -> anyhow::Result<Option<(User, NewSession)>> {
-        if token.is_empty() || token.len() > 255 {
+        if !self.unlocks_by_email() || token.is_empty() || token.len() > 255 {
             return Ok(None);
         }
         let Some(mut user) = self
@@ -98,5 +107,58 @@ impl Accounts {
         let user = self.store.save_user(&user).await?;
         let session = self.open_session(&user, origin).await?;
         Ok(Some((user, session)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::UnlockStrategy;
+
+    fn at(secs: i64) -> DateTime<Utc> {
+        DateTime::from_timestamp(1_800_000_000 + secs, 0).unwrap()
+    }
+
+    fn locked() -> User {
+        User {
+            locked_at: Some(at(0)),
+            ..crate::accounts::blank_user()
+        }
+    }
+
+    fn settings(unlock_strategy: UnlockStrategy) -> Settings {
+        Settings {
+            lockable: true,
+            unlock_strategy,
+            unlock_in: 60,
+            ..Settings::default()
+        }
+    }
+
+    #[test]
+    fn a_time_unlock_ends_the_lock_after_unlock_in() {
+        for strategy in [UnlockStrategy::Time, UnlockStrategy::Both] {
+            let s = settings(strategy);
+            assert!(is_locked(&s, &locked(), at(59)), "{strategy:?}");
+            assert!(!is_locked(&s, &locked(), at(60)), "{strategy:?}");
+        }
+    }
+
+    #[test]
+    fn without_a_time_unlock_the_lock_stays() {
+        for strategy in [UnlockStrategy::Email, UnlockStrategy::None] {
+            assert!(is_locked(&settings(strategy), &locked(), at(1_000_000)));
+        }
+    }
+
+    #[test]
+    fn nothing_is_locked_when_lockable_is_off_or_no_lock_is_set() {
+        let off = Settings {
+            lockable: false,
+            ..settings(UnlockStrategy::Email)
+        };
+        assert!(!is_locked(&off, &locked(), at(1)));
+        let open = crate::accounts::blank_user();
+        assert!(!is_locked(&settings(UnlockStrategy::Email), &open, at(1)));
     }
 }

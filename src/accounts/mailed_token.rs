@@ -91,9 +91,10 @@ impl Accounts {
     }
 }
 
-/// A mail to send to whoever owns an address, if anyone does.
-#[derive(Debug, Clone)]
-pub enum MailJob {
+/// A link someone asked to be mailed to an address (docs/contract.md §2.7, §2.10, §2.12).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LinkRequest {
+    /// A new confirmation link (to the pending address when an e-mail change awaits it).
     Confirmation {
         redirect_url: String,
         config: String,
@@ -105,43 +106,86 @@ pub enum MailJob {
     Unlock,
 }
 
+/// What asking for a link came to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LinkOutcome {
+    /// Mailed to the account of `email` (the normalised address).
+    Sent { email: String },
+    /// `paranoid`: the answer must not say whether an account exists, so the lookup and the
+    /// mail happen after the response has gone.
+    Accepted,
+    /// Unlock links are off (`lockable` off, or no e-mail unlock strategy).
+    Unavailable,
+    /// No e-mail was given.
+    MissingEmail,
+    /// No e-mail account has that address.
+    NotFound { email: String },
+    /// The mail transport failed; no new link is valid.
+    MailNotSent,
+}
+
 impl Accounts {
-    /// `paranoid` mode: the same answer, in the same time, whether or not `email` has an
-    /// account: the lookup and the mail happen after the response has gone.
-    pub fn mail_in_background(&self, email: String, job: MailJob) {
-        let accounts = self.clone();
-        tokio::spawn(async move {
-            let user = match accounts.store.find_email_user(&email).await {
-                Ok(Some(user)) => user,
-                Ok(None) => return,
-                Err(e) => {
-                    tracing::error!(error = %e, "mail lookup failed");
-                    return;
+    /// The one rule behind "mail me a link": normalise the address, then in `paranoid` mode
+    /// answer at once and look up and mail in the background; otherwise look up, answer
+    /// `NotFound`, or mail and report whether the transport took it.
+    pub async fn request_link(
+        &self,
+        email: Option<&str>,
+        request: LinkRequest,
+    ) -> Result<LinkOutcome, StoreError> {
+        if request == LinkRequest::Unlock && !self.unlocks_by_email() {
+            return Ok(LinkOutcome::Unavailable);
+        }
+        let Some(email) = email
+            .map(super::validation::normalize_email)
+            .filter(|e| !e.is_empty())
+        else {
+            return Ok(LinkOutcome::MissingEmail);
+        };
+        if self.settings.paranoid {
+            let accounts = self.clone();
+            tokio::spawn(async move {
+                match accounts.store.find_email_user(&email).await {
+                    Ok(Some(user)) => {
+                        if let Err(e) = accounts.send_link(&user, &email, &request).await {
+                            tracing::warn!(error = %e, "background mail not sent");
+                        }
+                    }
+                    Ok(None) => {}
+                    Err(e) => tracing::error!(error = %e, "mail lookup failed"),
                 }
-            };
-            let result = match &job {
-                MailJob::Confirmation {
-                    redirect_url,
-                    config,
-                } => {
-                    let to = user.unconfirmed_email.clone().unwrap_or(email);
-                    accounts
-                        .send_confirmation(&user, &to, redirect_url, config)
-                        .await
-                }
-                MailJob::ResetPassword {
-                    redirect_url,
-                    config,
-                } => {
-                    accounts
-                        .send_reset_password(&user, redirect_url, config)
-                        .await
-                }
-                MailJob::Unlock => accounts.send_unlock(&user).await,
-            };
-            if let Err(e) = result {
-                tracing::warn!(error = %e, "background mail not sent");
+            });
+            return Ok(LinkOutcome::Accepted);
+        }
+        let Some(user) = self.store.find_email_user(&email).await? else {
+            return Ok(LinkOutcome::NotFound { email });
+        };
+        match self.send_link(&user, &email, &request).await {
+            Ok(_) => Ok(LinkOutcome::Sent { email }),
+            Err(MailFlowError::Mail(_)) => Ok(LinkOutcome::MailNotSent),
+            Err(MailFlowError::Store(e)) => Err(e),
+        }
+    }
+
+    async fn send_link(
+        &self,
+        user: &User,
+        email: &str,
+        request: &LinkRequest,
+    ) -> Result<User, MailFlowError> {
+        match request {
+            LinkRequest::Confirmation {
+                redirect_url,
+                config,
+            } => {
+                let to = user.unconfirmed_email.as_deref().unwrap_or(email);
+                self.send_confirmation(user, to, redirect_url, config).await
             }
-        });
+            LinkRequest::ResetPassword {
+                redirect_url,
+                config,
+            } => self.send_reset_password(user, redirect_url, config).await,
+            LinkRequest::Unlock => self.send_unlock(user).await,
+        }
     }
 }

@@ -11,9 +11,11 @@
 use chrono::Utc;
 use serde_json::{Map, Value};
 
-use super::{Accounts, NewSession, Origin};
+use super::{
+    Accounts, NewSession, Origin,
+    attributes::{self, Attributes},
+};
 use crate::{
-    config::PROFILE_COLUMNS,
     oauth::profile::Profile,
     store::{NewUser, StoreError, User},
 };
@@ -39,7 +41,7 @@ impl Accounts {
         params: &Map<String, Value>,
         origin: &Origin,
     ) -> anyhow::Result<ProviderSignIn> {
-        use super::validation::{EMAIL_MAX_CHARS, PROFILE_MAX_CHARS};
+        use super::validation::EMAIL_MAX_CHARS;
         let now = Utc::now();
         let email = clip(profile.email.clone(), EMAIL_MAX_CHARS);
         let (user, registered) = match self
@@ -78,40 +80,23 @@ impl Accounts {
             }
         };
         let mut user = user;
-        if let Some(name) = &profile.name {
-            user.name = clip(Some(name.clone()), PROFILE_MAX_CHARS);
+        // The provider's profile, then the permitted sign-up attributes of the request phase.
+        let mut from_provider = Map::new();
+        for (column, value) in [
+            ("name", &profile.name),
+            ("nickname", &profile.nickname),
+            ("image", &profile.image),
+        ] {
+            if let Some(value) = value {
+                from_provider.insert(column.into(), Value::from(value.as_str()));
+            }
         }
-        if let Some(nickname) = &profile.nickname {
-            user.nickname = clip(Some(nickname.clone()), PROFILE_MAX_CHARS);
-        }
-        if let Some(image) = &profile.image {
-            user.image = clip(Some(image.clone()), PROFILE_MAX_CHARS);
-        }
+        Attributes::split(from_provider).clipped().apply(&mut user);
         if email.is_some() {
             user.email = email;
         }
-        // Permitted sign-up attributes sent with the request phase.
-        let mut extra: Map<String, Value> = user
-            .extra
-            .as_deref()
-            .and_then(|e| serde_json::from_str(e).ok())
-            .unwrap_or_default();
-        for name in &self.settings.sign_up_attributes {
-            let Some(value) = params.get(name) else {
-                continue;
-            };
-            let text = crate::api::params::scalar(value);
-            match name.as_str() {
-                "name" => user.name = clip(text, PROFILE_MAX_CHARS),
-                "nickname" => user.nickname = clip(text, PROFILE_MAX_CHARS),
-                "image" => user.image = clip(text, PROFILE_MAX_CHARS),
-                _ if !PROFILE_COLUMNS.contains(&name.as_str()) => {
-                    extra.insert(name.clone(), value.clone());
-                }
-                _ => {}
-            }
-        }
-        user.extra = (!extra.is_empty()).then(|| Value::Object(extra).to_string());
+        let permitted = attributes::permitted(params, &self.settings.sign_up_attributes);
+        Attributes::split(permitted).clipped().apply(&mut user);
         if self.settings.confirmable && user.confirmed_at.is_none() {
             user.confirmed_at = Some(now);
         }

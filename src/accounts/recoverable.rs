@@ -7,9 +7,9 @@ use chrono::{Duration as ChronoDuration, Utc};
 use super::{
     Accounts, NewSession, Origin,
     mailed_token::{MailFlowError, TokenKind},
-    validation::{Errors, check_password},
+    validation::check_password,
 };
-use crate::{mail::templates, store::User, tokens};
+use crate::{contract::validation::Errors, mail::templates, store::User, tokens};
 
 /// `PUT /auth/password` input.
 #[derive(Debug, Default)]

@@ -1,12 +1,12 @@
-//! The user JSON of server.md §2.0.5: every column but Devise's secret ones, plus the app's
+//! The user JSON of docs/contract.md §2.0.5: every column but Devise's secret ones, plus the app's
 //! extra attributes; U-lite (sign-in, validate_token) leaves out the timestamps.
 
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
 
 use crate::{
-    api::contract::UserJson,
     config::{PROFILE_COLUMNS, Settings},
+    contract::UserJson,
     store::User,
 };
 
@@ -37,11 +37,7 @@ pub fn user_json(user: &User, settings: &Settings, shape: Shape) -> UserJson {
     map.insert("nickname".into(), opt(&user.nickname));
     map.insert("image".into(), opt(&user.image));
     map.insert("email".into(), opt(&user.email));
-    let extra: Map<String, Value> = user
-        .extra
-        .as_deref()
-        .and_then(|e| serde_json::from_str(e).ok())
-        .unwrap_or_default();
+    let extra = super::attributes::extra_of(user);
     for name in settings
         .sign_up_attributes
         .iter()

@@ -1,11 +1,10 @@
-//! Model validations with Rails' wording: per-attribute messages in validation order and
-//! `full_messages` with humanized attribute names (server.md §2.0.4, §5.2).
+//! Model validations with Rails' wording (server.md §5.2): the e-mail, password and profile
+//! rules. The shape the messages are answered in is `contract::validation`.
 
 use regex::Regex;
-use serde_json::{Map, Value};
 use std::sync::LazyLock;
 
-use crate::api::contract::ValidationErrors;
+use crate::contract::validation::Errors;
 
 /// DTA's e-mail format rule.
 static EMAIL_FORMAT: LazyLock<Regex> = LazyLock::new(|| {
@@ -15,57 +14,6 @@ static EMAIL_FORMAT: LazyLock<Regex> = LazyLock::new(|| {
 /// Devise's `strip_whitespace_keys` and `case_insensitive_keys` for e-mail.
 pub fn normalize_email(email: &str) -> String {
     email.trim().to_lowercase()
-}
-
-/// Errors in the order they were added.
-#[derive(Debug, Default, Clone)]
-pub struct Errors {
-    entries: Vec<(String, String)>,
-}
-
-impl Errors {
-    pub fn add(&mut self, attribute: &str, message: &str) {
-        self.entries
-            .push((attribute.to_string(), message.to_string()));
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
-    }
-
-    pub fn has(&self, attribute: &str) -> bool {
-        self.entries.iter().any(|(a, _)| a == attribute)
-    }
-
-    /// `{"attr": [msgs…], …, "full_messages": [...]}`.
-    pub fn to_body(&self) -> ValidationErrors {
-        let mut map = Map::new();
-        for (attribute, message) in &self.entries {
-            let list = map
-                .entry(attribute.clone())
-                .or_insert_with(|| Value::Array(Vec::new()));
-            if let Value::Array(list) = list {
-                list.push(Value::String(message.clone()));
-            }
-        }
-        let full: Vec<Value> = self
-            .entries
-            .iter()
-            .map(|(a, m)| Value::String(format!("{} {m}", humanize(a))))
-            .collect();
-        map.insert("full_messages".into(), Value::Array(full));
-        ValidationErrors(map)
-    }
-}
-
-/// Rails' `humanize`: `password_confirmation` → `Password confirmation`.
-pub fn humanize(attribute: &str) -> String {
-    let text = attribute.trim_end_matches("_id").replace('_', " ");
-    let mut chars = text.chars();
-    match chars.next() {
-        Some(first) => first.to_uppercase().chain(chars).collect(),
-        None => String::new(),
-    }
 }
 
 /// Longest e-mail (and so uid) the users table holds: 191 characters keeps its unique index
@@ -136,20 +84,27 @@ mod tests {
     use super::*;
 
     #[test]
-    fn errors_render_like_rails() {
-        let mut e = Errors::default();
-        check_password(&mut e, Some("abc"), Some("abd"), true, [6, 128]);
-        let body = serde_json::to_value(&e.to_body().0).unwrap();
+    fn password_rules_in_devise_order() {
+        let check = |p: Option<&str>, c: Option<&str>, required: bool| {
+            let mut errors = Errors::default();
+            check_password(&mut errors, p, c, required, [6, 8]);
+            errors.to_body().0["full_messages"].clone()
+        };
         assert_eq!(
-            body,
-            serde_json::json!({
-                "password_confirmation": ["doesn't match Password"],
-                "password": ["is too short (minimum is 6 characters)"],
-                "full_messages": [
-                    "Password confirmation doesn't match Password",
-                    "Password is too short (minimum is 6 characters)"
-                ]
-            })
+            check(Some("abc"), Some("abd"), true),
+            serde_json::json!([
+                "Password confirmation doesn't match Password",
+                "Password is too short (minimum is 6 characters)"
+            ])
+        );
+        assert_eq!(
+            check(None, None, true),
+            serde_json::json!(["Password can't be blank"])
+        );
+        assert_eq!(check(None, None, false), serde_json::json!([]));
+        assert_eq!(
+            check(Some("123456789"), None, true),
+            serde_json::json!(["Password is too long (maximum is 8 characters)"])
         );
     }
 

@@ -1,21 +1,14 @@
 //! `POST /auth/confirmation` (resend) and `GET /auth/confirmation` (the mailed link's landing),
-//! server.md §2.10–2.11, with the redirect whitelist applied to both (decisions.md D5).
+//! docs/contract.md §2.10–2.11, with the redirect whitelist applied to both (decisions.md D5).
 
 use poem_openapi::{ApiResponse, Object, OpenApi, param::Query, payload::Json};
 
-use super::{
-    AccountsData, ApiTags,
-    contract::{ErrorBody, StatusErrorWithDataBody, SuccessMessageBody},
-    internal,
-    params::{Param, Params},
-};
+use super::{AccountsData, ApiTags, internal};
 use crate::{
-    accounts::{
-        Accounts,
-        confirmable::ConfirmOutcome,
-        mailed_token::{MailFlowError, MailJob},
-        messages,
-        validation::normalize_email,
+    accounts::{Accounts, LinkOutcome, LinkRequest, confirmable::ConfirmOutcome},
+    contract::{
+        ErrorBody, StatusErrorWithDataBody, SuccessMessageBody, messages,
+        params::{Param, Params},
     },
     redirect::{Target, build_redirect_url},
 };
@@ -75,6 +68,7 @@ fn not_allowed(url: &str) -> Json<StatusErrorWithDataBody> {
     ))
 }
 
+#[derive(Default)]
 pub struct Confirmations;
 
 #[OpenApi(tag = "ApiTags::Confirmations")]
@@ -88,11 +82,11 @@ impl Confirmations {
         accounts: AccountsData<'_>,
         params: Params<ResendRequest>,
     ) -> poem::Result<ResendResponse> {
-        let Some(email) = params.typed.email.filled().map(normalize_email) else {
+        if params.typed.email.filled().is_none() {
             return Ok(ResendResponse::MissingEmail(Json(ErrorBody::new(
                 messages::MISSING_EMAIL,
             ))));
-        };
+        }
         let redirect = match target(&accounts, params.get_string("redirect_url")) {
             Target::Url(url) => url,
             // A link without a landing page cannot work; say so like a disallowed one.
@@ -101,54 +95,35 @@ impl Confirmations {
                 return Ok(ResendResponse::RedirectNotAllowed(not_allowed(&url)));
             }
         };
-        let paranoid = accounts.settings.paranoid;
-        let sent = || {
-            let message = if paranoid {
-                messages::CONFIRMATION_SENT_PARANOID.to_string()
-            } else {
-                messages::confirmation_sent(&email)
-            };
+        let config = params
+            .get("config_name")
+            .unwrap_or_else(|| "default".into());
+        let request = LinkRequest::Confirmation {
+            redirect_url: redirect,
+            config,
+        };
+        let sent = |message: String| {
             Ok(ResendResponse::Sent(Json(SuccessMessageBody {
                 success: true,
                 message,
             })))
         };
-        let config = params
-            .get("config_name")
-            .unwrap_or_else(|| "default".into());
-        if paranoid {
-            accounts.mail_in_background(
-                email.clone(),
-                MailJob::Confirmation {
-                    redirect_url: redirect,
-                    config,
-                },
-            );
-            return sent();
-        }
-        let Some(user) = accounts
-            .store
-            .find_email_user(&email)
+        match accounts
+            .request_link(params.typed.email.as_deref(), request)
             .await
             .map_err(internal)?
-        else {
-            return Ok(ResendResponse::NotFound(Json(ErrorBody::new(
-                messages::user_with_email_not_found(&email),
-            ))));
-        };
-        let to = user
-            .unconfirmed_email
-            .clone()
-            .unwrap_or_else(|| email.clone());
-        match accounts
-            .send_confirmation(&user, &to, &redirect, &config)
-            .await
         {
-            Ok(_) => sent(),
-            Err(MailFlowError::Mail(_)) => Ok(ResendResponse::MailNotSent(Json(ErrorBody::new(
+            LinkOutcome::Sent { email } => sent(messages::confirmation_sent(&email)),
+            LinkOutcome::Accepted => sent(messages::CONFIRMATION_SENT_PARANOID.into()),
+            LinkOutcome::MissingEmail | LinkOutcome::Unavailable => Ok(
+                ResendResponse::MissingEmail(Json(ErrorBody::new(messages::MISSING_EMAIL))),
+            ),
+            LinkOutcome::NotFound { email } => Ok(ResendResponse::NotFound(Json(ErrorBody::new(
+                messages::user_with_email_not_found(&email),
+            )))),
+            LinkOutcome::MailNotSent => Ok(ResendResponse::MailNotSent(Json(ErrorBody::new(
                 messages::MAIL_NOT_SENT,
             )))),
-            Err(MailFlowError::Store(e)) => Err(internal(e)),
         }
     }
 

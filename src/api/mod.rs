@@ -2,9 +2,7 @@
 //! protected resource, and the OpenAPI document built from them.
 
 mod confirmations;
-pub mod contract;
 mod omniauth;
-pub mod params;
 mod passwords;
 mod registrations;
 mod sample;
@@ -14,7 +12,6 @@ mod unlocks;
 
 use poem::{Request, web::Data};
 use poem_openapi::{OpenApiService, Tags};
-use serde_json::{Map, Value};
 
 use crate::{
     accounts::{Accounts, Origin},
@@ -57,26 +54,13 @@ pub type Api = (
 pub const DEFAULT_MOUNT: &str = "/auth";
 
 pub fn service(server_url: &str) -> OpenApiService<Api, ()> {
-    OpenApiService::new(
-        (
-            registrations::Registrations,
-            sessions::Sessions,
-            token_validations::TokenValidations,
-            confirmations::Confirmations,
-            passwords::Passwords,
-            unlocks::Unlocks,
-            omniauth::OmniAuth,
-            sample::Sample,
-        ),
-        "toker",
-        env!("CARGO_PKG_VERSION"),
-    )
-    .description(
-        "A devise_token_auth-compatible token server. Authenticated requests send the \
-         `access-token`, `client` and `uid` headers from the previous response; responses \
-         carry the next token in the same headers (see the README for the rotation rules).",
-    )
-    .server(server_url)
+    OpenApiService::new(Api::default(), "toker", env!("CARGO_PKG_VERSION"))
+        .description(
+            "A devise_token_auth-compatible token server. Authenticated requests send the \
+             `access-token`, `client` and `uid` headers from the previous response; responses \
+             carry the next token in the same headers (see the README for the rotation rules).",
+        )
+        .server(server_url)
 }
 
 /// The OpenAPI document as YAML, exactly what `toker openapi` prints and `openapi.yaml` holds.
@@ -99,19 +83,6 @@ fn origin_of(req: &Request) -> Origin {
             .as_socket_addr()
             .map(|a| a.ip().to_string()),
     }
-}
-
-/// The permitted extra attributes that were sent (Devise strong parameters: scalars and nulls
-/// kept, arrays and objects dropped).
-fn permitted_attributes(raw: &Map<String, Value>, permitted: &[String]) -> Map<String, Value> {
-    permitted
-        .iter()
-        .filter_map(|name| {
-            raw.get(name)
-                .filter(|v| !matches!(v, Value::Array(_) | Value::Object(_)))
-                .map(|v| (name.clone(), v.clone()))
-        })
-        .collect()
 }
 
 fn internal(e: impl Into<anyhow::Error>) -> poem::Error {

@@ -11,18 +11,17 @@ use poem_openapi::{
 };
 use serde_json::{Map, Value};
 
-use super::{
-    AccountsData, ApiTags,
-    contract::{DataBody, ErrorBody},
-    internal, origin_of,
-    params::{Param, Params},
-    permitted_attributes,
-};
+use super::{AccountsData, ApiTags, internal, origin_of};
 use crate::{
     accounts::{
         Accounts,
+        attributes::permitted as permitted_attributes,
         omniauth::ProviderSignIn,
         user_json::{Shape, user_json},
+    },
+    contract::{
+        DataBody, ErrorBody,
+        params::{Param, Params},
     },
     http::auth::RequestAuth,
     oauth::{CallbackError, SignInRequest, page},
@@ -203,6 +202,7 @@ fn success(
     redirect(build_redirect_url(&origin_url, &params))
 }
 
+#[derive(Default)]
 pub struct OmniAuth;
 
 #[OpenApi(tag = "ApiTags::OmniAuth")]
@@ -227,7 +227,7 @@ impl OmniAuth {
         if let Some(url) = &origin_url
             && allowed_origin_url(&accounts, Some(url)).is_none()
         {
-            let message = crate::accounts::messages::redirect_not_allowed(url);
+            let message = crate::contract::messages::redirect_not_allowed(url);
             return Ok(failure(&accounts, &message, None, window_type.as_deref()));
         }
         let request = SignInRequest {

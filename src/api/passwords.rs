@@ -1,27 +1,21 @@
 //! `POST /auth/password`, `GET /auth/password/edit`, `PUT`/`PATCH /auth/password`
-//! (server.md §2.7–2.9), with the redirect whitelist applied when the reset is requested and
+//! (docs/contract.md §2.7–2.9), with the redirect whitelist applied when the reset is requested and
 //! again when the link is followed (decisions.md D5).
 
 use poem::{Request, web::Data};
 use poem_openapi::{ApiResponse, Object, OpenApi, param::Query, payload::Json};
 
-use super::{
-    AccountsData, ApiTags,
-    contract::{
-        ErrorBody, StatusErrorWithDataBody, SuccessMessageBody, SuccessUserMessageBody,
-        SuccessValidationErrorBody,
-    },
-    internal, origin_of,
-    params::{Param, Params},
-};
+use super::{AccountsData, ApiTags, internal, origin_of};
 use crate::{
     accounts::{
-        Accounts,
-        mailed_token::{MailFlowError, MailJob},
-        messages,
+        Accounts, LinkOutcome, LinkRequest,
         recoverable::{PasswordOutcome, PasswordUpdate},
         user_json::{Shape, user_json},
-        validation::normalize_email,
+    },
+    contract::{
+        ErrorBody, StatusErrorWithDataBody, SuccessMessageBody, SuccessUserMessageBody,
+        SuccessValidationErrorBody, messages,
+        params::{Param, Params},
     },
     http::auth::RequestAuth,
     redirect::{Target, build_redirect_url, build_redirect_url_owned, credential_params},
@@ -118,6 +112,7 @@ fn not_allowed(url: &str) -> Json<StatusErrorWithDataBody> {
     ))
 }
 
+#[derive(Default)]
 pub struct Passwords;
 
 #[OpenApi(tag = "ApiTags::Passwords")]
@@ -142,49 +137,35 @@ impl Passwords {
                 return Ok(ResetResponse::RedirectNotAllowed(not_allowed(&url)));
             }
         };
-        let Some(email) = params.typed.email.filled().map(normalize_email) else {
-            return Ok(ResetResponse::Missing(Json(ErrorBody::new(
-                messages::MISSING_EMAIL,
-            ))));
-        };
         let config = params
             .get("config_name")
             .unwrap_or_else(|| "default".into());
-        if accounts.settings.paranoid {
-            accounts.mail_in_background(
-                email,
-                MailJob::ResetPassword {
-                    redirect_url: redirect,
-                    config,
-                },
-            );
-            return Ok(ResetResponse::Sent(Json(SuccessMessageBody {
+        let request = LinkRequest::ResetPassword {
+            redirect_url: redirect,
+            config,
+        };
+        let sent = |message: String| {
+            Ok(ResetResponse::Sent(Json(SuccessMessageBody {
                 success: true,
-                message: messages::PASSWORD_RESET_SENT_PARANOID.into(),
-            })));
-        }
-        let Some(user) = accounts
-            .store
-            .find_email_user(&email)
-            .await
-            .map_err(internal)?
-        else {
-            return Ok(ResetResponse::NotFound(Json(ErrorBody::new(
-                messages::user_with_email_not_found(&email),
-            ))));
+                message,
+            })))
         };
         match accounts
-            .send_reset_password(&user, &redirect, &config)
+            .request_link(params.typed.email.as_deref(), request)
             .await
+            .map_err(internal)?
         {
-            Ok(_) => Ok(ResetResponse::Sent(Json(SuccessMessageBody {
-                success: true,
-                message: messages::password_reset_sent(&email),
-            }))),
-            Err(MailFlowError::Mail(_)) => Ok(ResetResponse::MailNotSent(Json(ErrorBody::new(
+            LinkOutcome::Sent { email } => sent(messages::password_reset_sent(&email)),
+            LinkOutcome::Accepted => sent(messages::PASSWORD_RESET_SENT_PARANOID.into()),
+            LinkOutcome::MissingEmail | LinkOutcome::Unavailable => Ok(ResetResponse::Missing(
+                Json(ErrorBody::new(messages::MISSING_EMAIL)),
+            )),
+            LinkOutcome::NotFound { email } => Ok(ResetResponse::NotFound(Json(ErrorBody::new(
+                messages::user_with_email_not_found(&email),
+            )))),
+            LinkOutcome::MailNotSent => Ok(ResetResponse::MailNotSent(Json(ErrorBody::new(
                 messages::MAIL_NOT_SENT,
             )))),
-            Err(MailFlowError::Store(e)) => Err(internal(e)),
         }
     }
 

@@ -1,22 +1,19 @@
-//! `POST /auth`, `PUT`/`PATCH /auth`, `DELETE /auth` (server.md §2.1–2.3).
+//! `POST /auth`, `PUT`/`PATCH /auth`, `DELETE /auth` (docs/contract.md §2.1–2.3).
 
 use poem::{Request, web::Data};
 use poem_openapi::{ApiResponse, Object, OpenApi, Union, payload::Json};
 
-use super::{
-    AccountsData, ApiTags,
-    contract::{
-        ErrorBody, StatusDataBody, StatusErrorBody, StatusErrorWithDataBody, StatusMessageBody,
-        UserJson, ValidationErrorBody,
-    },
-    internal, origin_of,
-    params::{Param, Params},
-    permitted_attributes,
-};
+use super::{AccountsData, ApiTags, internal, origin_of};
 use crate::{
     accounts::{
-        AccountUpdate, SignUp, SignUpOutcome, UpdateOutcome, messages,
+        AccountUpdate, SignUp, SignUpOutcome, UpdateOutcome,
+        attributes::permitted as permitted_attributes,
         user_json::{Shape, user_json},
+    },
+    contract::{
+        ErrorBody, StatusDataBody, StatusErrorBody, StatusErrorWithDataBody, StatusMessageBody,
+        UserJson, ValidationErrorBody, messages,
+        params::{Param, Params},
     },
     http::auth::RequestAuth,
 };
@@ -123,6 +120,7 @@ pub enum DestroyResponse {
     NotFound(Json<StatusErrorBody>),
 }
 
+#[derive(Default)]
 pub struct Registrations;
 
 #[OpenApi(

@@ -4,13 +4,10 @@
 use poem::web::Data;
 use poem_openapi::{ApiResponse, OpenApi, payload::Json};
 
-use super::{
-    AccountsData, ApiTags,
-    contract::{DataBody, UnauthenticatedBody},
-    internal,
-};
+use super::{AccountsData, ApiTags, internal};
 use crate::{
     accounts::user_json::{Shape, user_json},
+    contract::{DataBody, UnauthenticatedBody},
     http::auth::RequestAuth,
 };
 
@@ -24,6 +21,7 @@ pub enum MeResponse {
     Unauthenticated(Json<UnauthenticatedBody>),
 }
 
+#[derive(Default)]
 pub struct Sample;
 
 #[OpenApi(tag = "ApiTags::Sample")]

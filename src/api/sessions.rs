@@ -1,19 +1,17 @@
-//! `POST /auth/sign_in`, `GET /auth/sign_in` (405), `DELETE /auth/sign_out` (server.md §2.4–2.5).
+//! `POST /auth/sign_in`, `GET /auth/sign_in` (405), `DELETE /auth/sign_out` (docs/contract.md §2.4–2.5).
 
 use poem::{Request, web::Data};
 use poem_openapi::{ApiResponse, Object, OpenApi, payload::Json};
 
-use super::{
-    AccountsData, ApiTags,
-    contract::{DataBody, ErrorBody, SuccessBody},
-    internal, origin_of,
-    params::{Param, Params},
-    registrations::BodyCredentials,
-};
+use super::{AccountsData, ApiTags, internal, origin_of, registrations::BodyCredentials};
 use crate::{
     accounts::{
-        SignInOutcome, messages,
+        SignInOutcome,
         user_json::{Shape, user_json},
+    },
+    contract::{
+        DataBody, ErrorBody, SuccessBody, messages,
+        params::{Param, Params},
     },
     http::auth::RequestAuth,
 };
@@ -51,6 +49,7 @@ pub enum SignOutResponse {
     NotFound(Json<ErrorBody>),
 }
 
+#[derive(Default)]
 pub struct Sessions;
 
 #[OpenApi(tag = "ApiTags::Sessions")]
@@ -158,7 +157,7 @@ impl Sessions {
         let device_id = auth.device_id();
         auth.silence();
         match device_id {
-            Some(id) if accounts.store.delete_device(id).await.map_err(internal)? => {
+            Some(id) if accounts.sign_out(id).await.map_err(internal)? => {
                 Ok(SignOutResponse::SignedOut(Json(SuccessBody {
                     success: true,
                 })))

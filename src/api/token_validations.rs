@@ -1,18 +1,12 @@
-//! `GET /auth/validate_token` (server.md §2.6).
+//! `GET /auth/validate_token` (docs/contract.md §2.6).
 
 use poem::web::Data;
 use poem_openapi::{ApiResponse, OpenApi, payload::Json};
 
-use super::{
-    AccountsData, ApiTags,
-    contract::{ErrorBody, SuccessDataBody},
-    internal,
-};
+use super::{AccountsData, ApiTags, internal};
 use crate::{
-    accounts::{
-        messages,
-        user_json::{Shape, user_json},
-    },
+    accounts::user_json::{Shape, user_json},
+    contract::{ErrorBody, SuccessDataBody, messages},
     http::auth::RequestAuth,
 };
 
@@ -26,6 +20,7 @@ pub enum ValidateResponse {
     Invalid(Json<ErrorBody>),
 }
 
+#[derive(Default)]
 pub struct TokenValidations;
 
 #[OpenApi(tag = "ApiTags::TokenValidations")]

@@ -1,21 +1,15 @@
-//! `POST /auth/unlock` (mail an unlock link) and `GET /auth/unlock` (its landing), server.md
+//! `POST /auth/unlock` (mail an unlock link) and `GET /auth/unlock` (its landing), docs/contract.md
 //! §2.12–2.13. Served only when `lockable` is on and `unlock_strategy` includes e-mail.
 
 use poem::Request;
 use poem_openapi::{ApiResponse, Object, OpenApi, param::Query, payload::Json};
 
-use super::{
-    AccountsData, ApiTags,
-    contract::{ErrorBody, SuccessMessageBody},
-    internal, origin_of,
-    params::{Param, Params},
-};
+use super::{AccountsData, ApiTags, internal, origin_of};
 use crate::{
-    accounts::{
-        Accounts,
-        mailed_token::{MailFlowError, MailJob},
-        messages,
-        validation::normalize_email,
+    accounts::{LinkOutcome, LinkRequest},
+    contract::{
+        ErrorBody, SuccessMessageBody, messages,
+        params::{Param, Params},
     },
     redirect::{build_redirect_url_owned, credential_params},
 };
@@ -51,14 +45,11 @@ pub enum UnlockLinkResponse {
     NotFound(Json<ErrorBody>),
 }
 
-fn unlock_by_email(accounts: &Accounts) -> bool {
-    accounts.settings.lockable && accounts.settings.unlock_strategy.by_email()
-}
-
 fn not_found(message: impl Into<String>) -> Json<ErrorBody> {
     Json(ErrorBody::new(message))
 }
 
+#[derive(Default)]
 pub struct Unlocks;
 
 #[OpenApi(tag = "ApiTags::Unlocks")]
@@ -72,40 +63,31 @@ impl Unlocks {
         accounts: AccountsData<'_>,
         params: Params<UnlockRequest>,
     ) -> poem::Result<UnlockRequestResponse> {
-        if !unlock_by_email(&accounts) {
-            return Ok(UnlockRequestResponse::NotFound(not_found("Not found.")));
-        }
-        let Some(email) = params.typed.email.filled().map(normalize_email) else {
-            return Ok(UnlockRequestResponse::MissingEmail(Json(ErrorBody::new(
-                messages::MISSING_EMAIL,
-            ))));
-        };
         let sent = |message: String| {
             Ok(UnlockRequestResponse::Sent(Json(SuccessMessageBody {
                 success: true,
                 message,
             })))
         };
-        if accounts.settings.paranoid {
-            accounts.mail_in_background(email, MailJob::Unlock);
-            return sent(messages::UNLOCK_SENT_PARANOID.into());
-        }
-        let Some(user) = accounts
-            .store
-            .find_email_user(&email)
+        match accounts
+            .request_link(params.typed.email.as_deref(), LinkRequest::Unlock)
             .await
             .map_err(internal)?
-        else {
-            return Ok(UnlockRequestResponse::NotFound(not_found(
+        {
+            LinkOutcome::Sent { email } => sent(messages::unlock_sent(&email)),
+            LinkOutcome::Accepted => sent(messages::UNLOCK_SENT_PARANOID.into()),
+            LinkOutcome::Unavailable => {
+                Ok(UnlockRequestResponse::NotFound(not_found("Not found.")))
+            }
+            LinkOutcome::MissingEmail => Ok(UnlockRequestResponse::MissingEmail(Json(
+                ErrorBody::new(messages::MISSING_EMAIL),
+            ))),
+            LinkOutcome::NotFound { email } => Ok(UnlockRequestResponse::NotFound(not_found(
                 messages::user_with_email_not_found(&email),
-            )));
-        };
-        match accounts.send_unlock(&user).await {
-            Ok(_) => sent(messages::unlock_sent(&email)),
-            Err(MailFlowError::Mail(_)) => Ok(UnlockRequestResponse::MailNotSent(Json(
+            ))),
+            LinkOutcome::MailNotSent => Ok(UnlockRequestResponse::MailNotSent(Json(
                 ErrorBody::new(messages::MAIL_NOT_SENT),
             ))),
-            Err(MailFlowError::Store(e)) => Err(internal(e)),
         }
     }
 
@@ -128,9 +110,6 @@ impl Unlocks {
                 "Unlock token is invalid.",
             )))
         };
-        if !unlock_by_email(&accounts) {
-            return invalid();
-        }
         let token = unlock_token.0.unwrap_or_default();
         let Some((user, session)) = accounts
             .unlock_with_token(&token, &origin_of(req))

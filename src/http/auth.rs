@@ -17,9 +17,11 @@ use serde_json::{Map, Value};
 
 use crate::{
     accounts::{Accounts, NewSession},
-    api::params::query_params,
-    config::{BatchResponse, HeaderNames},
-    http::credentials::{Credentials, authorization_value},
+    config::BatchResponse,
+    contract::headers::HeaderNames,
+    contract::headers::authorization_value,
+    contract::params::query_params,
+    http::credentials::Credentials,
     store::{Device, User, chain_of},
     tokens::{self, Accepted, Finish},
 };

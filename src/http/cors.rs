@@ -17,7 +17,7 @@ use poem::{
 };
 use regex::Regex;
 
-use crate::{config::HeaderNames, error::error_response};
+use crate::{contract::headers::HeaderNames, error::error_response};
 
 /// Methods a preflight may ask for. Matching is case-sensitive, as the Fetch standard's: a
 /// lower-case `patch` (which browsers do not normalise) is refused.

@@ -6,7 +6,7 @@ use base64::{Engine as _, engine::general_purpose::STANDARD};
 use poem::http::HeaderMap;
 use serde_json::{Map, Value};
 
-use crate::config::HeaderNames;
+use crate::contract::headers::HeaderNames;
 
 /// Longest value considered for any credential; longer ones are garbage, never looked up.
 const MAX_CREDENTIAL_LEN: usize = 255;
@@ -79,27 +79,10 @@ fn clean(value: &str) -> Option<String> {
         .then(|| value.to_string())
 }
 
-/// The `Authorization` value toker sends: `Bearer ` + base64 of the five-key JSON, in DTA's
-/// key order, with `expiry` as a string.
-pub fn authorization_value(
-    names: &HeaderNames,
-    token: &str,
-    client: &str,
-    expiry: &str,
-    uid: &str,
-) -> String {
-    let mut map = Map::new();
-    map.insert(names.access_token.clone(), Value::from(token));
-    map.insert(names.token_type.clone(), Value::from("Bearer"));
-    map.insert(names.client.clone(), Value::from(client));
-    map.insert(names.expiry.clone(), Value::from(expiry));
-    map.insert(names.uid.clone(), Value::from(uid));
-    format!("Bearer {}", STANDARD.encode(Value::Object(map).to_string()))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::contract::headers::authorization_value;
     use poem::http::HeaderValue;
 
     #[test]

@@ -53,20 +53,20 @@ const MAX_HEADER_VALUE_BYTES: usize = 8 * 1024;
 
 /// 431 for oversized headers and 413 for a declared `Content-Length` over the limit, before
 /// anything reads the request. Bodies without a length (chunked) are limited while being read
-/// (`api::params`).
-pub struct BodyLimit(pub usize);
+/// (`contract::params`).
+pub struct RequestLimits(pub usize);
 
-impl<E: Endpoint> Middleware<E> for BodyLimit {
-    type Output = BodyLimitEndpoint<E>;
+impl<E: Endpoint> Middleware<E> for RequestLimits {
+    type Output = RequestLimitsEndpoint<E>;
 
     fn transform(&self, ep: E) -> Self::Output {
-        BodyLimitEndpoint(ep, self.0)
+        RequestLimitsEndpoint(ep, self.0)
     }
 }
 
-pub struct BodyLimitEndpoint<E>(E, usize);
+pub struct RequestLimitsEndpoint<E>(E, usize);
 
-impl<E: Endpoint> Endpoint for BodyLimitEndpoint<E> {
+impl<E: Endpoint> Endpoint for RequestLimitsEndpoint<E> {
     type Output = Response;
 
     async fn call(&self, req: Request) -> poem::Result<Response> {

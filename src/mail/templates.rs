@@ -73,7 +73,7 @@ pub fn reset_password(email: &str, link: &str) -> Email {
 pub fn unlock(email: &str, link: &str) -> Email {
     let lines = vec![
         format!("Hello {email}!"),
-        crate::accounts::messages::LOCKED.to_string(),
+        crate::contract::messages::LOCKED.to_string(),
         "Click the link below to unlock your account:".to_string(),
     ];
     Email {

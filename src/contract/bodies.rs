@@ -3,6 +3,7 @@
 
 use std::borrow::Cow;
 
+use poem::{Response, http::StatusCode, http::header};
 use poem_openapi::{
     Object,
     registry::{MetaSchema, MetaSchemaRef, Registry},
@@ -204,7 +205,7 @@ pub struct UnauthenticatedBody {
 impl Default for UnauthenticatedBody {
     fn default() -> Self {
         UnauthenticatedBody {
-            errors: vec![crate::accounts::messages::UNAUTHENTICATED.into()],
+            errors: vec![super::messages::UNAUTHENTICATED.into()],
         }
     }
 }
@@ -270,4 +271,14 @@ pub struct SuccessUserMessageBody {
     pub success: bool,
     pub data: UserJson,
     pub message: String,
+}
+
+/// E1 as a finished response with the contract's content type, for answers built outside an
+/// OpenAPI operation (middlewares, framework errors).
+pub fn error_response(status: StatusCode, message: &str) -> Response {
+    let body = serde_json::json!({ "success": false, "errors": [message] });
+    Response::builder()
+        .status(status)
+        .header(header::CONTENT_TYPE, "application/json; charset=utf-8")
+        .body(body.to_string())
 }

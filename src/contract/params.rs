@@ -6,15 +6,13 @@
 
 use std::borrow::Cow;
 
-use poem::{Request, RequestBody, http::StatusCode};
+use poem::{Request, RequestBody, Response, error::ResponseError, http::StatusCode};
 use poem_openapi::{
     ApiExtractor, ApiExtractorType, ExtractParamOptions,
     registry::{MetaMediaType, MetaRequest, MetaSchemaRef, Registry},
     types::{ParseError, ParseFromJSON, ParseResult, ToJSON, Type},
 };
 use serde_json::{Map, Value};
-
-use crate::error::ApiError;
 
 /// A scalar parameter, lenient as Rails params: strings as they are, numbers and booleans as
 /// their text, `null`, arrays and objects as absent. Never fails to parse.
@@ -118,6 +116,42 @@ impl<T> Params<T> {
 #[derive(Debug, Clone, Copy)]
 pub struct BodyLimit(pub usize);
 
+/// A body the parameter rules refuse, answered with an E1 body and its status.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ParamsError {
+    #[error("Request body is too large.")]
+    TooLarge,
+    #[error("Could not read the request body.")]
+    Unreadable,
+    #[error("Invalid form body: not UTF-8.")]
+    NotUtf8,
+    #[error("Invalid JSON body: expected an object.")]
+    NotAnObject,
+    #[error("Invalid JSON body: {0}.")]
+    InvalidJson(String),
+    #[error(
+        "Unsupported Content-Type: send application/json or application/x-www-form-urlencoded."
+    )]
+    UnsupportedType,
+    /// The body matched neither the typed schema (cannot happen with `Param` fields).
+    #[error("{0}")]
+    Invalid(String),
+}
+
+impl ResponseError for ParamsError {
+    fn status(&self) -> StatusCode {
+        match self {
+            ParamsError::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            ParamsError::UnsupportedType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            _ => StatusCode::BAD_REQUEST,
+        }
+    }
+
+    fn as_response(&self) -> Response {
+        super::bodies::error_response(self.status(), &self.to_string())
+    }
+}
+
 enum BodyKind {
     Json,
     Form,
@@ -137,14 +171,14 @@ fn body_kind(content_type: Option<&str>) -> Option<BodyKind> {
 }
 
 /// Parses `a=1&b=2`, refusing bytes that do not decode to UTF-8 (Rails answers 400 there too).
-pub fn parse_form(bytes: &[u8]) -> Result<Map<String, Value>, ApiError> {
+pub fn parse_form(bytes: &[u8]) -> Result<Map<String, Value>, ParamsError> {
     let mut map = Map::new();
     for pair in bytes.split(|b| *b == b'&').filter(|p| !p.is_empty()) {
         let (k, v) = match pair.iter().position(|b| *b == b'=') {
             Some(i) => (&pair[..i], &pair[i + 1..]),
             None => (pair, &b""[..]),
         };
-        let decode = |s: &[u8]| -> Result<String, ApiError> {
+        let decode = |s: &[u8]| -> Result<String, ParamsError> {
             let plus_as_space: Vec<u8> = s
                 .iter()
                 .map(|b| if *b == b'+' { b' ' } else { *b })
@@ -152,7 +186,7 @@ pub fn parse_form(bytes: &[u8]) -> Result<Map<String, Value>, ApiError> {
             percent_encoding::percent_decode(&plus_as_space)
                 .decode_utf8()
                 .map(|s| s.into_owned())
-                .map_err(|_| ApiError::bad_request("Invalid form body: not UTF-8."))
+                .map_err(|_| ParamsError::NotUtf8)
         };
         map.insert(decode(k)?, Value::String(decode(v)?));
     }
@@ -172,16 +206,16 @@ pub fn query_params(req: &Request) -> Map<String, Value> {
 pub async fn read_params(
     req: &Request,
     body: &mut RequestBody,
-) -> Result<Map<String, Value>, ApiError> {
+) -> Result<Map<String, Value>, ParamsError> {
     let limit = req.data::<BodyLimit>().map_or(64 * 1024, |l| l.0);
     let bytes = body
         .take()
-        .map_err(|_| ApiError::bad_request("Request body already read."))?
+        .map_err(|_| ParamsError::Unreadable)?
         .into_bytes_limit(limit)
         .await
         .map_err(|e| match e {
-            poem::error::ReadBodyError::PayloadTooLarge => ApiError::payload_too_large(),
-            _ => ApiError::bad_request("Could not read the request body."),
+            poem::error::ReadBodyError::PayloadTooLarge => ParamsError::TooLarge,
+            _ => ParamsError::Unreadable,
         })?;
     let mut params = query_params(req);
     if bytes.iter().all(u8::is_ascii_whitespace) {
@@ -192,25 +226,15 @@ pub async fn read_params(
     let body_params = match body_kind(content_type) {
         Some(BodyKind::Json) => match serde_json::from_slice::<Value>(&bytes) {
             Ok(Value::Object(map)) => map,
-            Ok(_) => {
-                return Err(ApiError::bad_request(
-                    "Invalid JSON body: expected an object.",
-                ));
-            }
+            Ok(_) => return Err(ParamsError::NotAnObject),
             Err(e) => {
-                return Err(ApiError::bad_request(format!(
-                    "Invalid JSON body: {}.",
-                    e.to_string().trim_end_matches('.')
-                )));
+                return Err(ParamsError::InvalidJson(
+                    e.to_string().trim_end_matches('.').to_string(),
+                ));
             }
         },
         Some(BodyKind::Form) => parse_form(&bytes)?,
-        None => {
-            return Err(ApiError::status(
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                "Unsupported Content-Type: send application/json or application/x-www-form-urlencoded.",
-            ));
-        }
+        None => return Err(ParamsError::UnsupportedType),
     };
     params.extend(body_params);
     drop_nul(&mut params);
@@ -259,7 +283,7 @@ impl<'a, T: ParseFromJSON + ToJSON> ApiExtractor<'a> for Params<T> {
     ) -> poem::Result<Self> {
         let raw = read_params(request, body).await?;
         let typed = T::parse_from_json(Some(Value::Object(raw.clone())))
-            .map_err(|e: ParseError<T>| ApiError::bad_request(e.into_message()))?;
+            .map_err(|e: ParseError<T>| ParamsError::Invalid(e.into_message()))?;
         Ok(Params { typed, raw })
     }
 }
