@@ -10,6 +10,7 @@ pub mod error;
 pub mod http;
 pub mod mail;
 pub mod oauth;
+pub mod origins;
 pub mod redirect;
 pub mod startup;
 pub mod store;

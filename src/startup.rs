@@ -15,10 +15,8 @@ use crate::{
     config::Settings,
     contract::params::BodyLimit,
     error::json_errors,
-    http::{
-        ApiHeaders, RequestLimits, auth::TokenAuth, cors::Cors, cors::OriginMatcher,
-        request_log::RequestLog,
-    },
+    http::{ApiHeaders, RequestLimits, auth::TokenAuth, cors::Cors, request_log::RequestLog},
+    origins::OriginMatcher,
     redirect::RedirectPolicy,
     store::Store,
     tokens::TokenPolicy,
@@ -116,7 +114,8 @@ async fn shutdown_signal() {
 }
 
 pub async fn accounts_for(settings: Arc<Settings>, store: Store) -> anyhow::Result<Accounts> {
-    let hasher = Hasher::new(settings.password_cost, settings.pepper.clone()).await?;
+    let pepper = settings.pepper.as_ref().map(|p| p.expose().to_string());
+    let hasher = Hasher::new(settings.password_cost, pepper).await?;
     let redirects = RedirectPolicy::new(settings.redirect_whitelist.as_ref())
         .map_err(|e| anyhow::anyhow!("redirect_whitelist: {e}"))?;
     let policy = TokenPolicy {

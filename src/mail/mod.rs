@@ -90,7 +90,10 @@ impl Mailer {
                 if let Some(user) = &s.smtp_username {
                     builder = builder.credentials(Credentials::new(
                         user.clone(),
-                        s.smtp_password.clone().unwrap_or_default(),
+                        s.smtp_password
+                            .as_ref()
+                            .map(|p| p.expose().to_string())
+                            .unwrap_or_default(),
                     ));
                 }
                 let label = format!("smtp://{host}:{} (tls: {:?})", s.smtp_port, s.smtp_tls);

@@ -193,7 +193,7 @@ impl OAuthClient {
     ) -> Result<ConfiguredClient, ProviderError> {
         let config = |e: oauth2::url::ParseError| ProviderError::Config(e.to_string());
         Ok(Client::new(ClientId::new(p.client_id.clone()))
-            .set_client_secret(ClientSecret::new(p.client_secret.clone()))
+            .set_client_secret(ClientSecret::new(p.client_secret.expose().to_string()))
             // Credentials in the body: what GitHub, Google and Facebook all accept.
             .set_auth_type(AuthType::RequestBody)
             .set_auth_uri(AuthUrl::new(e.authorize.clone()).map_err(config)?)

@@ -66,7 +66,7 @@ impl OAuth {
             })
             .collect::<anyhow::Result<_>>()?;
         let key = match &s.secret_key {
-            Some(key) => key.as_bytes().to_vec(),
+            Some(key) => key.expose().as_bytes().to_vec(),
             None => {
                 if !s.oauth.is_empty() {
                     tracing::warn!(

@@ -2,7 +2,7 @@
 //! scopes and profile fields, and generic OAuth2 / OpenID Connect providers, all resolved from
 //! `[oauth.<name>]` settings. Every preset URL can be overridden.
 
-use crate::config::{OAuthProviderSettings, ProviderKind};
+use crate::config::{OAuthProviderSettings, ProviderKind, Secret};
 
 /// Which profile field gives each user attribute (dotted paths).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -21,7 +21,7 @@ pub struct ProviderConfig {
     pub name: String,
     pub kind: ProviderKind,
     pub client_id: String,
-    pub client_secret: String,
+    pub client_secret: Secret,
     pub issuer: Option<String>,
     pub authorize_url: Option<String>,
     pub token_url: Option<String>,
@@ -49,21 +49,112 @@ const RESERVED: &[&str] = &[
     "cancel",
 ];
 
-fn fields(
-    uid: &str,
-    email: &str,
-    verified: Option<&str>,
-    name: &str,
-    nick: Option<&str>,
-    image: Option<&str>,
-) -> Fields {
-    Fields {
-        uid: uid.into(),
-        email: email.into(),
-        email_verified: verified.map(Into::into),
-        name: name.into(),
-        nickname: nick.map(Into::into),
-        image: image.map(Into::into),
+/// What a provider kind brings before settings override it.
+struct Preset {
+    issuer: Option<&'static str>,
+    authorize_url: Option<&'static str>,
+    token_url: Option<&'static str>,
+    userinfo_url: Option<&'static str>,
+    emails_url: Option<&'static str>,
+    scopes: &'static [&'static str],
+    fields: PresetFields,
+}
+
+/// `Fields` with static names, so presets can be constants.
+struct PresetFields {
+    uid: &'static str,
+    email: &'static str,
+    email_verified: Option<&'static str>,
+    name: &'static str,
+    nickname: Option<&'static str>,
+    image: Option<&'static str>,
+}
+
+/// OpenID Connect's standard claims.
+const OIDC_FIELDS: PresetFields = PresetFields {
+    uid: "sub",
+    email: "email",
+    email_verified: Some("email_verified"),
+    name: "name",
+    nickname: Some("preferred_username"),
+    image: Some("picture"),
+};
+
+impl Preset {
+    const NONE: Preset = Preset {
+        issuer: None,
+        authorize_url: None,
+        token_url: None,
+        userinfo_url: None,
+        emails_url: None,
+        scopes: &[],
+        fields: OIDC_FIELDS,
+    };
+
+    fn of(kind: ProviderKind) -> Preset {
+        match kind {
+            ProviderKind::Github => Preset {
+                authorize_url: Some("https://github.com/login/oauth/authorize"),
+                token_url: Some("https://github.com/login/oauth/access_token"),
+                userinfo_url: Some("https://api.github.com/user"),
+                emails_url: Some("https://api.github.com/user/emails"),
+                scopes: &["user:email"],
+                fields: PresetFields {
+                    uid: "id",
+                    email: "email",
+                    email_verified: None,
+                    name: "name",
+                    nickname: Some("login"),
+                    image: Some("avatar_url"),
+                },
+                ..Preset::NONE
+            },
+            ProviderKind::GoogleOauth2 => Preset {
+                issuer: Some("https://accounts.google.com"),
+                scopes: &["openid", "email", "profile"],
+                fields: PresetFields {
+                    uid: "sub",
+                    email: "email",
+                    email_verified: Some("email_verified"),
+                    name: "name",
+                    nickname: None,
+                    image: Some("picture"),
+                },
+                ..Preset::NONE
+            },
+            ProviderKind::Facebook => Preset {
+                authorize_url: Some("https://www.facebook.com/v19.0/dialog/oauth"),
+                token_url: Some("https://graph.facebook.com/v19.0/oauth/access_token"),
+                userinfo_url: Some("https://graph.facebook.com/me?fields=id,name,email,picture"),
+                scopes: &["email", "public_profile"],
+                fields: PresetFields {
+                    uid: "id",
+                    email: "email",
+                    email_verified: None,
+                    name: "name",
+                    nickname: None,
+                    image: Some("picture.data.url"),
+                },
+                ..Preset::NONE
+            },
+            ProviderKind::Oidc => Preset {
+                scopes: &["openid", "email", "profile"],
+                ..Preset::NONE
+            },
+            ProviderKind::Oauth2 => Preset::NONE,
+        }
+    }
+
+    fn fields(&self) -> Fields {
+        let f = &self.fields;
+        Fields {
+            uid: f.uid.into(),
+            email: f.email.into(),
+            email_verified: f.email_verified.map(Into::into),
+            name: f.name.into(),
+            nickname: f.nickname.map(Into::into),
+            image: f.image.map(Into::into),
+        }
     }
 }
 
@@ -89,69 +180,8 @@ pub fn resolve(name: &str, s: &OAuthProviderSettings) -> Result<ProviderConfig, 
         _ if s.issuer.is_some() => ProviderKind::Oidc,
         _ => ProviderKind::Oauth2,
     });
-    let oidc_fields = || {
-        fields(
-            "sub",
-            "email",
-            Some("email_verified"),
-            "name",
-            Some("preferred_username"),
-            Some("picture"),
-        )
-    };
-    let (issuer, authorize, token, userinfo, emails, scopes, defaults) = match kind {
-        ProviderKind::Github => (
-            None,
-            Some("https://github.com/login/oauth/authorize"),
-            Some("https://github.com/login/oauth/access_token"),
-            Some("https://api.github.com/user"),
-            Some("https://api.github.com/user/emails"),
-            vec!["user:email"],
-            fields(
-                "id",
-                "email",
-                None,
-                "name",
-                Some("login"),
-                Some("avatar_url"),
-            ),
-        ),
-        ProviderKind::GoogleOauth2 => (
-            Some("https://accounts.google.com"),
-            None,
-            None,
-            None,
-            None,
-            vec!["openid", "email", "profile"],
-            fields(
-                "sub",
-                "email",
-                Some("email_verified"),
-                "name",
-                None,
-                Some("picture"),
-            ),
-        ),
-        ProviderKind::Facebook => (
-            None,
-            Some("https://www.facebook.com/v19.0/dialog/oauth"),
-            Some("https://graph.facebook.com/v19.0/oauth/access_token"),
-            Some("https://graph.facebook.com/me?fields=id,name,email,picture"),
-            None,
-            vec!["email", "public_profile"],
-            fields("id", "email", None, "name", None, Some("picture.data.url")),
-        ),
-        ProviderKind::Oidc => (
-            None,
-            None,
-            None,
-            None,
-            None,
-            vec!["openid", "email", "profile"],
-            oidc_fields(),
-        ),
-        ProviderKind::Oauth2 => (None, None, None, None, None, vec![], oidc_fields()),
-    };
+    let preset = Preset::of(kind);
+    let defaults = preset.fields();
     let pick =
         |given: &Option<String>, preset: Option<&str>| given.clone().or(preset.map(Into::into));
     let config = ProviderConfig {
@@ -159,16 +189,16 @@ pub fn resolve(name: &str, s: &OAuthProviderSettings) -> Result<ProviderConfig, 
         kind,
         client_id: s.client_id.clone(),
         client_secret: s.client_secret.clone(),
-        issuer: pick(&s.issuer, issuer),
-        authorize_url: pick(&s.authorize_url, authorize),
-        token_url: pick(&s.token_url, token),
-        userinfo_url: pick(&s.userinfo_url, userinfo),
+        issuer: pick(&s.issuer, preset.issuer),
+        authorize_url: pick(&s.authorize_url, preset.authorize_url),
+        token_url: pick(&s.token_url, preset.token_url),
+        userinfo_url: pick(&s.userinfo_url, preset.userinfo_url),
         jwks_url: s.jwks_url.clone(),
-        emails_url: pick(&s.emails_url, emails),
+        emails_url: pick(&s.emails_url, preset.emails_url),
         scopes: s
             .scopes
             .clone()
-            .unwrap_or_else(|| scopes.into_iter().map(Into::into).collect()),
+            .unwrap_or_else(|| preset.scopes.iter().map(|s| s.to_string()).collect()),
         fields: Fields {
             uid: s.uid_field.clone().unwrap_or(defaults.uid),
             email: s.email_field.clone().unwrap_or(defaults.email),

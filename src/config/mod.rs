@@ -7,11 +7,17 @@ use std::{collections::BTreeMap, net::SocketAddr, path::Path, time::Duration};
 
 use figment::{
     Figment,
-    providers::{Env, Format, Serialized, Toml},
+    providers::{Env, Format, Toml},
 };
 use serde::{Deserialize, Serialize};
 
 use crate::contract::headers::HeaderNames;
+mod oauth;
+mod secret;
+
+pub use oauth::{OAuthProviderSettings, ProviderKind};
+pub use secret::Secret;
+
 use crate::redirect::Whitelist;
 
 /// What a batch response (a request inside the batch window) carries (decisions.md D1).
@@ -80,50 +86,6 @@ impl UnlockStrategy {
     pub fn by_time(self) -> bool {
         matches!(self, UnlockStrategy::Time | UnlockStrategy::Both)
     }
-}
-
-/// What kind of OAuth provider an `[oauth.<name>]` table describes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ProviderKind {
-    Github,
-    GoogleOauth2,
-    Facebook,
-    /// Any OAuth2 provider: `authorize_url`, `token_url` and `userinfo_url` given.
-    Oauth2,
-    /// Any OpenID Connect provider: `issuer` given (discovery), or explicit URLs.
-    Oidc,
-}
-
-/// One `[oauth.<name>]` table: `<name>` is the path segment (`/auth/<name>`).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct OAuthProviderSettings {
-    /// `github`, `google_oauth2`, `facebook`, `oauth2` or `oidc`; defaults to the preset of the
-    /// same name, else `oidc` when `issuer` is set, else `oauth2`.
-    pub kind: Option<ProviderKind>,
-    pub client_id: String,
-    pub client_secret: String,
-    /// OpenID Connect issuer; its discovery document supplies the URLs not given here.
-    pub issuer: Option<String>,
-    pub authorize_url: Option<String>,
-    pub token_url: Option<String>,
-    pub userinfo_url: Option<String>,
-    pub jwks_url: Option<String>,
-    /// GitHub's e-mail list, used when the profile hides the e-mail.
-    pub emails_url: Option<String>,
-    pub scopes: Option<Vec<String>>,
-    /// Profile fields (dotted paths like `picture.data.url`) giving each user attribute.
-    pub uid_field: Option<String>,
-    pub email_field: Option<String>,
-    pub email_verified_field: Option<String>,
-    pub name_field: Option<String>,
-    pub nickname_field: Option<String>,
-    pub image_field: Option<String>,
-    /// Send a PKCE challenge (default true).
-    pub pkce: Option<bool>,
-    /// Further client ids whose id_tokens `POST /auth/<name>/token` accepts (mobile apps).
-    pub audiences: Vec<String>,
 }
 
 /// DTA's `check_current_password_before_update`: `false`, `"attributes"` or `"password"`.
@@ -198,12 +160,12 @@ pub struct Settings {
     pub smtp_port: u16,
     pub smtp_tls: SmtpTls,
     pub smtp_username: Option<String>,
-    pub smtp_password: Option<String>,
+    pub smtp_password: Option<Secret>,
     /// Seconds before an SMTP connection or command gives up.
     pub smtp_timeout: u64,
     /// Key for signing OAuth `state` (Devise's `secret_key`). Every instance behind a load
     /// balancer needs the same one; unset = a random key per process.
-    pub secret_key: Option<String>,
+    pub secret_key: Option<Secret>,
     /// Seconds an OAuth sign-in may take between leaving and coming back.
     pub oauth_state_lifetime: u64,
     /// Seconds before a call to an OAuth provider gives up.
@@ -258,7 +220,7 @@ pub struct Settings {
     pub paranoid: bool,
     /// `[min, max]` password length.
     pub password_length: [usize; 2],
-    pub pepper: Option<String>,
+    pub pepper: Option<Secret>,
 }
 
 impl Default for Settings {
@@ -368,7 +330,8 @@ impl Settings {
     /// Layers defaults, the TOML file (the given path, else `toker.toml` when present) and the
     /// `TOKER_` environment, then validates.
     pub fn load(config_path: Option<&Path>) -> Result<Settings, ConfigError> {
-        let mut figment = Figment::from(Serialized::defaults(Settings::default()));
+        // Unset keys take `Settings::default()` through `#[serde(default)]`.
+        let mut figment = Figment::new();
         match config_path {
             Some(path) => {
                 if !path.is_file() {
@@ -439,7 +402,7 @@ impl Settings {
                 "must be at most 7200 (browsers ignore more)",
             ));
         }
-        crate::http::cors::OriginMatcher::new(&self.cors_origins)
+        crate::origins::OriginMatcher::new(&self.cors_origins)
             .map_err(|p| invalid("cors_origins", p))?;
         if self.max_body_size < 1024 {
             return Err(invalid("max_body_size", "must be at least 1024 bytes"));

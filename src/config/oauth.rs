@@ -1,0 +1,50 @@
+//! `[oauth.<name>]` tables: the OAuth2 / OpenID Connect providers as configured. The presets
+//! and defaults are applied by `oauth::providers`.
+
+use serde::{Deserialize, Serialize};
+
+use super::Secret;
+
+/// What kind of OAuth provider an `[oauth.<name>]` table describes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ProviderKind {
+    Github,
+    GoogleOauth2,
+    Facebook,
+    /// Any OAuth2 provider: `authorize_url`, `token_url` and `userinfo_url` given.
+    Oauth2,
+    /// Any OpenID Connect provider: `issuer` given (discovery), or explicit URLs.
+    Oidc,
+}
+
+/// One `[oauth.<name>]` table: `<name>` is the path segment (`/auth/<name>`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct OAuthProviderSettings {
+    /// `github`, `google_oauth2`, `facebook`, `oauth2` or `oidc`; defaults to the preset of the
+    /// same name, else `oidc` when `issuer` is set, else `oauth2`.
+    pub kind: Option<ProviderKind>,
+    pub client_id: String,
+    pub client_secret: Secret,
+    /// OpenID Connect issuer; its discovery document supplies the URLs not given here.
+    pub issuer: Option<String>,
+    pub authorize_url: Option<String>,
+    pub token_url: Option<String>,
+    pub userinfo_url: Option<String>,
+    pub jwks_url: Option<String>,
+    /// GitHub's e-mail list, used when the profile hides the e-mail.
+    pub emails_url: Option<String>,
+    pub scopes: Option<Vec<String>>,
+    /// Profile fields (dotted paths like `picture.data.url`) giving each user attribute.
+    pub uid_field: Option<String>,
+    pub email_field: Option<String>,
+    pub email_verified_field: Option<String>,
+    pub name_field: Option<String>,
+    pub nickname_field: Option<String>,
+    pub image_field: Option<String>,
+    /// Send a PKCE challenge (default true).
+    pub pkce: Option<bool>,
+    /// Further client ids whose id_tokens `POST /auth/<name>/token` accepts (mobile apps).
+    pub audiences: Vec<String>,
+}
