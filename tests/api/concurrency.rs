@@ -8,7 +8,7 @@ use reqwest::{Method, Response};
 use sha2::{Digest, Sha256};
 use tokio::sync::Barrier;
 
-use crate::{helpers::*, serve::Serve};
+use crate::{helpers::*, support::serve::Serve};
 
 /// Just over the 1 s batch window the tests use.
 const PAST_WINDOW: Duration = Duration::from_millis(1100);

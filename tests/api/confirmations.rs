@@ -7,7 +7,7 @@ use toker::config::{MailTransport, SmtpTls};
 
 use crate::{
     helpers::*,
-    smtp::{SmtpServer, first_link},
+    support::smtp::{SmtpServer, first_link},
 };
 
 const LANDING: &str = "https://app.example.com/confirmed";

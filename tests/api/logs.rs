@@ -6,7 +6,7 @@ use serde_json::json;
 
 use crate::{
     helpers::{Auth, client, fresh_database, json},
-    serve::Serve,
+    support::serve::Serve,
 };
 
 #[tokio::test]

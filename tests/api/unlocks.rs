@@ -7,7 +7,7 @@ use toker::config::{MailTransport, Settings, SmtpTls, UnlockStrategy};
 
 use crate::{
     helpers::*,
-    smtp::{SmtpServer, first_link},
+    support::smtp::{SmtpServer, first_link},
 };
 
 const UNLOCKED: &str = "https://app.example.com/unlocked";
