@@ -1,5 +1,5 @@
 //! The HTTP layer's one error type and the one place that turns any failure, ours or the
-//! framework's, into a JSON body of the contract's E1 shape (decisions.md D9): j-toker hangs on
+//! framework's, into a JSON body of the contract's E1 shape (docs/decisions.md D9): j-toker hangs on
 //! a non-JSON error body, and no client should ever see a stack trace or a 5xx it can't parse.
 
 use poem::{Endpoint, Response, error::ResponseError, http::StatusCode};

@@ -1,5 +1,5 @@
-//! Redirects to frontends: the whitelist every redirect parameter passes through (decisions.md
-//! D5, server.md §2.0.7) and devise_token_auth's redirect URL builder (server.md §2.0.6).
+//! Redirects to frontends: the whitelist every redirect parameter passes through (docs/decisions.md
+//! D5, docs/contract.md §2.0.7) and devise_token_auth's redirect URL builder (docs/contract.md §2.0.6).
 
 use regex::{Regex, RegexBuilder};
 
@@ -179,7 +179,7 @@ pub fn cgi_escape(s: &str) -> String {
     out
 }
 
-/// The credentials a redirect to a frontend carries (server.md §2.0.6 "redirect headers"):
+/// The credentials a redirect to a frontend carries (docs/contract.md §2.0.6 "redirect headers"):
 /// `access-token` and `client` (named per `headers_names`), their legacy twins `token` and
 /// `client_id` that ng-token-auth and angular-token read, `config`, `expiry` and `uid`.
 pub fn credential_params(

@@ -1,4 +1,4 @@
-//! The token rules of server.md §3 and decisions.md D1–D3, as plain functions of a clock: which
+//! The token rules of docs/contract.md §3 and docs/decisions.md D1–D3, as plain functions of a clock: which
 //! presented token a device accepts, whether a response rotates, batches or echoes, what the
 //! chain looks like after a rotation, and which devices the device cap evicts. No HTTP, no SQL.
 
@@ -49,7 +49,7 @@ fn same_digest(a: &str, b: &str) -> bool {
     a.len() == b.len() && bool::from(a.as_bytes().ct_eq(b.as_bytes()))
 }
 
-/// The token knobs of server.md §1.1.
+/// The token knobs of docs/contract.md §1.1.
 #[derive(Debug, Clone, Copy)]
 pub struct TokenPolicy {
     pub lifespan: Duration,
@@ -91,7 +91,7 @@ pub enum Accepted {
     TwoBack,
 }
 
-/// server.md §3.3 steps 4–5: the current and previous tokens until expiry (strictly later than
+/// docs/contract.md §3.3 steps 4–5: the current and previous tokens until expiry (strictly later than
 /// now), the one before them only while the device was touched within the batch window.
 pub fn accept(policy: &TokenPolicy, chain: &Chain, token: &str, now_ms: i64) -> Option<Accepted> {
     let presented = digest(token);
@@ -119,7 +119,7 @@ pub fn accept(policy: &TokenPolicy, chain: &Chain, token: &str, now_ms: i64) -> 
     None
 }
 
-/// How an authenticated response ends (server.md §3.4–3.6).
+/// How an authenticated response ends (docs/contract.md §3.4–3.6).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Finish {
     /// Issue a new token for this client.
@@ -134,7 +134,7 @@ pub enum Finish {
 /// sibling of the request that rotated, whatever the batch window (even 0).
 pub const RACE_GRACE_MS: i64 = 5_000;
 
-/// DTA's batch rule, plus the race rule of decisions.md D3. A request is a batch request when
+/// DTA's batch rule, plus the race rule of docs/decisions.md D3. A request is a batch request when
 /// `unbatch` is absent and the device was touched after `request start − window`. And a request
 /// whose token is no longer the current one (`accepted` is not `Current`) lost a race to a
 /// sibling that rotated recently: rotating again would push the token its other siblings still
@@ -181,7 +181,7 @@ pub struct DeviceAge {
 }
 
 /// The devices to delete so that at most `max_devices` remain: expired ones first, then the
-/// least recently touched (decisions.md D3). `keep` is never evicted (the device just created).
+/// least recently touched (docs/decisions.md D3). `keep` is never evicted (the device just created).
 pub fn evictions(policy: &TokenPolicy, devices: &[DeviceAge], keep: i64, now_ms: i64) -> Vec<i64> {
     let now_s = now_ms / 1000;
     let mut evict: Vec<i64> = devices

@@ -1,7 +1,7 @@
 //! One simulated device's credentials and the client side of the token contract: send
 //! `access-token`, `client`, `uid` (with `token-type` and `expiry`, as j-toker does), and take
 //! the next token from each response — unless the response carries none (toker's batch
-//! responses omit the headers, decisions.md D1) or a blank one (devise_token_auth's `" "`,
+//! responses omit the headers, docs/decisions.md D1) or a blank one (devise_token_auth's `" "`,
 //! toker's `batch_response = "blank"`), in which case the device keeps the token it has.
 
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};

@@ -1,4 +1,4 @@
-//! `devices`: one row per (user, client) holding that client's token chain (decisions.md D3).
+//! `devices`: one row per (user, client) holding that client's token chain (docs/decisions.md D3).
 //! Only SHA-256 digests of tokens are stored (D2). `version` is the compare-and-swap guard that
 //! makes rotation atomic across processes.
 

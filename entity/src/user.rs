@@ -1,4 +1,4 @@
-//! `users`: devise_token_auth's users table (server.md §5) with every Devise module's columns, so
+//! `users`: devise_token_auth's users table (docs/contract.md §5) with every Devise module's columns, so
 //! that confirmable, recoverable, lockable, trackable and OAuth need no destructive migration.
 
 use sea_orm::entity::prelude::*;

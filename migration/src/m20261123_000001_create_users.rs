@@ -42,7 +42,7 @@ impl MigrationTrait for Migration {
             )
             .await?;
         // DTA's unique (uid, provider); its unique `email` index is deliberately not copied: it
-        // makes an e-mail user and an OAuth user with one address collide (server.md §6 #11).
+        // makes an e-mail user and an OAuth user with one address collide (docs/contract.md §6 #11).
         for (name, cols, unique) in [
             (
                 "index_users_on_uid_and_provider",

@@ -1,4 +1,4 @@
-//! Devise's `:confirmable` (server.md §2.10–2.11): the confirmation mail, its resend and the
+//! Devise's `:confirmable` (docs/contract.md §2.10–2.11): the confirmation mail, its resend and the
 //! link landing. Confirmation tokens are stored as SHA-256 digests (devise_token_auth stores
 //! them raw), so a database leak does not confirm accounts; links are single-use.
 

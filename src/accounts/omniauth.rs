@@ -1,4 +1,4 @@
-//! Signing in through an OAuth provider (server.md §4.1 step 6): the user is found by provider
+//! Signing in through an OAuth provider (docs/contract.md §4.1 step 6): the user is found by provider
 //! and uid, or created; the profile's `name`, `nickname`, `image` and `email` are copied on every
 //! sign-in; permitted sign-up params from the request phase apply; a new device signs in.
 //!

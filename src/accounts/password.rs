@@ -1,4 +1,4 @@
-//! Password hashing with bcrypt, always on tokio's blocking pool (decisions.md D4): one bcrypt
+//! Password hashing with bcrypt, always on tokio's blocking pool (docs/decisions.md D4): one bcrypt
 //! at cost 12 is a quarter second of CPU, which on an async worker would stall every request
 //! that worker serves. At most `cores − 1` run at once (at least one): a burst of sign-ins then
 //! queues instead of taking every core from the requests that only need a token check.

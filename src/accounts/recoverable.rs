@@ -1,4 +1,4 @@
-//! Devise's `:recoverable` as devise_token_auth exposes it (server.md §2.7–2.9): the reset mail,
+//! Devise's `:recoverable` as devise_token_auth exposes it (docs/contract.md §2.7–2.9): the reset mail,
 //! the link landing that signs the user in with `allow_password_change`, and the password
 //! update. Reset tokens are stored as SHA-256 digests and are single-use.
 
@@ -91,7 +91,7 @@ impl Accounts {
         Ok((user, Some(session)))
     }
 
-    /// `PUT /auth/password` for an authenticated user (server.md §2.9 steps 2–5).
+    /// `PUT /auth/password` for an authenticated user (docs/contract.md §2.9 steps 2–5).
     pub async fn update_password(
         &self,
         user: &User,

@@ -1,4 +1,4 @@
-//! Model validations with Rails' wording (server.md §5.2): the e-mail, password and profile
+//! Model validations with Rails' wording (docs/contract.md §5.2): the e-mail, password and profile
 //! rules. The shape the messages are answered in is `contract::validation`.
 
 use regex::Regex;

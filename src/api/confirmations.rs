@@ -1,5 +1,5 @@
 //! `POST /auth/confirmation` (resend) and `GET /auth/confirmation` (the mailed link's landing),
-//! docs/contract.md §2.10–2.11, with the redirect whitelist applied to both (decisions.md D5).
+//! docs/contract.md §2.10–2.11, with the redirect whitelist applied to both (docs/decisions.md D5).
 
 use poem_openapi::{ApiResponse, Object, OpenApi, param::Query, payload::Json};
 

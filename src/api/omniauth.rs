@@ -1,4 +1,4 @@
-//! OAuth sign-in routes (server.md §4): the request phase `GET`/`POST /auth/:provider`, the
+//! OAuth sign-in routes (docs/contract.md §4): the request phase `GET`/`POST /auth/:provider`, the
 //! provider callback at `/omniauth/:provider/callback` (the URI registered at the provider) and
 //! its alias `/auth/:provider/callback`, the failure route, and the native token exchange
 //! `POST /auth/:provider/token`.
@@ -128,7 +128,7 @@ fn is_window(window_type: Option<&str>) -> bool {
     matches!(window_type, Some("newWindow") | Some("inAppBrowser"))
 }
 
-/// The failure answer, per window type (server.md §4.2): `authFailure` page, `?blank=true&error=`
+/// The failure answer, per window type (docs/contract.md §4.2): `authFailure` page, `?blank=true&error=`
 /// redirect, or the bare message.
 fn failure(
     accounts: &Accounts,

@@ -1,6 +1,6 @@
 //! `POST /auth/password`, `GET /auth/password/edit`, `PUT`/`PATCH /auth/password`
 //! (docs/contract.md §2.7–2.9), with the redirect whitelist applied when the reset is requested and
-//! again when the link is followed (decisions.md D5).
+//! again when the link is followed (docs/decisions.md D5).
 
 use poem::{Request, web::Data};
 use poem_openapi::{ApiResponse, Object, OpenApi, param::Query, payload::Json};

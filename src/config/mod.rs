@@ -1,5 +1,5 @@
 //! Settings: built-in defaults, then a TOML file, then `TOKER_`-prefixed environment variables
-//! (decisions.md D12). Every devise_token_auth option keeps its DTA name and default; toker's own
+//! (docs/decisions.md D12). Every devise_token_auth option keeps its DTA name and default; toker's own
 //! settings sit beside them. Everything is validated once, at startup, so a bad value stops the
 //! server with a message that names the setting.
 
@@ -12,15 +12,15 @@ use figment::{
 use serde::{Deserialize, Serialize};
 
 use crate::contract::headers::HeaderNames;
-mod oauth;
-mod secret;
+pub mod oauth;
+pub mod secret;
 
 pub use oauth::{OAuthProviderSettings, ProviderKind};
 pub use secret::Secret;
 
 use crate::redirect::Whitelist;
 
-/// What a batch response (a request inside the batch window) carries (decisions.md D1).
+/// What a batch response (a request inside the batch window) carries (docs/decisions.md D1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum BatchResponse {
@@ -30,7 +30,7 @@ pub enum BatchResponse {
     Blank,
 }
 
-/// Where mail goes (decisions.md D11).
+/// Where mail goes (docs/decisions.md D11).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum MailTransport {
@@ -129,9 +129,9 @@ pub struct Settings {
     pub mount_path: String,
     /// Public base URL of this server, used to build links in mail. Defaults to `http://<bind>`.
     pub public_url: Option<String>,
-    /// `omit` (default) or `blank`: what batch responses carry (decisions.md D1).
+    /// `omit` (default) or `blank`: what batch responses carry (docs/decisions.md D1).
     pub batch_response: BatchResponse,
-    /// Read credentials from query and body params when headers lack them (decisions.md D10).
+    /// Read credentials from query and body params when headers lack them (docs/decisions.md D10).
     pub accept_token_params: bool,
     /// bcrypt cost for passwords (Devise's `stretches`).
     pub password_cost: u32,
@@ -173,7 +173,7 @@ pub struct Settings {
     /// The OAuth providers, by path name.
     pub oauth: BTreeMap<String, OAuthProviderSettings>,
 
-    // --- devise_token_auth options (server.md §1.1), DTA names and defaults ---
+    // --- devise_token_auth options (docs/contract.md §1.1), DTA names and defaults ---
     pub change_headers_on_each_request: bool,
     pub max_number_of_devices: u32,
     /// Seconds (DTA: 2 weeks).
@@ -193,7 +193,7 @@ pub struct Settings {
     /// Prefix of the provider callback URLs: `<public_url><omniauth_prefix>/<name>/callback`.
     pub omniauth_prefix: String,
 
-    // --- Devise options that shape the wire (server.md §1.2) ---
+    // --- Devise options that shape the wire (docs/contract.md §1.2) ---
     /// The `:confirmable` module: unconfirmed users cannot sign in.
     pub confirmable: bool,
     /// Seconds an unconfirmed user may still sign in; unset = forever.

@@ -1,4 +1,4 @@
-//! devise_token_auth's response bodies (server.md §2.0.4–2.0.5) as OpenAPI types: the user JSON,
+//! devise_token_auth's response bodies (docs/contract.md §2.0.4–2.0.5) as OpenAPI types: the user JSON,
 //! the validation-error map and the seven error shapes E1–E7. Each shape is defined once here.
 
 use std::borrow::Cow;

@@ -1,4 +1,4 @@
-//! devise_token_auth's English message catalog (server.md §7): wire texts, quoted exactly.
+//! devise_token_auth's English message catalog (docs/contract.md §7): wire texts, quoted exactly.
 
 pub const BAD_CREDENTIALS: &str = "Invalid login credentials. Please try again.";
 pub const NOT_SUPPORTED: &str = "Use POST /sign_in to sign in. GET is not supported.";

@@ -1,4 +1,4 @@
-//! Request parameters the way devise_token_auth reads them (server.md §2.0.2): JSON or
+//! Request parameters the way devise_token_auth reads them (docs/contract.md §2.0.2): JSON or
 //! form-urlencoded bodies merged over the query string, top-level names, unknown names ignored,
 //! non-scalar values dropped, an empty body meaning "no params". One extractor, `Params<T>`,
 //! does all of it, so every endpoint follows the same rules and the OpenAPI document still shows
@@ -97,7 +97,7 @@ impl<T> Params<T> {
     }
 
     /// A parameter only when it is a string: URLs given as numbers or booleans count as
-    /// absent (server.md §9.4).
+    /// absent (docs/contract.md §9.4).
     pub fn get_string(&self, name: &str) -> Option<String> {
         self.raw
             .get(name)

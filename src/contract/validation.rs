@@ -1,4 +1,4 @@
-//! Validation errors in Rails' shape (server.md §2.0.4): per-attribute messages in the order
+//! Validation errors in Rails' shape (docs/contract.md §2.0.4): per-attribute messages in the order
 //! they were added, and `full_messages` with humanized attribute names.
 
 use serde_json::{Map, Value};

@@ -1,4 +1,4 @@
-//! Token authentication for one request, and DTA's after-step (server.md §2.0.8, §3): handlers
+//! Token authentication for one request, and DTA's after-step (docs/contract.md §2.0.8, §3): handlers
 //! ask `RequestAuth` for the user (one indexed read), and once the handler has answered, the
 //! middleware rotates, batches or echoes the token (one write) and adds the auth headers —
 //! also on 4xx answers of authenticated actions, never on a 401.
@@ -271,7 +271,7 @@ impl RequestAuth {
     }
 }
 
-/// The six headers of a credentialed response (server.md §2.15).
+/// The six headers of a credentialed response (docs/contract.md §2.15).
 fn credential_headers(
     names: &HeaderNames,
     token: &str,

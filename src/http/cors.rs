@@ -1,4 +1,4 @@
-//! toker's own CORS (decisions.md D8, cors-security.md §1–2). poem's `Cors` reflects any origin
+//! toker's own CORS (docs/decisions.md D8, docs/cors.md §1–2). poem's `Cors` reflects any origin
 //! with credentials when unconfigured, drops `Vary`, accepts a preflight when one requested
 //! header of many is allowed and panics on non-ASCII origins; this middleware does none of that:
 //! - no `Origin` → no CORS headers (but `Vary: Origin`, appended);
@@ -19,7 +19,7 @@ use poem::{
 /// lower-case `patch` (which browsers do not normalise) is refused.
 const ALLOWED_METHODS: &[&str] = &["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"];
 
-/// Request headers the four frontends send (clients.md §0.5) plus the safelisted ones.
+/// Request headers the four frontends send (docs/clients.md §0.5) plus the safelisted ones.
 const BASE_ALLOWED_HEADERS: &[&str] = &[
     "accept",
     "accept-language",

@@ -1,4 +1,4 @@
-//! Where a request's credentials come from (server.md §2.0.3, decisions.md D10): each of
+//! Where a request's credentials come from (docs/contract.md §2.0.3, docs/decisions.md D10): each of
 //! `uid`, `access-token` and `client` independently from the first source that has it — the
 //! header, then a query or body param, then the base64 JSON inside `Authorization`.
 

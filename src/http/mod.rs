@@ -13,7 +13,7 @@ use poem::{
 };
 
 /// `Cache-Control: no-store` and no validators on API responses: a 304 must never replay or
-/// drop auth headers (decisions.md D1, server.md §6 #4); `nosniff` for every JSON body.
+/// drop auth headers (docs/decisions.md D1, docs/contract.md §6 #4); `nosniff` for every JSON body.
 pub struct ApiHeaders;
 
 impl<E: Endpoint> Middleware<E> for ApiHeaders {

@@ -1,4 +1,4 @@
-//! Outgoing mail (decisions.md D11) over lettre: `log` prints each message and its link to the
+//! Outgoing mail (docs/decisions.md D11) over lettre: `log` prints each message and its link to the
 //! server log (the default, so a newcomer sees the confirmation link in the terminal), `file`
 //! writes one `.eml` per message into a folder, `smtp` delivers. Every transport is async, so
 //! sending never blocks a tokio worker.

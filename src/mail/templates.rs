@@ -1,4 +1,4 @@
-//! The Devise / devise_token_auth messages (server.md §7): subjects, greetings and link texts,
+//! The Devise / devise_token_auth messages (docs/contract.md §7): subjects, greetings and link texts,
 //! as plain text and HTML. Every interpolated value is HTML-escaped in the HTML part.
 
 use super::Email;

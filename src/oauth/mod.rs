@@ -1,4 +1,4 @@
-//! OAuth2 / OpenID Connect sign-in (server.md §4, decisions.md D6): providers from settings,
+//! OAuth2 / OpenID Connect sign-in (docs/contract.md §4, docs/decisions.md D6): providers from settings,
 //! the request phase (a signed `state` and a PKCE challenge), the callback (state checked and
 //! spent once, code exchanged, profile read), and the native exchange of a provider token a
 //! mobile app already holds.

@@ -1,8 +1,8 @@
-//! The page a popup or in-app browser ends on (server.md §4.2): it answers the frontend's
+//! The page a popup or in-app browser ends on (docs/contract.md §4.2): it answers the frontend's
 //! `requestCredentials` message with the credentials (`deliverCredentials`) or the failure
 //! (`authFailure`), and defines `requestCredentials()` for Cordova's `executeScript`. Unlike
 //! devise_token_auth's, it posts credentials only to the origin of `auth_origin_url`
-//! (decisions.md D6), and its Content-Security-Policy allows nothing but its own inline script,
+//! (docs/decisions.md D6), and its Content-Security-Policy allows nothing but its own inline script,
 //! named by hash.
 
 use base64::{Engine as _, engine::general_purpose::STANDARD};

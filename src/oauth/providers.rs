@@ -2,7 +2,10 @@
 //! scopes and profile fields, and generic OAuth2 / OpenID Connect providers, all resolved from
 //! `[oauth.<name>]` settings. Every preset URL can be overridden.
 
-use crate::config::{OAuthProviderSettings, ProviderKind, Secret};
+use crate::config::{
+    oauth::{OAuthProviderSettings, ProviderKind},
+    secret::Secret,
+};
 
 /// Which profile field gives each user attribute (dotted paths).
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,4 +1,4 @@
-//! The OAuth `state` (decisions.md D6): what the request phase must remember — provider,
+//! The OAuth `state` (docs/decisions.md D6): what the request phase must remember — provider,
 //! `auth_origin_url`, window type, config name, permitted sign-up params — plus a nonce and an
 //! expiry, HMAC-signed so no session or cookie is needed and any instance can finish the sign-in.
 //! The PKCE verifier is derived from the key and the nonce, so it never leaves the server.

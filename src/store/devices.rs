@@ -81,7 +81,7 @@ pub fn chain_of(device: &Device) -> Chain {
 
 impl Store {
     /// The one read of an authenticated request: the device `client` of the user whose `uid`
-    /// matches, with that user. By uid alone, not provider, as DTA (server.md §3.3).
+    /// matches, with that user. By uid alone, not provider, as DTA (docs/contract.md §3.3).
     pub async fn find_device(
         &self,
         uid: &str,
@@ -182,7 +182,7 @@ impl Store {
     }
 
     /// Signs a user out everywhere except `keep` (DTA's `remove_tokens_after_password_reset`,
-    /// keeping the caller explicitly, server.md §3.9).
+    /// keeping the caller explicitly, docs/contract.md §3.9).
     pub async fn delete_other_devices(&self, user_id: i64, keep: Option<i64>) -> StoreResult<u64> {
         let mut query = device::Entity::delete_many().filter(device::Column::UserId.eq(user_id));
         if let Some(keep) = keep {

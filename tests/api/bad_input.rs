@@ -1,4 +1,4 @@
-//! Bad input of every class decisions.md D9 names, against every endpoint that takes input:
+//! Bad input of every class docs/decisions.md D9 names, against every endpoint that takes input:
 //! always a JSON 4xx (E1-shaped when the framework answers), never a 5xx, never a panic, and the
 //! server keeps serving. Requests reqwest refuses to send go over a raw TCP socket.
 
@@ -407,7 +407,7 @@ async fn non_object_json(app: &TestApp) {
 }
 
 async fn wrongly_typed_fields(app: &TestApp) {
-    // server.md §9.4: non-string values count as absent or bad, never a 500.
+    // docs/contract.md §9.4: non-string values count as absent or bad, never a 500.
     for target in &TARGETS {
         for body in [
             r#"{"email":5,"password":true}"#,
@@ -872,7 +872,7 @@ async fn nul_bytes_in_sign_in(app: &TestApp) {
 }
 
 async fn nul_bytes_in_credential_params(app: &TestApp) {
-    // Headers cannot carry NUL; the body and query fallbacks (decisions.md D10) can.
+    // Headers cannot carry NUL; the body and query fallbacks (docs/decisions.md D10) can.
     let creds = json!({"uid": "a\u{0}@b.co", "access-token": "t\u{0}k", "client": "c\u{0}"});
     for (method, path) in [
         (Method::DELETE, "/auth/sign_out"),
@@ -1122,7 +1122,7 @@ async fn non_utf8_form_and_json_bodies_get_a_json_400() {
 
 #[tokio::test]
 async fn non_utf8_credential_headers_count_as_no_credentials() {
-    // Arrange (server.md §9.4: the gem answers a non-UTF-8 uid with a 500)
+    // Arrange (docs/contract.md §9.4: the gem answers a non-UTF-8 uid with a 500)
     let app = spawn_app().await;
 
     // Act + Assert
@@ -1188,7 +1188,7 @@ async fn a_megabyte_request_header_is_refused_with_431_not_a_crash() {
 
 #[tokio::test]
 async fn garbage_bearer_authorization_counts_as_no_credentials() {
-    // Arrange (server.md §9.4: a non-object payload is a 500 on the gem)
+    // Arrange (docs/contract.md §9.4: a non-object payload is a 500 on the gem)
     let app = spawn_app().await;
 
     // Act + Assert

@@ -1,4 +1,4 @@
-//! Real parallel requests with one device's token (decisions.md D3): rotation is a
+//! Real parallel requests with one device's token (docs/decisions.md D3): rotation is a
 //! compare-and-swap, so concurrent requests — across tasks, app instances and `toker serve`
 //! processes sharing one database — never get a 401 and never lose a token.
 

@@ -1,4 +1,4 @@
-//! Confirmable over real SMTP (server.md §2.1, §2.10–2.11, decisions.md D5): the mail sent on
+//! Confirmable over real SMTP (docs/contract.md §2.1, §2.10–2.11, docs/decisions.md D5): the mail sent on
 //! sign-up, its link, resend, and every failure branch.
 
 use reqwest::Method;

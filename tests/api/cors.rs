@@ -1,4 +1,4 @@
-//! CORS as cors-security.md §2.2 asks (decisions.md D8): one test per applicable checklist case,
+//! CORS as docs/cors.md §2.2 asks (docs/decisions.md D8): one test per applicable checklist case,
 //! each naming its ID. `A` = `https://app.example.com`, `B` = `https://b.example.org` (both
 //! configured by `spawn_app`), `E` = `https://evil.test`.
 
@@ -12,7 +12,7 @@ const A: &str = "https://app.example.com";
 const B: &str = "https://b.example.org";
 const E: &str = "https://evil.test";
 
-/// The token headers toker exposes (decisions.md D8, clients.md §11.7).
+/// The token headers toker exposes (docs/decisions.md D8, docs/clients.md §11.7).
 const EXPOSED: [&str; 6] = [
     "access-token",
     "token-type",
@@ -861,7 +861,7 @@ async fn a_same_origin_post_from_the_servers_own_page_is_served_without_cors_hea
 
 #[tokio::test]
 async fn the_four_frontends_real_preflight_header_lists_are_accepted() {
-    // clients.md §0.5: lists copied from recorded preflights.
+    // docs/clients.md §0.5: lists copied from recorded preflights.
     // Arrange
     let app = spawn_app().await;
     let cases = [

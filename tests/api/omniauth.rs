@@ -1,6 +1,6 @@
 //! OAuth sign-in against a real OpenID Connect provider on loopback (oauth2-mock-server, see
 //! `oauth_provider.rs`), configured once as a generic provider and once as the `github` preset
-//! with overridden URLs (server.md §4, decisions.md D5–D6).
+//! with overridden URLs (docs/contract.md §4, docs/decisions.md D5–D6).
 
 use std::collections::BTreeMap;
 
@@ -157,7 +157,7 @@ async fn new_window_page_delivers_every_credential_to_the_origin_only() {
     .await;
     let page = read_page(resp).await;
 
-    // Assert: the payload of server.md §4.2
+    // Assert: the payload of docs/contract.md §4.2
     let d = &page.data;
     assert_eq!(page.target_origin, "https://app.example.com");
     assert!(page.csp.contains("default-src 'none'"));

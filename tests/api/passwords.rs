@@ -1,4 +1,4 @@
-//! Recoverable over real SMTP (server.md §2.7–2.9): forgot password → mail → link → new
+//! Recoverable over real SMTP (docs/contract.md §2.7–2.9): forgot password → mail → link → new
 //! password → sign in, and every failure branch.
 
 use reqwest::Method;

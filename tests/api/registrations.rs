@@ -1,5 +1,5 @@
 //! `POST /auth` (sign-up), `PUT`/`PATCH /auth` (account update) and `DELETE /auth`
-//! (server.md §2.1–2.3, §2.0.4–2.0.5, §2.0.8, §7, §9).
+//! (docs/contract.md §2.1–2.3, §2.0.4–2.0.5, §2.0.8, §7, §9).
 
 use reqwest::{Method, Response};
 use serde_json::{Value, json};
@@ -38,7 +38,7 @@ fn assert_auth_headers(resp: &Response) -> Auth {
     Auth::from_headers(resp.headers()).expect("real credentials in the headers")
 }
 
-/// The app with a zero batch window, so every authenticated response rotates (server.md §3.5)
+/// The app with a zero batch window, so every authenticated response rotates (docs/contract.md §3.5)
 /// and the tests can see the headers of each one.
 async fn spawn_rotating_app_with(configure: impl FnOnce(&mut toker::config::Settings)) -> TestApp {
     spawn_app_with(|s| {

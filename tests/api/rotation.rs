@@ -1,4 +1,4 @@
-//! Token rotation on authenticated responses (server.md §2.0.8, §2.15, §3; decisions.md D1–D3,
+//! Token rotation on authenticated responses (docs/contract.md §2.0.8, §2.15, §3; docs/decisions.md D1–D3,
 //! D10): rotation chains, the batch window, echo mode, expiry, the device cap, sign-out, rotation
 //! on 4xx, caching headers and what the database stores.
 
@@ -13,7 +13,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::helpers::*;
 
-/// The six headers of a credentialed response (server.md §2.15).
+/// The six headers of a credentialed response (docs/contract.md §2.15).
 const AUTH_HEADERS: [&str; 6] = [
     "access-token",
     "token-type",
@@ -161,7 +161,7 @@ async fn previous_token_still_works_after_one_rotation() {
     let resp = get_with(&app, "/api/me", &t0).await;
 
     // Assert: accepted (it is the previous token). A sibling rotated it away less than
-    // `RACE_GRACE_MS` ago, so this request lost a race (decisions.md D3): it answers as a batch
+    // `RACE_GRACE_MS` ago, so this request lost a race (docs/decisions.md D3): it answers as a batch
     // request, without a new token, and the chain stays as it was.
     assert_eq!(resp.status(), 200);
     assert!(Auth::from_headers(resp.headers()).is_none());
@@ -236,7 +236,7 @@ async fn request_inside_the_batch_window_gets_no_auth_headers_by_default() {
     let me = get_with(&app, "/api/me", &auth).await;
     let validate = get_with(&app, "/auth/validate_token", &auth).await;
 
-    // Assert: answered, but none of the six auth headers (decisions.md D1 "omit")
+    // Assert: answered, but none of the six auth headers (docs/decisions.md D1 "omit")
     assert_eq!(me.status(), 200);
     assert_no_auth_headers(me.headers());
     assert_eq!(validate.status(), 200);

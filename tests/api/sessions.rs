@@ -1,5 +1,5 @@
 //! `POST /auth/sign_in`, `GET /auth/sign_in`, `DELETE /auth/sign_out`, `GET /auth/validate_token`
-//! (server.md §2.4–2.6) and where credentials are read from (§2.0.3, decisions.md D10).
+//! (docs/contract.md §2.4–2.6) and where credentials are read from (§2.0.3, docs/decisions.md D10).
 
 use base64::{Engine as _, engine::general_purpose::STANDARD};
 use reqwest::{Method, RequestBuilder, Response};
@@ -49,7 +49,7 @@ async fn assert_error(resp: Response, status: u16, body: &str) {
     assert_eq!(resp.text().await.expect("body"), body);
 }
 
-/// The app with a zero batch window: every authenticated response rotates (server.md §3.5).
+/// The app with a zero batch window: every authenticated response rotates (docs/contract.md §3.5).
 async fn spawn_rotating_app() -> TestApp {
     spawn_app_with(|s| s.batch_request_buffer_throttle = 0).await
 }

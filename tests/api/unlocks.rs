@@ -1,4 +1,4 @@
-//! Lockable over real SMTP (server.md §2.4, §2.12–2.13): failed sign-ins lock the account, the
+//! Lockable over real SMTP (docs/contract.md §2.4, §2.12–2.13): failed sign-ins lock the account, the
 //! unlock mail's link unlocks it, time unlocks it, paranoid mode hides all of it.
 
 use reqwest::Method;

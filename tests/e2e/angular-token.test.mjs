@@ -1,5 +1,5 @@
 // angular-token 7.0.1 (Angular 7.2.16 UMD bundles, JIT, rxjs 6.5.5) in headless Chromium against
-// the toker binary, cross-origin. The clients.md §9.3 scenario through AngularTokenService; app
+// the toker binary, cross-origin. The docs/clients.md §9.3 scenario through AngularTokenService; app
 // requests go through HttpClient, whose interceptor (angular-token's) adds and stores the auth
 // headers. OAuth goes through the real mock provider (tests/oauth/provider.mjs), configured in
 // toker as `github`. Settings: apiBase = oAuthBase = toker, updatePasswordPath 'auth/password'.
@@ -111,7 +111,7 @@ describe('angular-token, batch_response = "omit" (toker default)', () => {
     const landed = new URL(e.page.url());
     assert.equal(landed.origin + landed.pathname, `${e.origin}/angular-token.html`);
     assert.equal(landed.searchParams.get('account_confirmation_success'), 'true');
-    // devise_token_auth 1.x: confirming does not sign in (clients.md headline 9).
+    // devise_token_auth 1.x: confirming does not sign in (docs/clients.md headline 9).
     assert.equal(await at.signedIn(e), false);
     assert.equal(await at.stored(e), null);
   });
@@ -223,7 +223,7 @@ describe('angular-token, batch_response = "omit" (toker default)', () => {
     const mail = await e.mail.next({ to: email, subject: 'Reset password instructions' });
     const link = firstLink(mail.text);
     assert.ok(link.startsWith(`${e.api}/auth/password/edit?`), link);
-    // The interceptor prefers storage when its expiry string is >= the URL's (clients.md §5):
+    // The interceptor prefers storage when its expiry string is >= the URL's (docs/clients.md §5):
     // the link's token must be at least a second younger than the stored one.
     await sleep(1100);
     await e.page.goto(link);

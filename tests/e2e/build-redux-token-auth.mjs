@@ -1,5 +1,5 @@
 // Bundles redux-token-auth 0.19.0 with its dependencies into build/redux-token-auth.js (an IIFE
-// the page loads as /build/redux-token-auth.js), as clients.md §9.2 does it:
+// the page loads as /build/redux-token-auth.js), as docs/clients.md §9.2 does it:
 //   esbuild --bundle --format=iife --define:process.env.NODE_ENV='"production"'
 // redux-token-auth.test.mjs awaits this before its environment starts; it also runs on its own:
 //   node tests/e2e/build-redux-token-auth.mjs

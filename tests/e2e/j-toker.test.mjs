@@ -1,5 +1,5 @@
 // j-toker 0.0.10-beta3 (jQuery 3.7.1) in headless Chromium against the toker binary, cross-origin.
-// The clients.md §9.3 scenario through j-toker's own API; app requests are plain `$.ajax`, to
+// The docs/clients.md §9.3 scenario through j-toker's own API; app requests are plain `$.ajax`, to
 // which j-toker's global beforeSend adds the auth headers. OAuth goes through the real mock
 // provider (tests/oauth/provider.mjs), configured in toker as `github`.
 
@@ -106,7 +106,7 @@ describe('j-toker, batch_response = "omit" (toker default)', () => {
     const landed = new URL(e.page.url());
     assert.equal(landed.origin + landed.pathname, `${e.origin}/j-toker.html`);
     assert.equal(landed.searchParams.get('account_confirmation_success'), 'true');
-    // devise_token_auth 1.x: confirming does not sign in (clients.md headline 9).
+    // devise_token_auth 1.x: confirming does not sign in (docs/clients.md headline 9).
     assert.equal((await jt.validation(e)).state, 'rejected');
     assert.equal(await jt.stored(e), null);
   });
@@ -371,7 +371,7 @@ describe('j-toker, batch_response = "omit" (toker default)', () => {
   });
 });
 
-describe('j-toker, batch_response = "blank" (devise_token_auth\'s behaviour, decisions.md D1)', () => {
+describe('j-toker, batch_response = "blank" (devise_token_auth\'s behaviour, docs/decisions.md D1)', () => {
   const s = suite('j-toker-blank', {
     env: { TOKER_BATCH_REQUEST_BUFFER_THROTTLE: String(WINDOW_S), TOKER_BATCH_RESPONSE: 'blank', TOKER_CONFIRMABLE: 'false' },
   });

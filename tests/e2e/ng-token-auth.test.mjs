@@ -1,5 +1,5 @@
 // ng-token-auth 0.0.30 (AngularJS 1.8.3, angular-cookie 4.1.0) in headless Chromium against the
-// toker binary, cross-origin. The clients.md §9.3 scenario through $auth; app requests go through
+// toker binary, cross-origin. The docs/clients.md §9.3 scenario through $auth; app requests go through
 // $http, whose interceptor (ng-token-auth's) adds and stores the auth headers. OAuth goes through
 // the real mock provider (tests/oauth/provider.mjs), configured in toker as `github`.
 
@@ -103,7 +103,7 @@ describe('ng-token-auth, batch_response = "omit" (toker default)', () => {
     const landed = new URL(e.page.url());
     assert.equal(landed.origin + landed.pathname, `${e.origin}/ng-token-auth.html`);
     assert.equal(landed.searchParams.get('account_confirmation_success'), 'true');
-    // devise_token_auth 1.x: confirming does not sign in (clients.md headline 9).
+    // devise_token_auth 1.x: confirming does not sign in (docs/clients.md headline 9).
     assert.equal((await ng.validation(e)).state, 'rejected');
     assertNoToken(await ng.stored(e), 'no token stored');
   });

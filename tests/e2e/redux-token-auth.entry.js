@@ -1,4 +1,4 @@
-// The redux-token-auth page's bundle (clients.md §9.2): the npm-published redux-token-auth 0.19.0
+// The redux-token-auth page's bundle (docs/clients.md §9.2): the npm-published redux-token-auth 0.19.0
 // (CommonJS, so it needs a bundler) and what an app wires it with, put on `window` for the page.
 // Built by build-redux-token-auth.mjs; the library and the page share this one axios, which is
 // the one redux-token-auth configures through axios.defaults.headers.common.

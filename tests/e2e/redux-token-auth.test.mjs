@@ -1,9 +1,9 @@
 // redux-token-auth 0.19.0 (bundled with esbuild: redux-thunk 2.4.2, axios 0.16.2, react 15.7.0,
-// react-redux 5.1.2) in headless Chromium against the toker binary, cross-origin. The clients.md
+// react-redux 5.1.2) in headless Chromium against the toker binary, cross-origin. The docs/clients.md
 // §9.3 scenario through the library's own thunks (registerUser, signInUser, verifyCredentials,
 // signOutUser); app requests go through the axios whose default headers the library sets.
 //
-// redux-token-auth needs `change_headers_on_each_request = false` (clients.md headline 2): it
+// redux-token-auth needs `change_headers_on_each_request = false` (docs/clients.md headline 2): it
 // reads auth headers only from the sign-up, sign-in and validate responses. The second suite below
 // shows what happens with rotation on. The steps the library has no API for are named tests that
 // prove the absence, from the generated actions and from the library's published code.
@@ -150,11 +150,11 @@ describe('redux-token-auth, change_headers_on_each_request = false (its requirem
     const [call] = (await apiCalls(e)).filter((c) => c.method === 'POST' && c.path === '/auth');
     assert.equal(call.status, 200);
     assert.match(call.reqHeaders['content-type'], /^application\/json/);
-    // userRegistrationAttributes maps fullName -> name; no confirm_success_url (clients.md §6),
+    // userRegistrationAttributes maps fullName -> name; no confirm_success_url (docs/clients.md §6),
     // so toker uses default_confirm_success_url.
     assert.deepEqual(JSON.parse(call.postData), { email, password, password_confirmation: password, name: 'Redux User' });
     assert.equal(call.resHeaders['access-token'], undefined, 'an unconfirmed user gets no token');
-    // The library's quirks (clients.md §6): it reports signed in regardless and stores the
+    // The library's quirks (docs/clients.md §6): it reports signed in regardless and stores the
     // missing headers as the string "undefined".
     const user = await rta.user(e);
     assert.equal(user.isSignedIn, true);
@@ -182,7 +182,7 @@ describe('redux-token-auth, change_headers_on_each_request = false (its requirem
     const landed = new URL(e.page.url());
     assert.equal(landed.origin + landed.pathname, `${e.origin}/confirmed`);
     assert.deepEqual(Object.fromEntries(landed.searchParams), { account_confirmation_success: 'true' });
-    // devise_token_auth 1.x: confirming does not sign in (clients.md headline 9). Back in the
+    // devise_token_auth 1.x: confirming does not sign in (docs/clients.md headline 9). Back in the
     // app, verifyCredentials sends the "undefined" stored at sign-up and is refused.
     assert.equal(await openApp(e), 'failed');
     const v = (await apiCalls(e)).filter((c) => c.path === '/auth/validate_token').at(-1);
@@ -325,7 +325,7 @@ describe('redux-token-auth, change_headers_on_each_request = false (its requirem
 
   s.step('sign out: signOutUser sends DELETE sign_out with the JSON body (no auth headers on a fresh page)', async (e) => {
     // ?verify=0: an app that has not verified yet, so axios carries no auth headers and the body
-    // is the only place the credentials are (decisions.md D10).
+    // is the only place the credentials are (docs/decisions.md D10).
     assert.equal(await openApp(e, '?verify=0'), 'none');
     assert.deepEqual(await rta.axiosDefaults(e), {});
     assert.equal((await apiGet(e, '/auth/validate_token', authHeaders(signedIn))).status, 200, 'live before');
@@ -364,7 +364,7 @@ describe('redux-token-auth, change_headers_on_each_request = false (its requirem
   });
 });
 
-// toker (decisions.md D3) accepts the previous token until expiry, and answers a request that
+// toker (docs/decisions.md D3) accepts the previous token until expiry, and answers a request that
 // presents a superseded token within RACE_GRACE_MS (src/tokens.rs) of the last touch as a batch
 // request, as it would a sibling that lost a race. So a client that never picks up rotated tokens
 // keeps working while its requests come less than that apart, and breaks once two gaps are longer:
