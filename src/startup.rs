@@ -140,20 +140,22 @@ pub async fn accounts_for(settings: Arc<Settings>, store: Store) -> anyhow::Resu
 /// The whole HTTP app: request log ⊃ API headers ⊃ CORS ⊃ limits ⊃ routes.
 pub fn routes(accounts: &Accounts) -> anyhow::Result<impl Endpoint<Output = Response> + 'static> {
     let settings = &accounts.settings;
-    let service = api::service("/");
-    let docs = service.swagger_ui();
-    let spec = mounted_spec(
-        &service.spec(),
-        &settings.mount_path,
-        &settings.omniauth_prefix,
-    );
-    let api = service.with(TokenAuth {
+    let docs = api::spec::docs_page(&settings.mount_path, &settings.omniauth_prefix);
+    let spec = api::spec::json(&settings.mount_path, &settings.omniauth_prefix);
+    let api = api::service("/").with(TokenAuth {
         accounts: accounts.clone(),
     });
     let router = Route::new()
         .nest("/", api)
-        .nest("/docs", docs)
-        .at("/openapi.json", spec_endpoint(spec))
+        .at(
+            "/docs",
+            static_endpoint(docs.clone(), "text/html; charset=utf-8"),
+        )
+        .at("/docs/", static_endpoint(docs, "text/html; charset=utf-8"))
+        .at(
+            "/openapi.json",
+            static_endpoint(spec, "application/json; charset=utf-8"),
+        )
         .at("/health", health)
         .at("/ping", ping);
     let cors = Cors::new(
@@ -193,38 +195,12 @@ async fn health(accounts: poem::web::Data<&Accounts>) -> Response {
     }
 }
 
-fn spec_endpoint(spec: String) -> impl Endpoint<Output = Response> {
+fn static_endpoint(body: String, content_type: &'static str) -> impl Endpoint<Output = Response> {
     poem::endpoint::make_sync(move |_| {
         Response::builder()
-            .content_type("application/json; charset=utf-8")
-            .body(spec.clone())
+            .content_type(content_type)
+            .body(body.clone())
     })
-}
-
-/// The served spec with the configured prefixes in place of `/auth` and `/omniauth`.
-fn mounted_spec(spec: &str, mount: &str, omniauth: &str) -> String {
-    if mount == DEFAULT_MOUNT && omniauth == "/omniauth" {
-        return spec.to_string();
-    }
-    let Ok(mut value) = serde_json::from_str::<serde_json::Value>(spec) else {
-        return spec.to_string();
-    };
-    if let Some(paths) = value.get_mut("paths").and_then(|p| p.as_object_mut()) {
-        let renamed = std::mem::take(paths)
-            .into_iter()
-            .map(|(k, v)| {
-                if let Some(rest) = strip_segment_prefix(&k, DEFAULT_MOUNT) {
-                    (format!("{mount}{rest}"), v)
-                } else if let Some(rest) = strip_segment_prefix(&k, "/omniauth") {
-                    (format!("{omniauth}{rest}"), v)
-                } else {
-                    (k, v)
-                }
-            })
-            .collect();
-        *paths = renamed;
-    }
-    value.to_string()
 }
 
 /// Serves the DTA routes under `mount_path` and the provider callbacks under

@@ -6,7 +6,9 @@ mod omniauth;
 mod passwords;
 mod registrations;
 mod sample;
+mod security;
 mod sessions;
+pub mod spec;
 mod token_validations;
 mod unlocks;
 
@@ -65,7 +67,7 @@ pub fn service(server_url: &str) -> OpenApiService<Api, ()> {
 
 /// The OpenAPI document as YAML, exactly what `toker openapi` prints and `openapi.yaml` holds.
 pub fn spec_yaml() -> String {
-    service("/").spec_yaml()
+    spec::yaml()
 }
 
 type AccountsData<'a> = Data<&'a Accounts>;

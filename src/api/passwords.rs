@@ -5,7 +5,7 @@
 use poem::{Request, web::Data};
 use poem_openapi::{ApiResponse, Object, OpenApi, param::Query, payload::Json};
 
-use super::{AccountsData, ApiTags, internal, origin_of};
+use super::{AccountsData, ApiTags, internal, origin_of, security::TokenHeaders};
 use crate::{
     accounts::{
         Accounts, LinkOutcome, LinkRequest,
@@ -236,16 +236,10 @@ impl Passwords {
     ///
     /// Sets a new password for the signed-in user (or, in the mobile flow, the holder of a
     /// reset token); PUT or PATCH.
-    #[oai(
-        path = "/auth/password",
-        method = "put",
-        method = "patch",
-        request_header(name = "access-token", ty = "Option<String>"),
-        request_header(name = "client", ty = "Option<String>"),
-        request_header(name = "uid", ty = "Option<String>")
-    )]
+    #[oai(path = "/auth/password", method = "put", method = "patch")]
     async fn update(
         &self,
+        _token: TokenHeaders,
         accounts: AccountsData<'_>,
         auth: Data<&RequestAuth>,
         req: &Request,

@@ -3,7 +3,7 @@
 use poem::{Request, web::Data};
 use poem_openapi::{ApiResponse, Object, OpenApi, Union, payload::Json};
 
-use super::{AccountsData, ApiTags, internal, origin_of};
+use super::{AccountsData, ApiTags, internal, origin_of, security::TokenHeaders};
 use crate::{
     accounts::{
         AccountUpdate, SignUp, SignUpOutcome, UpdateOutcome,
@@ -223,16 +223,10 @@ impl Registrations {
     /// Update account
     ///
     /// Changes e-mail, password or permitted attributes of the signed-in user (PUT or PATCH).
-    #[oai(
-        path = "/auth",
-        method = "put",
-        method = "patch",
-        request_header(name = "access-token", ty = "Option<String>"),
-        request_header(name = "client", ty = "Option<String>"),
-        request_header(name = "uid", ty = "Option<String>")
-    )]
+    #[oai(path = "/auth", method = "put", method = "patch")]
     async fn update(
         &self,
+        _token: TokenHeaders,
         accounts: AccountsData<'_>,
         auth: Data<&RequestAuth>,
         params: Params<AccountUpdateRequest>,
@@ -243,15 +237,10 @@ impl Registrations {
     /// Delete account
     ///
     /// Deletes the signed-in user and every device of it.
-    #[oai(
-        path = "/auth",
-        method = "delete",
-        request_header(name = "access-token", ty = "Option<String>"),
-        request_header(name = "client", ty = "Option<String>"),
-        request_header(name = "uid", ty = "Option<String>")
-    )]
+    #[oai(path = "/auth", method = "delete")]
     async fn destroy(
         &self,
+        _token: TokenHeaders,
         accounts: AccountsData<'_>,
         auth: Data<&RequestAuth>,
         params: Params<BodyCredentials>,

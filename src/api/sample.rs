@@ -4,7 +4,7 @@
 use poem::web::Data;
 use poem_openapi::{ApiResponse, OpenApi, payload::Json};
 
-use super::{AccountsData, ApiTags, internal};
+use super::{AccountsData, ApiTags, internal, security::TokenHeaders};
 use crate::{
     accounts::user_json::{Shape, user_json},
     contract::{DataBody, UnauthenticatedBody},
@@ -32,9 +32,6 @@ impl Sample {
     #[oai(
         path = "/api/me",
         method = "get",
-        request_header(name = "access-token", ty = "Option<String>"),
-        request_header(name = "client", ty = "Option<String>"),
-        request_header(name = "uid", ty = "Option<String>"),
         response_header(
             name = "access-token",
             ty = "Option<String>",
@@ -64,6 +61,7 @@ impl Sample {
     )]
     async fn me(
         &self,
+        _token: TokenHeaders,
         accounts: AccountsData<'_>,
         auth: Data<&RequestAuth>,
     ) -> poem::Result<MeResponse> {

@@ -3,7 +3,10 @@
 use poem::{Request, web::Data};
 use poem_openapi::{ApiResponse, Object, OpenApi, payload::Json};
 
-use super::{AccountsData, ApiTags, internal, origin_of, registrations::BodyCredentials};
+use super::{
+    AccountsData, ApiTags, internal, origin_of, registrations::BodyCredentials,
+    security::TokenHeaders,
+};
 use crate::{
     accounts::{
         SignInOutcome,
@@ -128,15 +131,10 @@ impl Sessions {
     /// Sign out
     ///
     /// Deletes the calling device's token. Credentials may also come in the body.
-    #[oai(
-        path = "/auth/sign_out",
-        method = "delete",
-        request_header(name = "access-token", ty = "Option<String>"),
-        request_header(name = "client", ty = "Option<String>"),
-        request_header(name = "uid", ty = "Option<String>")
-    )]
+    #[oai(path = "/auth/sign_out", method = "delete")]
     async fn sign_out(
         &self,
+        _token: TokenHeaders,
         accounts: AccountsData<'_>,
         auth: Data<&RequestAuth>,
         params: Params<BodyCredentials>,

@@ -3,7 +3,7 @@
 use poem::web::Data;
 use poem_openapi::{ApiResponse, OpenApi, payload::Json};
 
-use super::{AccountsData, ApiTags, internal};
+use super::{AccountsData, ApiTags, internal, security::TokenHeaders};
 use crate::{
     accounts::user_json::{Shape, user_json},
     contract::{ErrorBody, SuccessDataBody, messages},
@@ -32,9 +32,6 @@ impl TokenValidations {
     #[oai(
         path = "/auth/validate_token",
         method = "get",
-        request_header(name = "access-token", ty = "Option<String>"),
-        request_header(name = "client", ty = "Option<String>"),
-        request_header(name = "uid", ty = "Option<String>"),
         response_header(
             name = "access-token",
             ty = "Option<String>",
@@ -64,6 +61,7 @@ impl TokenValidations {
     )]
     async fn validate_token(
         &self,
+        _token: TokenHeaders,
         accounts: AccountsData<'_>,
         auth: Data<&RequestAuth>,
     ) -> poem::Result<ValidateResponse> {

@@ -17,16 +17,19 @@ fn committed_openapi_yaml_is_current() {
 #[test]
 fn spec_documents_credential_headers_and_error_shapes() {
     let spec: serde_json::Value =
-        serde_json::from_str(&toker::api::service("/").spec()).expect("spec is JSON");
+        serde_json::from_str(&toker::api::spec::json("/auth", "/omniauth")).expect("spec is JSON");
     let validate = &spec["paths"]["/auth/validate_token"]["get"];
-    let params: Vec<&str> = validate["parameters"]
-        .as_array()
-        .expect("parameters")
-        .iter()
-        .filter_map(|p| p["name"].as_str())
-        .collect();
-    for header in ["ACCESS-TOKEN", "CLIENT", "UID"] {
-        assert!(params.contains(&header), "{header} missing from {params:?}");
+    // The request headers are the security schemes, all three required together, so the
+    // Authorize button of /docs sends them with every request it tries.
+    assert_eq!(
+        validate["security"],
+        serde_json::json!([{"access-token": [], "client": [], "uid": []}])
+    );
+    for header in ["access-token", "client", "uid"] {
+        let scheme = &spec["components"]["securitySchemes"][header];
+        assert_eq!(scheme["type"], "apiKey", "{header}");
+        assert_eq!(scheme["in"], "header", "{header}");
+        assert_eq!(scheme["name"], header);
     }
     let ok_headers = &validate["responses"]["200"]["headers"];
     for header in [
@@ -91,6 +94,18 @@ async fn served_spec_follows_a_custom_mount_path() {
 
     assert!(spec["paths"].get("/api/v1/auth/sign_in").is_some());
     assert!(spec["paths"].get("/auth/sign_in").is_none());
+
+    // The page of /docs tries requests against the same paths.
+    let page = app
+        .request(reqwest::Method::GET, "/docs")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("\"/api/v1/auth/sign_in\""));
+    assert!(!page.contains("\"/auth/sign_in\""));
 }
 
 #[tokio::test]
