@@ -16,7 +16,7 @@ use super::{
     attributes::{self, Attributes},
 };
 use crate::{
-    oauth::profile::Profile,
+    oauth::{CallbackError, profile::Profile, providers::ProviderConfig, state::StatePayload},
     store::{NewUser, StoreError, User},
 };
 
@@ -33,7 +33,62 @@ fn clip(value: Option<String>, max: usize) -> Option<String> {
     value.map(|v| v.chars().take(max).collect())
 }
 
+/// Why a provider sign-in did not happen: the provider's or the request's fault (shown to the
+/// frontend), or ours.
+#[derive(Debug, thiserror::Error)]
+pub enum ProviderSignInError {
+    #[error(transparent)]
+    Refused(CallbackError),
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+impl From<CallbackError> for ProviderSignInError {
+    fn from(e: CallbackError) -> Self {
+        match e {
+            CallbackError::Store(e) => ProviderSignInError::Internal(e.into()),
+            e => ProviderSignInError::Refused(e),
+        }
+    }
+}
+
 impl Accounts {
+    /// The callback of a browser sign-in (docs/contract.md §4.1): the state's nonce spent, the
+    /// code traded, the profile read, the user found or created and a device signed in.
+    pub async fn finish_provider_sign_in(
+        &self,
+        provider: &ProviderConfig,
+        state: &StatePayload,
+        code: &str,
+        origin: &Origin,
+    ) -> Result<ProviderSignIn, ProviderSignInError> {
+        let profile = self
+            .oauth
+            .complete(&self.store, provider, state, code)
+            .await?;
+        Ok(self
+            .sign_in_with_provider(&provider.name, &profile, &state.params, origin)
+            .await?)
+    }
+
+    /// The native exchange: a provider token a mobile app already holds, checked with the
+    /// provider, signs a device in.
+    pub async fn sign_in_with_provider_token(
+        &self,
+        provider: &ProviderConfig,
+        access_token: Option<&str>,
+        id_token: Option<&str>,
+        origin: &Origin,
+    ) -> Result<ProviderSignIn, ProviderSignInError> {
+        let profile = self
+            .oauth
+            .profile_from_token(provider, access_token, id_token)
+            .await?;
+        Ok(self
+            .sign_in_with_provider(&provider.name, &profile, &Map::new(), origin)
+            .await?)
+    }
+
     pub async fn sign_in_with_provider(
         &self,
         provider: &str,

@@ -16,7 +16,7 @@ use crate::{
     accounts::{
         Accounts,
         attributes::permitted as permitted_attributes,
-        omniauth::ProviderSignIn,
+        omniauth::{ProviderSignIn, ProviderSignInError},
         user_json::{Shape, user_json},
     },
     contract::{
@@ -24,7 +24,7 @@ use crate::{
         params::{Param, Params},
     },
     http::auth::RequestAuth,
-    oauth::{CallbackError, SignInRequest, page},
+    oauth::{SignInRequest, page},
     redirect::{build_redirect_url, is_absolute_http_url},
 };
 
@@ -333,24 +333,24 @@ impl OmniAuth {
             return Ok(TokenExchangeResponse::NotFound(unknown_provider(&provider)));
         };
         let p = &params.typed;
-        let profile = accounts
-            .oauth
-            .profile_from_token(config, p.access_token.filled(), p.id_token.filled())
-            .await;
-        let profile = match profile {
-            Ok(profile) => profile,
-            Err(CallbackError::Store(e)) => return Err(internal(e)),
-            Err(e) => {
+        let signed_in = match accounts
+            .sign_in_with_provider_token(
+                config,
+                p.access_token.filled(),
+                p.id_token.filled(),
+                &origin_of(req),
+            )
+            .await
+        {
+            Ok(signed_in) => signed_in,
+            Err(ProviderSignInError::Internal(e)) => return Err(internal(e)),
+            Err(ProviderSignInError::Refused(e)) => {
                 tracing::info!(provider = %provider.0, error = %e, "provider token refused");
                 return Ok(TokenExchangeResponse::Invalid(Json(ErrorBody::new(
                     "Invalid provider token.",
                 ))));
             }
         };
-        let signed_in = accounts
-            .sign_in_with_provider(&provider, &profile, &Map::new(), &origin_of(req))
-            .await
-            .map_err(internal)?;
         let data = user_json(&signed_in.user, &accounts.settings, Shape::Lite);
         auth.issue(&signed_in.user, signed_in.session);
         Ok(TokenExchangeResponse::SignedIn(Json(DataBody { data })))
@@ -401,22 +401,17 @@ async fn callback(
             window_type,
         ));
     };
-    let profile = match accounts
-        .oauth
-        .complete(&accounts.store, config, &state, code)
+    let signed_in = match accounts
+        .finish_provider_sign_in(config, &state, code, &origin_of(req))
         .await
     {
-        Ok(profile) => profile,
-        Err(CallbackError::Store(e)) => return Err(internal(e)),
-        Err(e) => {
+        Ok(signed_in) => signed_in,
+        Err(ProviderSignInError::Internal(e)) => return Err(internal(e)),
+        Err(ProviderSignInError::Refused(e)) => {
             tracing::info!(provider, error = ?e, "OAuth callback failed");
             return Ok(failure(accounts, &e.to_string(), origin_url, window_type));
         }
     };
-    let signed_in = accounts
-        .sign_in_with_provider(provider, &profile, &state.params, &origin_of(req))
-        .await
-        .map_err(internal)?;
     Ok(success(
         accounts,
         &signed_in,
