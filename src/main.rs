@@ -51,6 +51,13 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
         settings.cors_origins.join(", ")
     };
     tracing::info!(origins = %cors, "cors");
+    let redirects = toker::redirect::RedirectPolicy::new(
+        settings.redirect_whitelist.as_ref(),
+        &settings.cors_origins,
+        &settings.public_url(),
+    )
+    .map_err(anyhow::Error::msg)?;
+    tracing::info!("redirects: {}", redirects.describe());
     let mailer = toker::mail::Mailer::from_settings(&settings)?;
     tracing::info!("mail: {}", mailer.describe());
     if settings.public_url.is_none() && !settings.bind.starts_with("127.") {

@@ -116,8 +116,12 @@ async fn shutdown_signal() {
 pub async fn accounts_for(settings: Arc<Settings>, store: Store) -> anyhow::Result<Accounts> {
     let pepper = settings.pepper.as_ref().map(|p| p.expose().to_string());
     let hasher = Hasher::new(settings.password_cost, pepper).await?;
-    let redirects = RedirectPolicy::new(settings.redirect_whitelist.as_ref())
-        .map_err(|e| anyhow::anyhow!("redirect_whitelist: {e}"))?;
+    let redirects = RedirectPolicy::new(
+        settings.redirect_whitelist.as_ref(),
+        &settings.cors_origins,
+        &settings.public_url(),
+    )
+    .map_err(|e| anyhow::anyhow!("redirect_whitelist: {e}"))?;
     let policy = TokenPolicy {
         lifespan: settings.token_lifespan(),
         batch_window: settings.batch_window(),

@@ -18,7 +18,7 @@ pub mod secret;
 pub use oauth::{OAuthProviderSettings, ProviderKind};
 pub use secret::Secret;
 
-use crate::redirect::Whitelist;
+use crate::redirect::RedirectPolicy;
 
 /// What a batch response (a request inside the batch window) carries (docs/decisions.md D1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -496,8 +496,36 @@ impl Settings {
                 "must be greater than 0 seconds",
             ));
         }
-        if let Some(list) = &self.redirect_whitelist {
-            Whitelist::new(list).map_err(|p| invalid("redirect_whitelist", p))?;
+        let redirects = RedirectPolicy::new(
+            self.redirect_whitelist.as_ref(),
+            &self.cors_origins,
+            &self.public_url(),
+        )
+        .map_err(|p| invalid("redirect_whitelist", p))?;
+        // A landing page the redirect rule refuses would make every link that lands there
+        // answer 422 (or send the browser where the rule says no): say so at startup instead.
+        for (setting, url) in [
+            (
+                "default_confirm_success_url",
+                &self.default_confirm_success_url,
+            ),
+            (
+                "default_password_reset_url",
+                &self.default_password_reset_url,
+            ),
+            ("unlock_success_url", &self.unlock_success_url),
+        ] {
+            if let Some(url) = url
+                && !redirects.allows(url)
+            {
+                return Err(invalid(
+                    setting,
+                    format!(
+                        "`{url}` is not an allowed redirect ({})",
+                        redirects.describe()
+                    ),
+                ));
+            }
         }
         if let CurrentPasswordCheck::Off(true) = self.check_current_password_before_update {
             return Err(invalid(

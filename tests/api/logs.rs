@@ -26,6 +26,14 @@ async fn startup_lines_name_version_address_database_and_mail() {
     );
     assert!(lines.contains("database="), "{lines}");
     assert!(lines.contains("mail: log"), "{lines}");
+    // Without redirect_whitelist, the operator learns where links and OAuth may land.
+    assert!(
+        lines.contains(
+            "redirect_whitelist is not set: redirects go only to the origins of cors_origins \
+             and public_url"
+        ),
+        "{lines}"
+    );
 }
 
 #[tokio::test]
@@ -142,6 +150,8 @@ async fn the_log_transport_prints_the_mail_and_its_link() {
         &db.url,
         &[
             ("TOKER_CONFIRMABLE", "true"),
+            // The landing's origin must be one toker trusts (docs/decisions.md D5).
+            ("TOKER_CORS_ORIGINS", r#"["https://app.example.com"]"#),
             (
                 "TOKER_DEFAULT_CONFIRM_SUCCESS_URL",
                 "https://app.example.com/welcome",

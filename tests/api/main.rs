@@ -13,6 +13,7 @@ mod oauth_provider;
 mod omniauth;
 mod openapi;
 mod passwords;
+mod redirects;
 mod registrations;
 mod rotation;
 mod sessions;
