@@ -130,7 +130,11 @@ pub async fn accounts_for(settings: Arc<Settings>, store: Store) -> anyhow::Resu
     };
     let mailer = crate::mail::Mailer::from_settings(&settings)?;
     let oauth = Arc::new(crate::oauth::OAuth::from_settings(&settings)?);
+    let confirmation_tokens = crate::accounts::confirmable::ConfirmationTokens::new(
+        settings.secret_key.as_ref().map(|k| k.expose().as_bytes()),
+    );
     Ok(Accounts {
+        confirmation_tokens,
         store,
         hasher,
         settings,

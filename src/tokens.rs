@@ -19,7 +19,11 @@ pub fn generate() -> String {
 /// Devise's "friendly token" for confirmation, reset and unlock links: 20 URL-safe characters
 /// with the look-alikes `l I O 0` replaced by `s x y z`.
 pub fn friendly_token() -> String {
-    let bytes: [u8; 15] = rand::rng().random();
+    friendly_encoding(rand::rng().random())
+}
+
+/// The friendly-token text of 15 given bytes (for tokens derived rather than drawn).
+pub fn friendly_encoding(bytes: [u8; 15]) -> String {
     URL_SAFE_NO_PAD
         .encode(bytes)
         .chars()

@@ -2,7 +2,7 @@
 //! stored as a SHA-256 digest, mailed, and withdrawn again when the mail cannot be sent, so no
 //! link that never reached anyone stays valid.
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 
 use super::Accounts;
 use crate::{
@@ -26,26 +26,33 @@ pub enum MailFlowError {
     Store(#[from] StoreError),
 }
 
-fn set_token(user: &mut User, kind: TokenKind, digest: Option<String>, from: &User) {
-    let now = Utc::now();
+fn set_token(user: &mut User, kind: TokenKind, digest: String, sent_at: DateTime<Utc>) {
     match kind {
         TokenKind::Confirmation => {
-            user.confirmation_sent_at = if digest.is_some() {
-                Some(now)
-            } else {
-                from.confirmation_sent_at
-            };
-            user.confirmation_token = digest;
+            user.confirmation_sent_at = Some(sent_at);
+            user.confirmation_token = Some(digest);
         }
         TokenKind::ResetPassword => {
-            user.reset_password_sent_at = if digest.is_some() {
-                Some(now)
-            } else {
-                from.reset_password_sent_at
-            };
-            user.reset_password_token = digest;
+            user.reset_password_sent_at = Some(sent_at);
+            user.reset_password_token = Some(digest);
         }
-        TokenKind::Unlock => user.unlock_token = digest,
+        TokenKind::Unlock => user.unlock_token = Some(digest),
+    }
+}
+
+/// Puts back `from`'s token of `kind` and when it was sent: the previous link stays valid for
+/// exactly as long as it was.
+fn restore_token(user: &mut User, kind: TokenKind, from: &User) {
+    match kind {
+        TokenKind::Confirmation => {
+            user.confirmation_sent_at = from.confirmation_sent_at;
+            user.confirmation_token = from.confirmation_token.clone();
+        }
+        TokenKind::ResetPassword => {
+            user.reset_password_sent_at = from.reset_password_sent_at;
+            user.reset_password_token = from.reset_password_token.clone();
+        }
+        TokenKind::Unlock => user.unlock_token = from.unlock_token.clone(),
     }
 }
 
@@ -58,9 +65,21 @@ impl Accounts {
         kind: TokenKind,
         email: impl FnOnce(&str) -> Email,
     ) -> Result<User, MailFlowError> {
-        let token = tokens::friendly_token();
+        self.mail_issued_token(user, kind, tokens::friendly_token(), Utc::now(), email)
+            .await
+    }
+
+    /// [`Self::mail_token`] for a `token` the caller made, sent at `sent_at`.
+    pub async fn mail_issued_token(
+        &self,
+        user: &User,
+        kind: TokenKind,
+        token: String,
+        sent_at: DateTime<Utc>,
+        email: impl FnOnce(&str) -> Email,
+    ) -> Result<User, MailFlowError> {
         let mut pending = user.clone();
-        set_token(&mut pending, kind, Some(tokens::digest(&token)), user);
+        set_token(&mut pending, kind, tokens::digest(&token), sent_at);
         pending.updated_at = Utc::now();
         let saved = self.store.save_user(&pending).await?;
         let message = email(&token);
@@ -68,12 +87,7 @@ impl Accounts {
         if let Err(e) = self.mailer.send(message).await {
             tracing::error!(%recipient, error = %e, ?kind, "mail not sent");
             let mut withdrawn = saved.clone();
-            let previous = match kind {
-                TokenKind::Confirmation => user.confirmation_token.clone(),
-                TokenKind::ResetPassword => user.reset_password_token.clone(),
-                TokenKind::Unlock => user.unlock_token.clone(),
-            };
-            set_token(&mut withdrawn, kind, previous, user);
+            restore_token(&mut withdrawn, kind, user);
             self.store.save_user(&withdrawn).await?;
             return Err(MailFlowError::Mail(e));
         }

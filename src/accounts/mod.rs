@@ -53,6 +53,7 @@ pub struct Accounts {
     pub settings: Arc<Settings>,
     pub policy: TokenPolicy,
     pub redirects: RedirectPolicy,
+    pub confirmation_tokens: confirmable::ConfirmationTokens,
     pub mailer: Mailer,
     pub oauth: Arc<crate::oauth::OAuth>,
 }

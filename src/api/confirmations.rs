@@ -1,7 +1,11 @@
 //! `POST /auth/confirmation` (resend) and `GET /auth/confirmation` (the mailed link's landing),
 //! docs/contract.md §2.10–2.11, with the redirect whitelist applied to both (docs/decisions.md D5).
 
-use poem_openapi::{ApiResponse, Object, OpenApi, param::Query, payload::Json};
+use poem_openapi::{
+    ApiResponse, Object, OpenApi,
+    param::Query,
+    payload::{Html, Json},
+};
 
 use super::{AccountsData, ApiTags, internal};
 use crate::{
@@ -46,13 +50,27 @@ pub enum ConfirmResponse {
     /// To `redirect_url` with `account_confirmation_success=true` or `false`.
     #[oai(status = 302)]
     Redirect(#[oai(header = "location")] String),
-    /// E1: no redirect URL given and no `default_confirm_success_url`.
+    /// Confirmed, with no redirect URL given and no `default_confirm_success_url` (the link of
+    /// an e-mail change made without `confirm_success_url`): a page saying so.
+    #[oai(status = 200)]
+    ConfirmedPage(
+        Html<&'static str>,
+        #[oai(header = "content-security-policy")] String,
+    ),
+    /// E1: not confirmed, and no redirect URL given and no `default_confirm_success_url`.
     #[oai(status = 404)]
     NoRedirect(Json<ErrorBody>),
     /// E3: `redirect_url` not allowed by `redirect_whitelist`.
     #[oai(status = 422)]
     RedirectNotAllowed(Json<StatusErrorWithDataBody>),
 }
+
+/// The page of a confirmation link that names nowhere to go: static, so nothing to escape.
+const CONFIRMED_PAGE: &str = "<!DOCTYPE html>\n<html>\n<head>\n<meta charset=\"utf-8\">\n\
+    <title>E-mail address confirmed</title>\n</head>\n<body>\n\
+    <p>Your e-mail address has been confirmed. You can close this page.</p>\n</body>\n</html>\n";
+const CONFIRMED_PAGE_CSP: &str =
+    "default-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 
 fn target(accounts: &Accounts, given: Option<String>) -> Target {
     accounts.redirects.target(
@@ -143,24 +161,31 @@ impl Confirmations {
         _config: Query<Option<String>>,
     ) -> poem::Result<ConfirmResponse> {
         let url = match target(&accounts, redirect_url.0) {
-            Target::Url(url) => url,
-            Target::Missing => {
-                return Ok(ConfirmResponse::NoRedirect(Json(ErrorBody::new(
-                    "Not found.",
-                ))));
-            }
+            Target::Url(url) => Some(url),
+            // Still confirm: the link of an e-mail change made without `confirm_success_url`
+            // has no landing page, and the new address must not stay unconfirmable.
+            Target::Missing => None,
             Target::NotAllowed(url) => {
                 return Ok(ConfirmResponse::RedirectNotAllowed(not_allowed(&url)));
             }
         };
         let token = confirmation_token.0.unwrap_or_default();
-        let success = match accounts.confirm(&token).await.map_err(internal)? {
-            ConfirmOutcome::Confirmed(_) => "true",
-            ConfirmOutcome::Invalid => "false",
-        };
-        Ok(ConfirmResponse::Redirect(build_redirect_url(
-            &url,
-            &[("account_confirmation_success", Some(success))],
-        )))
+        let confirmed = matches!(
+            accounts.confirm(&token).await.map_err(internal)?,
+            ConfirmOutcome::Confirmed(_)
+        );
+        Ok(match (url, confirmed) {
+            (Some(url), _) => ConfirmResponse::Redirect(build_redirect_url(
+                &url,
+                &[(
+                    "account_confirmation_success",
+                    Some(if confirmed { "true" } else { "false" }),
+                )],
+            )),
+            (None, true) => {
+                ConfirmResponse::ConfirmedPage(Html(CONFIRMED_PAGE), CONFIRMED_PAGE_CSP.into())
+            }
+            (None, false) => ConfirmResponse::NoRedirect(Json(ErrorBody::new("Not found."))),
+        })
     }
 }

@@ -205,8 +205,18 @@ async fn redirects_are_whitelisted_at_sign_up_and_when_the_link_is_followed() {
     );
 }
 
+/// The `confirmation_token` of a mailed link.
+fn token_of(link: &str) -> String {
+    url::Url::parse(link)
+        .unwrap()
+        .query_pairs()
+        .find(|(k, _)| k == "confirmation_token")
+        .map(|(_, v)| v.into_owned())
+        .unwrap_or_else(|| panic!("no token in {link}"))
+}
+
 #[tokio::test]
-async fn resend_mails_a_new_link_and_reports_unknown_addresses() {
+async fn resend_mails_the_earlier_link_again_and_reports_unknown_addresses() {
     // Arrange
     let smtp = SmtpServer::start();
     let app = confirmable_app(&smtp, |_| {}).await;
@@ -235,7 +245,6 @@ async fn resend_mails_a_new_link_and_reports_unknown_addresses() {
         json!({"success": true, "message": "An email has been sent to 'f@example.com' containing instructions for confirming your account."})
     );
     let mails = smtp.wait_for(2).await;
-    let new_link = first_link(&mails[1].text).replace(&app.settings.public_url(), &app.address);
     assert_eq!(unknown.status(), 404);
     assert_eq!(
         json(unknown).await,
@@ -246,8 +255,71 @@ async fn resend_mails_a_new_link_and_reports_unknown_addresses() {
         json(missing).await,
         json!({"success": false, "errors": ["You must provide an email address."]})
     );
-    // Only the newest link works: the first one was replaced.
+    // As Devise: the resend carries the same token, so the mail the user clicks first works,
+    // and once it has, neither works again.
     let old_link = first_link(&mails[0].text).replace(&app.settings.public_url(), &app.address);
+    let new_link = first_link(&mails[1].text).replace(&app.settings.public_url(), &app.address);
+    assert_eq!(token_of(&old_link), token_of(&new_link));
+    assert_eq!(
+        location(&follow(&app, &old_link).await),
+        format!("{LANDING}?account_confirmation_success=true")
+    );
+    assert_eq!(
+        location(&follow(&app, &new_link).await),
+        format!("{LANDING}?account_confirmation_success=false")
+    );
+}
+
+#[tokio::test]
+async fn a_resend_on_another_instance_with_the_same_secret_key_mails_the_same_link() {
+    // Arrange: two instances behind a load balancer
+    let smtp = SmtpServer::start();
+    let app = confirmable_app(&smtp, |s| {
+        s.secret_key = Some("a shared secret key, long enough".into());
+    })
+    .await;
+    let sibling = app.spawn_sibling().await;
+    sign_up_confirmable(&app, "twin@example.com").await;
+    smtp.wait_for(1).await;
+
+    // Act
+    let resent = sibling
+        .post_json(
+            "/auth/confirmation",
+            &json!({"email": "twin@example.com", "redirect_url": LANDING}),
+        )
+        .await;
+
+    // Assert
+    assert_eq!(resent.status(), 200);
+    let mails = smtp.wait_for(2).await;
+    assert_eq!(
+        token_of(&first_link(&mails[0].text)),
+        token_of(&first_link(&mails[1].text))
+    );
+}
+
+#[tokio::test]
+async fn a_resend_after_confirm_within_mails_a_new_link_that_works() {
+    // Arrange
+    let smtp = SmtpServer::start();
+    let app = confirmable_app(&smtp, |s| s.confirm_within = Some(1)).await;
+    sign_up_confirmable(&app, "late@example.com").await;
+    smtp.wait_for(1).await;
+    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+
+    // Act
+    app.post_json(
+        "/auth/confirmation",
+        &json!({"email": "late@example.com", "redirect_url": LANDING}),
+    )
+    .await;
+
+    // Assert: the expired token is not mailed again; the new one confirms
+    let mails = smtp.wait_for(2).await;
+    let old_link = first_link(&mails[0].text).replace(&app.settings.public_url(), &app.address);
+    let new_link = first_link(&mails[1].text).replace(&app.settings.public_url(), &app.address);
+    assert_ne!(token_of(&old_link), token_of(&new_link));
     assert_eq!(
         location(&follow(&app, &old_link).await),
         format!("{LANDING}?account_confirmation_success=false")
@@ -430,5 +502,158 @@ async fn required_starttls_refuses_a_server_without_it() {
             .await
             .unwrap()
             .is_none()
+    );
+}
+
+/// Signs `email` up, confirms it through its mail and signs in.
+async fn confirmed_and_signed_in(app: &TestApp, smtp: &SmtpServer, email: &str) -> Auth {
+    let before = smtp.messages().len();
+    sign_up_confirmable(app, email).await;
+    let link = first_link(&smtp.wait_for(before + 1).await[before].text)
+        .replace(&app.settings.public_url(), &app.address);
+    follow(app, &link).await;
+    let resp = app.sign_in_response(email, "password1").await;
+    assert_eq!(resp.status(), 200);
+    Auth::from_headers(resp.headers()).unwrap()
+}
+
+/// `PUT /auth` with `body`; the next token goes back into `auth`.
+async fn update(app: &TestApp, auth: &mut Auth, body: serde_json::Value) -> reqwest::Response {
+    let resp = app
+        .authed(Method::PUT, "/auth", auth)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    auth.update_from(resp.headers());
+    resp
+}
+
+#[tokio::test]
+async fn a_second_email_change_replaces_the_link_of_the_first() {
+    // Arrange
+    let smtp = SmtpServer::start();
+    let app = confirmable_app(&smtp, |s| s.batch_request_buffer_throttle = 0).await;
+    let mut auth = confirmed_and_signed_in(&app, &smtp, "first@example.com").await;
+
+    // Act: two changes in a row, each mailed to its new address
+    let one = update(
+        &app,
+        &mut auth,
+        json!({"email": "a@example.com", "confirm_success_url": LANDING}),
+    )
+    .await;
+    let two = update(
+        &app,
+        &mut auth,
+        json!({"email": "b@example.com", "confirm_success_url": LANDING}),
+    )
+    .await;
+    assert_eq!((one.status().as_u16(), two.status().as_u16()), (200, 200));
+    let mails = smtp.wait_for(3).await;
+    assert_eq!(
+        (mails[1].to.as_str(), mails[2].to.as_str()),
+        ("a@example.com", "b@example.com")
+    );
+    let link_a = first_link(&mails[1].text).replace(&app.settings.public_url(), &app.address);
+    let link_b = first_link(&mails[2].text).replace(&app.settings.public_url(), &app.address);
+
+    // Assert: the link sent to a@ can no longer confirm anything; b@'s applies b@
+    assert_ne!(token_of(&link_a), token_of(&link_b));
+    assert_eq!(
+        location(&follow(&app, &link_a).await),
+        format!("{LANDING}?account_confirmation_success=false")
+    );
+    assert_eq!(
+        location(&follow(&app, &link_b).await),
+        format!("{LANDING}?account_confirmation_success=true")
+    );
+    let user = app
+        .store
+        .find_email_user("b@example.com")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(user.uid, "b@example.com");
+    assert!(
+        app.store
+            .find_email_user("a@example.com")
+            .await
+            .unwrap()
+            .is_none()
+    );
+}
+
+#[tokio::test]
+async fn an_email_change_without_confirm_success_url_is_confirmed_on_tokers_page() {
+    // Arrange: ng-token-auth's updateAccount sends no confirm_success_url, and no default is set
+    let smtp = SmtpServer::start();
+    let app = confirmable_app(&smtp, |s| s.batch_request_buffer_throttle = 0).await;
+    let mut auth = confirmed_and_signed_in(&app, &smtp, "ng@example.com").await;
+    let resp = update(&app, &mut auth, json!({"email": "ng-new@example.com"})).await;
+    assert_eq!(resp.status(), 200);
+    let mail = smtp.wait_for(2).await.remove(1);
+    assert_eq!(mail.to, "ng-new@example.com");
+    let link = first_link(&mail.text).replace(&app.settings.public_url(), &app.address);
+
+    // Act
+    let landing = follow(&app, &link).await;
+    let again = follow(&app, &link).await;
+
+    // Assert: confirmed, on a page that says so; a used link is the JSON 404 of §2.11
+    assert!(!link.contains("redirect_url"), "{link}");
+    assert_eq!(landing.status(), 200);
+    assert!(
+        landing.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html"),
+    );
+    assert!(
+        landing.headers()["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .contains("default-src 'none'")
+    );
+    assert!(landing.text().await.unwrap().contains("has been confirmed"));
+    let user = app
+        .store
+        .find_email_user("ng-new@example.com")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(user.uid, "ng-new@example.com");
+    assert_eq!(again.status(), 404);
+    assert_json_content_type(&again);
+}
+
+#[tokio::test]
+async fn an_email_change_without_confirm_success_url_lands_on_the_default() {
+    // Arrange
+    let smtp = SmtpServer::start();
+    let app = confirmable_app(&smtp, |s| {
+        s.batch_request_buffer_throttle = 0;
+        s.default_confirm_success_url = Some("https://app.example.com/#/confirmed".into());
+    })
+    .await;
+    let mut auth = confirmed_and_signed_in(&app, &smtp, "dflt@example.com").await;
+    update(&app, &mut auth, json!({"email": "dflt-new@example.com"})).await;
+    let link = first_link(&smtp.wait_for(2).await[1].text)
+        .replace(&app.settings.public_url(), &app.address);
+
+    // Act
+    let landing = follow(&app, &link).await;
+
+    // Assert
+    assert_eq!(
+        location(&landing),
+        "https://app.example.com/?account_confirmation_success=true#/confirmed?account_confirmation_success=true"
+    );
+    assert!(
+        app.store
+            .find_email_user("dflt-new@example.com")
+            .await
+            .unwrap()
+            .is_some()
     );
 }

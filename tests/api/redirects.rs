@@ -701,7 +701,7 @@ async fn without_a_whitelist_only_the_cors_and_public_url_origins_are_allowed() 
     ] {
         // Act + Assert: a reset link or an OAuth popup would hand credentials to that site
         assert_not_allowed(reset(url).await, url, &format!("reset {url}")).await;
-        let (origin, data) = page(oauth_start(&app, url, "newWindow").await).await;
+        let (origin, data) = page(oauth_start(app, url, "newWindow").await).await;
         assert_eq!(origin, "*");
         assert_eq!(data["error"], format!("Redirect to '{url}' not allowed."));
     }
@@ -713,7 +713,7 @@ async fn without_a_whitelist_only_the_cors_and_public_url_origins_are_allowed() 
     ] {
         assert_eq!(reset(url).await.status(), 200, "{url}");
         assert_eq!(
-            oauth_start(&app, url, "newWindow").await.status(),
+            oauth_start(app, url, "newWindow").await.status(),
             302,
             "{url}"
         );
