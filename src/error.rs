@@ -69,10 +69,7 @@ pub async fn to_json_error(err: poem::Error) -> Response {
         StatusCode::NOT_FOUND => "Not found.".to_string(),
         StatusCode::METHOD_NOT_ALLOWED => "Method not allowed.".to_string(),
         StatusCode::PAYLOAD_TOO_LARGE => "Request body is too large.".to_string(),
-        StatusCode::UNSUPPORTED_MEDIA_TYPE => {
-            "Unsupported Content-Type: send application/json or application/x-www-form-urlencoded."
-                .to_string()
-        }
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => crate::contract::params::UNSUPPORTED_TYPE.to_string(),
         s if s.is_server_error() => {
             tracing::error!(error = %err, "request failed");
             "Internal server error.".to_string()

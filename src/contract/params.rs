@@ -1,5 +1,5 @@
-//! Request parameters the way devise_token_auth reads them (docs/contract.md §2.0.2): JSON or
-//! form-urlencoded bodies merged over the query string, top-level names, unknown names ignored,
+//! Request parameters the way devise_token_auth reads them (docs/contract.md §2.0.2): JSON,
+//! form-urlencoded or multipart bodies merged over the query string, top-level names, unknown names ignored,
 //! non-scalar values dropped, an empty body meaning "no params". One extractor, `Params<T>`,
 //! does all of it, so every endpoint follows the same rules and the OpenAPI document still shows
 //! a typed schema for both content types.
@@ -129,9 +129,9 @@ pub enum ParamsError {
     NotAnObject,
     #[error("Invalid JSON body: {0}.")]
     InvalidJson(String),
-    #[error(
-        "Unsupported Content-Type: send application/json or application/x-www-form-urlencoded."
-    )]
+    #[error("Invalid multipart body: {0}.")]
+    InvalidMultipart(String),
+    #[error("{UNSUPPORTED_TYPE}")]
     UnsupportedType,
     /// The body matched neither the typed schema (cannot happen with `Param` fields).
     #[error("{0}")]
@@ -152,9 +152,14 @@ impl ResponseError for ParamsError {
     }
 }
 
+/// The answer to any other body type (415).
+pub const UNSUPPORTED_TYPE: &str = "Unsupported Content-Type: send application/json, \
+                                    application/x-www-form-urlencoded or multipart/form-data.";
+
 enum BodyKind {
     Json,
     Form,
+    Multipart,
 }
 
 fn body_kind(content_type: Option<&str>) -> Option<BodyKind> {
@@ -166,6 +171,7 @@ fn body_kind(content_type: Option<&str>) -> Option<BodyKind> {
     ) {
         ("application", "json", _) | ("application", _, Some(mime::JSON)) => Some(BodyKind::Json),
         ("application", "x-www-form-urlencoded", _) => Some(BodyKind::Form),
+        ("multipart", "form-data", _) => Some(BodyKind::Multipart),
         _ => None,
     }
 }
@@ -189,6 +195,39 @@ pub fn parse_form(bytes: &[u8]) -> Result<Map<String, Value>, ParamsError> {
                 .map_err(|_| ParamsError::NotUtf8)
         };
         map.insert(decode(k)?, Value::String(decode(v)?));
+    }
+    Ok(map)
+}
+
+/// Parses a `multipart/form-data` body (a `FormData` sent with `fetch`) as Rails does for a
+/// form: each text part is a string parameter, the last of a repeated name winning. A file part
+/// counts as a parameter with no value, like JSON's `null`: Rails would hand the upload object to
+/// the model, where a scalar is expected (and fail with a 500).
+pub async fn parse_multipart(
+    req: &Request,
+    body: impl Into<poem::Body>,
+) -> Result<Map<String, Value>, ParamsError> {
+    let invalid = |e: poem::Error| ParamsError::InvalidMultipart(e.to_string());
+    let mut body = RequestBody::new(body.into());
+    let mut multipart = <poem::web::Multipart as poem::FromRequest>::from_request(req, &mut body)
+        .await
+        .map_err(invalid)?;
+    let mut map = Map::new();
+    while let Some(field) = multipart
+        .next_field()
+        .await
+        .map_err(|e| invalid(e.into()))?
+    {
+        let Some(name) = field.name().map(str::to_string) else {
+            continue;
+        };
+        if field.file_name().is_some() {
+            map.insert(name, Value::Null);
+            continue;
+        }
+        let bytes = field.bytes().await.map_err(|e| invalid(e.into()))?;
+        let text = String::from_utf8(bytes).map_err(|_| ParamsError::NotUtf8)?;
+        map.insert(name, Value::String(text));
     }
     Ok(map)
 }
@@ -234,6 +273,7 @@ pub async fn read_params(
             }
         },
         Some(BodyKind::Form) => parse_form(&bytes)?,
+        Some(BodyKind::Multipart) => parse_multipart(req, bytes).await?,
         None => return Err(ParamsError::UnsupportedType),
     };
     params.extend(body_params);
@@ -259,8 +299,9 @@ impl<'a, T: ParseFromJSON + ToJSON> ApiExtractor<'a> for Params<T> {
     fn request_meta() -> Option<MetaRequest> {
         Some(MetaRequest {
             description: Some(
-                "Parameters as a JSON object or a form-urlencoded body; query parameters are \
-                 merged under them. Unknown names are ignored.",
+                "Parameters as a JSON object, a form-urlencoded body or multipart/form-data \
+                 (file parts count as no value); query parameters are merged under them. \
+                 Unknown names are ignored.",
             ),
             content: vec![
                 MetaMediaType {
@@ -269,6 +310,10 @@ impl<'a, T: ParseFromJSON + ToJSON> ApiExtractor<'a> for Params<T> {
                 },
                 MetaMediaType {
                     content_type: "application/x-www-form-urlencoded",
+                    schema: T::schema_ref(),
+                },
+                MetaMediaType {
+                    content_type: "multipart/form-data",
                     schema: T::schema_ref(),
                 },
             ],

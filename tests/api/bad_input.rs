@@ -438,6 +438,7 @@ async fn missing_fields_and_empty_bodies(app: &TestApp) {
             (Some("application/json"), ""),
             (Some("application/json"), "  \r\n "),
             (Some("application/x-www-form-urlencoded"), ""),
+            (Some("multipart/form-data; boundary=x"), "--x--\r\n"),
             (None, ""),
         ] {
             let reply = send_body(app, target, content_type, body).await;
@@ -459,7 +460,7 @@ async fn unsupported_content_types(app: &TestApp) {
                 r#"{"email":"a@b.co","password":"password1"}"#,
             ),
             (Some("application/xml"), "<email>a@b.co</email>"),
-            (Some("multipart/form-data; boundary=x"), "--x--\r\n"),
+            (Some("multipart/mixed; boundary=x"), "--x--\r\n"),
             (Some("not a mime type"), "email=a%40b.co"),
             (None, "email=a%40b.co"),
         ] {
@@ -470,6 +471,37 @@ async fn unsupported_content_types(app: &TestApp) {
                 status,
                 shape,
                 &format!("{}: {content_type:?}", target.name()),
+            );
+        }
+    }
+}
+
+async fn malformed_multipart(app: &TestApp) {
+    let part = "--x\r\nContent-Disposition: form-data; name=\"email\"\r\n\r\na@b.co\r\n";
+    for target in &TARGETS {
+        for (content_type, body) in [
+            // No boundary to split on.
+            ("multipart/form-data", format!("{part}--x--\r\n")),
+            // The closing boundary never comes.
+            ("multipart/form-data; boundary=x", part.to_string()),
+            // A part without headers or a blank line.
+            (
+                "multipart/form-data; boundary=x",
+                "--x\r\ngarbage".to_string(),
+            ),
+            // A different boundary than the header names.
+            (
+                "multipart/form-data; boundary=y",
+                format!("{part}--x--\r\n"),
+            ),
+        ] {
+            let reply = send_body(app, target, Some(content_type), body.clone()).await;
+            let (status, shape) = target.body_error(400);
+            check(
+                &reply,
+                status,
+                shape,
+                &format!("{}: {content_type} {body:?}", target.name()),
             );
         }
     }
@@ -488,6 +520,19 @@ async fn oversized_bodies(app: &TestApp) {
             413,
             Shape::E1,
             &format!("{}: Content-Length over the limit", target.name()),
+        );
+
+        // The same limit for a multipart body.
+        let part = format!(
+            "--x\r\nContent-Disposition: form-data; name=\"name\"\r\n\r\n{}\r\n--x--\r\n",
+            "x".repeat(app.settings.max_body_size + 1000)
+        );
+        let reply = send_body(app, target, Some("multipart/form-data; boundary=x"), part).await;
+        check(
+            &reply,
+            413,
+            Shape::E1,
+            &format!("{}: multipart over the limit", target.name()),
         );
 
         // Chunked, no declared length: refused while reading.
@@ -586,6 +631,21 @@ async fn non_utf8_bodies(app: &TestApp) {
             status,
             shape,
             &format!("{}: JSON with invalid UTF-8", target.name()),
+        );
+
+        let multipart = send_body(
+            app,
+            target,
+            Some("multipart/form-data; boundary=x"),
+            b"--x\r\nContent-Disposition: form-data; name=\"email\"\r\n\r\n\xff\xfe@example.com\r\n--x--\r\n"
+                .to_vec(),
+        )
+        .await;
+        check(
+            &multipart,
+            status,
+            shape,
+            &format!("{}: multipart part with invalid UTF-8", target.name()),
         );
     }
 }
@@ -1084,6 +1144,16 @@ async fn unsupported_content_types_get_a_json_415() {
 }
 
 #[tokio::test]
+async fn malformed_multipart_bodies_get_a_json_400() {
+    // Arrange
+    let app = spawn_app().await;
+
+    // Act + Assert
+    malformed_multipart(&app).await;
+    assert_still_serving(&app).await;
+}
+
+#[tokio::test]
 async fn bodies_over_the_limit_get_a_json_413_declared_or_chunked() {
     // Arrange
     let app = small_body_app().await;
@@ -1344,6 +1414,7 @@ async fn after_the_whole_battery_sign_up_and_sign_in_still_work_and_nothing_was_
     wrongly_typed_fields(&app).await;
     missing_fields_and_empty_bodies(&app).await;
     unsupported_content_types(&app).await;
+    malformed_multipart(&app).await;
     oversized_bodies(&app).await;
     invalid_chunked_framing(&app).await;
     non_utf8_bodies(&app).await;

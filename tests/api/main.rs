@@ -9,6 +9,7 @@ mod confirmations;
 mod cors;
 mod helpers;
 mod logs;
+mod multipart;
 mod oauth_provider;
 mod omniauth;
 mod openapi;
