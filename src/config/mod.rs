@@ -447,6 +447,12 @@ impl Settings {
                 "must be shorter than token_lifespan",
             ));
         }
+        let redirects = RedirectPolicy::new(
+            self.redirect_whitelist.as_ref(),
+            &self.cors_origins,
+            &self.public_url(),
+        )
+        .map_err(|p| invalid("redirect_whitelist", p))?;
         for (setting, url) in [
             (
                 "default_confirm_success_url",
@@ -458,10 +464,20 @@ impl Settings {
             ),
             ("unlock_success_url", &self.unlock_success_url),
         ] {
-            if let Some(url) = url
-                && !crate::redirect::is_absolute_http_url(url)
-            {
+            let Some(url) = url else { continue };
+            if !crate::redirect::is_absolute_http_url(url) {
                 return Err(invalid(setting, "must be an absolute http(s) URL"));
+            }
+            // A landing page the redirect rule refuses would make every link that lands there
+            // answer 422 (or send the browser where the rule says no): say so at startup.
+            if !redirects.allows(url) {
+                return Err(invalid(
+                    setting,
+                    format!(
+                        "`{url}` is not an allowed redirect ({})",
+                        redirects.describe()
+                    ),
+                ));
             }
         }
         if !self.omniauth_prefix.starts_with('/')
@@ -495,37 +511,6 @@ impl Settings {
                 "reset_password_within",
                 "must be greater than 0 seconds",
             ));
-        }
-        let redirects = RedirectPolicy::new(
-            self.redirect_whitelist.as_ref(),
-            &self.cors_origins,
-            &self.public_url(),
-        )
-        .map_err(|p| invalid("redirect_whitelist", p))?;
-        // A landing page the redirect rule refuses would make every link that lands there
-        // answer 422 (or send the browser where the rule says no): say so at startup instead.
-        for (setting, url) in [
-            (
-                "default_confirm_success_url",
-                &self.default_confirm_success_url,
-            ),
-            (
-                "default_password_reset_url",
-                &self.default_password_reset_url,
-            ),
-            ("unlock_success_url", &self.unlock_success_url),
-        ] {
-            if let Some(url) = url
-                && !redirects.allows(url)
-            {
-                return Err(invalid(
-                    setting,
-                    format!(
-                        "`{url}` is not an allowed redirect ({})",
-                        redirects.describe()
-                    ),
-                ));
-            }
         }
         if let CurrentPasswordCheck::Off(true) = self.check_current_password_before_update {
             return Err(invalid(

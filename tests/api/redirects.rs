@@ -96,15 +96,20 @@ fn idp(provider: &OAuthProvider) -> OAuthProviderSettings {
     }
 }
 
-/// An app with the whitelist, confirmable, lockable and an OAuth provider, mailing to `smtp`.
-async fn whitelisted_app(
-    smtp: &SmtpServer,
-    provider: &OAuthProvider,
-    configure: impl FnOnce(&mut Settings),
-) -> TestApp {
+/// The app with the whitelist, confirmable, lockable and an OAuth provider, and the SMTP
+/// server and provider it talks to.
+struct Whitelisted {
+    smtp: SmtpServer,
+    provider: OAuthProvider,
+    app: TestApp,
+}
+
+async fn whitelisted(configure: impl FnOnce(&mut Settings)) -> Whitelisted {
+    let smtp = SmtpServer::start();
+    let provider = OAuthProvider::start();
     let port = smtp.port;
-    let idp = idp(provider);
-    spawn_app_with(move |s| {
+    let idp = idp(&provider);
+    let app = spawn_app_with(move |s| {
         s.redirect_whitelist = Some(WHITELIST.iter().map(|p| p.to_string()).collect());
         s.confirmable = true;
         s.lockable = true;
@@ -117,7 +122,12 @@ async fn whitelisted_app(
         s.secret_key = Some("a test secret key that is long enough!".into());
         configure(s);
     })
-    .await
+    .await;
+    Whitelisted {
+        smtp,
+        provider,
+        app,
+    }
 }
 
 fn location(resp: &Response) -> Option<String> {
@@ -164,6 +174,24 @@ fn assert_redirect_to(resp: &Response, target: &str, params: &[(&str, &str)], ca
     }
 }
 
+/// `GET /auth/confirmation` with a made-up token and `url` to land on.
+async fn confirmation_landing(app: &TestApp, url: &str) -> Response {
+    let path = format!(
+        "/auth/confirmation?confirmation_token=x&redirect_url={}",
+        enc(url)
+    );
+    app.request(Method::GET, &path).send().await.unwrap()
+}
+
+/// `GET /auth/password/edit` with `token` and `url` to land on.
+async fn reset_landing(app: &TestApp, token: &str, url: &str) -> Response {
+    let path = format!(
+        "/auth/password/edit?reset_password_token={token}&redirect_url={}",
+        enc(url)
+    );
+    app.request(Method::GET, &path).send().await.unwrap()
+}
+
 async fn assert_not_allowed(resp: Response, url: &str, case: &str) {
     assert_eq!(resp.status(), 422, "{case}");
     assert!(location(&resp).is_none(), "{case}");
@@ -197,47 +225,19 @@ async fn confirmed_user(app: &TestApp, smtp: &SmtpServer, email: &str) -> Auth {
 #[tokio::test]
 async fn mail_sites_refuse_hostile_urls_and_accept_hash_routes_and_queries() {
     // Arrange
-    let smtp = SmtpServer::start();
-    let provider = OAuthProvider::start();
-    let app = whitelisted_app(&smtp, &provider, |_| {}).await;
+    let Whitelisted {
+        smtp,
+        provider: _provider,
+        app,
+    } = whitelisted(|_| {}).await;
     let mut auth = confirmed_user(&app, &smtp, "update@example.com").await;
     let mails_before = smtp.messages().len();
 
     for url in HOSTILE {
-        // Act + Assert: sign-up, account update, confirmation resend, reset request
-        let sign_up = app
-            .post_json(
-                "/auth",
-                &json!({"email": "hostile@example.com", "password": "password1",
-                        "password_confirmation": "password1", "confirm_success_url": url}),
-            )
-            .await;
-        assert_not_allowed(sign_up, url, &format!("sign-up {url:?}")).await;
-
-        let update = app
-            .authed(Method::PUT, "/auth", &auth)
-            .json(&json!({"name": "x", "confirm_success_url": url}))
-            .send()
-            .await
-            .unwrap();
-        auth.update_from(update.headers());
-        assert_not_allowed(update, url, &format!("account update {url:?}")).await;
-
-        let resend = app
-            .post_json(
-                "/auth/confirmation",
-                &json!({"email": "update@example.com", "redirect_url": url}),
-            )
-            .await;
-        assert_not_allowed(resend, url, &format!("confirmation resend {url:?}")).await;
-
-        let reset = app
-            .post_json(
-                "/auth/password",
-                &json!({"email": "update@example.com", "redirect_url": url}),
-            )
-            .await;
-        assert_not_allowed(reset, url, &format!("reset request {url:?}")).await;
+        // Act + Assert
+        for (site, resp) in mail_site_answers(&app, &mut auth, "hostile@example.com", url).await {
+            assert_not_allowed(resp, url, &format!("{site} {url:?}")).await;
+        }
     }
     // Nothing was mailed for a refused URL, and no account was made.
     assert_eq!(smtp.messages().len(), mails_before);
@@ -250,48 +250,64 @@ async fn mail_sites_refuse_hostile_urls_and_accept_hash_routes_and_queries() {
     );
 
     for (i, (url, _)) in ALLOWED.iter().enumerate() {
-        let sign_up = app
-            .post_json(
-                "/auth",
-                &json!({"email": format!("ok{i}@example.com"), "password": "password1",
-                        "password_confirmation": "password1", "confirm_success_url": url}),
-            )
-            .await;
-        assert_eq!(sign_up.status(), 200, "sign-up {url}");
-
-        let update = app
-            .authed(Method::PUT, "/auth", &auth)
-            .json(&json!({"name": "x", "confirm_success_url": url}))
-            .send()
-            .await
-            .unwrap();
-        auth.update_from(update.headers());
-        assert_eq!(update.status(), 200, "account update {url}");
-
-        let resend = app
-            .post_json(
-                "/auth/confirmation",
-                &json!({"email": format!("ok{i}@example.com"), "redirect_url": url}),
-            )
-            .await;
-        assert_eq!(resend.status(), 200, "confirmation resend {url}");
-
-        let reset = app
-            .post_json(
-                "/auth/password",
-                &json!({"email": "update@example.com", "redirect_url": url}),
-            )
-            .await;
-        assert_eq!(reset.status(), 200, "reset request {url}");
+        let email = format!("ok{i}@example.com");
+        for (site, resp) in mail_site_answers(&app, &mut auth, &email, url).await {
+            assert_eq!(resp.status(), 200, "{site} {url}");
+        }
     }
+}
+
+/// The answers of the four requests that name where a mailed link lands: sign-up of `email`,
+/// an account update by `auth`, a confirmation resend to `email`, a reset request by `auth`'s
+/// user.
+async fn mail_site_answers(
+    app: &TestApp,
+    auth: &mut Auth,
+    email: &str,
+    url: &str,
+) -> Vec<(&'static str, Response)> {
+    let sign_up = app
+        .post_json(
+            "/auth",
+            &json!({"email": email, "password": "password1",
+                    "password_confirmation": "password1", "confirm_success_url": url}),
+        )
+        .await;
+    let update = app
+        .authed(Method::PUT, "/auth", auth)
+        .json(&json!({"name": "x", "confirm_success_url": url}))
+        .send()
+        .await
+        .unwrap();
+    auth.update_from(update.headers());
+    let resend = app
+        .post_json(
+            "/auth/confirmation",
+            &json!({"email": email, "redirect_url": url}),
+        )
+        .await;
+    let reset = app
+        .post_json(
+            "/auth/password",
+            &json!({"email": auth.uid, "redirect_url": url}),
+        )
+        .await;
+    vec![
+        ("sign-up", sign_up),
+        ("account update", update),
+        ("confirmation resend", resend),
+        ("reset request", reset),
+    ]
 }
 
 #[tokio::test]
 async fn mailed_links_carry_the_normalised_target_and_land_on_it() {
     // Arrange: a reset and a confirmation requested for a non-ASCII hash route
-    let smtp = SmtpServer::start();
-    let provider = OAuthProvider::start();
-    let app = whitelisted_app(&smtp, &provider, |_| {}).await;
+    let Whitelisted {
+        smtp,
+        provider: _provider,
+        app,
+    } = whitelisted(|_| {}).await;
     confirmed_user(&app, &smtp, "links@example.com").await;
     let (given, target) = ALLOWED[6];
 
@@ -330,9 +346,11 @@ async fn mailed_links_carry_the_normalised_target_and_land_on_it() {
 #[tokio::test]
 async fn landing_sites_redirect_only_where_the_whitelist_allows() {
     // Arrange: a valid reset token (landing does not use it up)
-    let smtp = SmtpServer::start();
-    let provider = OAuthProvider::start();
-    let app = whitelisted_app(&smtp, &provider, |_| {}).await;
+    let Whitelisted {
+        smtp,
+        provider: _provider,
+        app,
+    } = whitelisted(|_| {}).await;
     confirmed_user(&app, &smtp, "land@example.com").await;
     app.post_json(
         "/auth/password",
@@ -357,30 +375,10 @@ async fn landing_sites_redirect_only_where_the_whitelist_allows() {
 
     for url in HOSTILE {
         // Act + Assert: no 302, and no credentials anywhere in the answer
-        let confirm = app
-            .request(
-                Method::GET,
-                &format!(
-                    "/auth/confirmation?confirmation_token=x&redirect_url={}",
-                    enc(url)
-                ),
-            )
-            .send()
-            .await
-            .unwrap();
+        let confirm = confirmation_landing(&app, url).await;
         assert_not_allowed(confirm, url, &format!("confirmation landing {url:?}")).await;
 
-        let edit = app
-            .request(
-                Method::GET,
-                &format!(
-                    "/auth/password/edit?reset_password_token={reset_token}&redirect_url={}",
-                    enc(url)
-                ),
-            )
-            .send()
-            .await
-            .unwrap();
+        let edit = reset_landing(&app, &reset_token, url).await;
         assert_not_allowed(edit, url, &format!("reset landing {url:?}")).await;
     }
     // The refused landings made no device.
@@ -394,17 +392,7 @@ async fn landing_sites_redirect_only_where_the_whitelist_allows() {
     );
 
     for (url, target) in ALLOWED {
-        let confirm = app
-            .request(
-                Method::GET,
-                &format!(
-                    "/auth/confirmation?confirmation_token=x&redirect_url={}",
-                    enc(url)
-                ),
-            )
-            .send()
-            .await
-            .unwrap();
+        let confirm = confirmation_landing(&app, url).await;
         assert_redirect_to(
             &confirm,
             target,
@@ -412,17 +400,7 @@ async fn landing_sites_redirect_only_where_the_whitelist_allows() {
             &format!("confirmation landing {url}"),
         );
 
-        let edit = app
-            .request(
-                Method::GET,
-                &format!(
-                    "/auth/password/edit?reset_password_token={reset_token}&redirect_url={}",
-                    enc(url)
-                ),
-            )
-            .send()
-            .await
-            .unwrap();
+        let edit = reset_landing(&app, &reset_token, url).await;
         assert_redirect_to(
             &edit,
             target,
@@ -439,25 +417,15 @@ async fn landing_sites_redirect_only_where_the_whitelist_allows() {
 #[tokio::test]
 async fn hash_routes_get_the_parameters_in_the_route_too() {
     // Arrange
-    let smtp = SmtpServer::start();
-    let provider = OAuthProvider::start();
-    let app = whitelisted_app(&smtp, &provider, |_| {}).await;
-    let landing = |url: &str| {
-        app.request(
-            Method::GET,
-            &format!(
-                "/auth/confirmation?confirmation_token=x&redirect_url={}",
-                enc(url)
-            ),
-        )
-        .send()
-    };
+    let Whitelisted {
+        smtp: _smtp,
+        provider: _provider,
+        app,
+    } = whitelisted(|_| {}).await;
 
     // Act
-    let plain = landing("http://localhost:8080/#/reset").await.unwrap();
-    let with_query = landing("http://localhost:8080/#/reset?lang=en")
-        .await
-        .unwrap();
+    let plain = confirmation_landing(&app, "http://localhost:8080/#/reset").await;
+    let with_query = confirmation_landing(&app, "http://localhost:8080/#/reset?lang=en").await;
 
     // Assert: AngularJS reads $location.search() from the route
     assert_eq!(
@@ -473,9 +441,11 @@ async fn hash_routes_get_the_parameters_in_the_route_too() {
 #[tokio::test]
 async fn unlock_landing_writes_a_location_for_a_non_ascii_hash_route() {
     // Arrange
-    let smtp = SmtpServer::start();
-    let provider = OAuthProvider::start();
-    let app = whitelisted_app(&smtp, &provider, |s| {
+    let Whitelisted {
+        smtp,
+        provider: _provider,
+        app,
+    } = whitelisted(|s| {
         s.unlock_success_url = Some("https://app.example.com/ünlocked#/dône".into());
     })
     .await;
@@ -561,9 +531,11 @@ async fn page(resp: Response) -> (String, Value) {
 #[tokio::test]
 async fn oauth_request_phase_refuses_hostile_auth_origin_urls_in_every_window_type() {
     // Arrange
-    let smtp = SmtpServer::start();
-    let provider = OAuthProvider::start();
-    let app = whitelisted_app(&smtp, &provider, |_| {}).await;
+    let Whitelisted {
+        smtp: _smtp,
+        provider,
+        app,
+    } = whitelisted(|_| {}).await;
 
     for url in HOSTILE {
         for window in ["newWindow", "inAppBrowser"] {
@@ -597,12 +569,14 @@ async fn oauth_request_phase_refuses_hostile_auth_origin_urls_in_every_window_ty
 #[tokio::test]
 async fn oauth_delivers_credentials_to_the_parsed_origin_and_route() {
     // Arrange
-    let smtp = SmtpServer::start();
-    let provider = OAuthProvider::start();
+    let Whitelisted {
+        smtp: _smtp,
+        provider,
+        app,
+    } = whitelisted(|_| {}).await;
     provider
         .set_profile(json!({"sub": "olga", "email": "olga@example.com", "email_verified": true}))
         .await;
-    let app = whitelisted_app(&smtp, &provider, |_| {}).await;
 
     for (url, target) in ALLOWED {
         // Act + Assert: popup and in-app browser post to the parsed origin only
@@ -629,9 +603,11 @@ async fn oauth_delivers_credentials_to_the_parsed_origin_and_route() {
 #[tokio::test]
 async fn oauth_failure_route_redirects_only_where_the_whitelist_allows() {
     // Arrange
-    let smtp = SmtpServer::start();
-    let provider = OAuthProvider::start();
-    let app = whitelisted_app(&smtp, &provider, |_| {}).await;
+    let Whitelisted {
+        smtp: _smtp,
+        provider: _provider,
+        app,
+    } = whitelisted(|_| {}).await;
     let failure = |url: &str, window: &str| {
         app.request(
             Method::GET,
