@@ -22,7 +22,7 @@ use serde_json::{Value, json};
 use toker::{accounts::Accounts, config::Settings, startup::Application};
 
 use crate::{
-    helpers::{TestDatabase, client, fresh_database, json, test_settings},
+    helpers::{TestDatabase, client, fresh_database, json, limits_off, test_settings},
     support::serve::Serve,
 };
 
@@ -118,6 +118,20 @@ impl Instance {
             from,
         )
         .await
+    }
+
+    /// `POST /auth/password` for `email`, landing on the app.
+    async fn request_reset(&self, email: &str, from: Option<&str>) -> Answer {
+        self.post(
+            "/auth/password",
+            json!({"email": email, "redirect_url": "https://app.example.com/r"}),
+            from,
+        )
+        .await
+    }
+
+    async fn user(&self, email: &str) -> Option<toker::store::User> {
+        self.accounts.store.find_email_user(email).await.unwrap()
     }
 
     async fn sign_up(&self, email: &str, from: Option<&str>) -> Answer {
@@ -223,13 +237,7 @@ async fn the_sign_in_limit_per_address_answers_429_in_e1_and_spends_no_bcrypt_an
         finished_after_burst,
         "a refused attempt ran bcrypt"
     );
-    let user = app
-        .accounts
-        .store
-        .find_email_user("limited@example.com")
-        .await
-        .unwrap()
-        .unwrap();
+    let user = app.user("limited@example.com").await.unwrap();
     assert_eq!(
         user.failed_attempts, 3,
         "refused attempts must not count towards a lock"
@@ -330,13 +338,7 @@ async fn a_count_of_zero_turns_each_limit_off() {
             bind: s.bind.clone(),
             database_url: s.database_url.clone(),
             password_cost: 4,
-            sign_in_limit_per_ip: 0,
-            sign_in_limit_per_email: 0,
-            sign_up_limit_per_ip: 0,
-            sign_up_limit_per_email: 0,
-            mail_limit_per_ip: 0,
-            mail_limit_per_email: 0,
-            ..Settings::default()
+            ..limits_off(Settings::default())
         };
     })
     .await;
@@ -348,13 +350,7 @@ async fn a_count_of_zero_turns_each_limit_off() {
             app.sign_in("who@example.com", "guess", None).await.status,
             401
         );
-        let reset = app
-            .post(
-                "/auth/password",
-                json!({"email": "who@example.com", "redirect_url": "https://app.example.com/r"}),
-                None,
-            )
-            .await;
+        let reset = app.request_reset("who@example.com", None).await;
         assert_eq!(reset.status, 404);
         assert_eq!(
             app.sign_up(&format!("many{i}@example.com"), None)
@@ -416,14 +412,7 @@ async fn the_sign_up_limits_answer_429_in_e2_and_create_nothing() {
     assert_eq!(third.status, 429);
     assert_eq!(third.body, E2_TOO_MANY);
     assert!((1799..=1800).contains(&third.retry_after()));
-    assert!(
-        app.accounts
-            .store
-            .find_email_user("three@example.com")
-            .await
-            .unwrap()
-            .is_none()
-    );
+    assert!(app.user("three@example.com").await.is_none());
 }
 
 #[tokio::test]
@@ -475,27 +464,17 @@ async fn within_the_mail_cooldown_a_second_request_is_answered_alike_and_mails_n
     .await;
     let app = Instance::start(settings).await;
     assert_eq!(app.sign_up("cool@example.com", None).await.status, 200);
-    let request = json!({"email": "cool@example.com", "redirect_url": "https://app.example.com/r"});
     let mails = || std::fs::read_dir(mail.path()).map_or(0, |d| d.count());
 
     // Act
-    let first = app.post("/auth/password", request.clone(), None).await;
+    let first = app.request_reset("cool@example.com", None).await;
     let token_after_first = app
-        .accounts
-        .store
-        .find_email_user("cool@example.com")
+        .user("cool@example.com")
         .await
         .unwrap()
-        .unwrap()
         .reset_password_token;
-    let second = app.post("/auth/password", request.clone(), None).await;
-    let other = app
-        .post(
-            "/auth/password",
-            json!({"email": "COOL@example.com ", "redirect_url": "https://app.example.com/r"}),
-            None,
-        )
-        .await;
+    let second = app.request_reset("cool@example.com", None).await;
+    let other = app.request_reset("COOL@example.com ", None).await;
 
     // Assert: the same answers; one mail; the first link is still the valid one
     assert_eq!(first.status, 200);
@@ -503,11 +482,8 @@ async fn within_the_mail_cooldown_a_second_request_is_answered_alike_and_mails_n
     assert_eq!((other.status, &other.body), (first.status, &first.body));
     assert_eq!(mails(), 1);
     let token_now = app
-        .accounts
-        .store
-        .find_email_user("cool@example.com")
+        .user("cool@example.com")
         .await
-        .unwrap()
         .unwrap()
         .reset_password_token;
     assert_eq!(token_now, token_after_first);
@@ -515,13 +491,7 @@ async fn within_the_mail_cooldown_a_second_request_is_answered_alike_and_mails_n
 
     // Another address is mailed at once.
     assert_eq!(app.sign_up("warm@example.com", None).await.status, 200);
-    let warm = app
-        .post(
-            "/auth/password",
-            json!({"email": "warm@example.com", "redirect_url": "https://app.example.com/r"}),
-            None,
-        )
-        .await;
+    let warm = app.request_reset("warm@example.com", None).await;
     assert_eq!(warm.status, 200);
     assert_eq!(mails(), 2);
 }
@@ -561,13 +531,7 @@ async fn behind_a_trusted_proxy_forwarded_for_names_the_client_everywhere() {
     // Assert: counted under 203.0.113.7 whatever the client wrote before it
     assert_eq!(answers, [401, 401, 429]);
     assert_eq!(elsewhere.status, 200);
-    let user = app
-        .accounts
-        .store
-        .find_email_user("proxied@example.com")
-        .await
-        .unwrap()
-        .unwrap();
+    let user = app.user("proxied@example.com").await.unwrap();
     assert_eq!(user.current_sign_in_ip.as_deref(), Some("203.0.113.8"));
     let devices = app.accounts.store.devices_of(user.id).await.unwrap();
     assert!(
@@ -599,13 +563,7 @@ async fn forwarded_for_from_an_untrusted_peer_changes_nothing() {
 
     // Assert: all counted under the peer, 127.0.0.1
     assert_eq!(statuses, [401, 401, 429]);
-    let user = app
-        .accounts
-        .store
-        .find_email_user("direct@example.com")
-        .await
-        .unwrap()
-        .unwrap();
+    let user = app.user("direct@example.com").await.unwrap();
     let devices = app.accounts.store.devices_of(user.id).await.unwrap();
     assert!(
         devices.iter().all(|d| d.ip.as_deref() == Some("127.0.0.1")),
@@ -763,14 +721,7 @@ async fn a_full_password_queue_answers_503_with_retry_after_in_each_routes_shape
     assert_eq!(running.await.unwrap().status, 401);
     assert_eq!(waiting.await.unwrap().status, 401);
     assert_eq!(gauges.peak_running(), 1);
-    assert!(
-        app.accounts
-            .store
-            .find_email_user("d@example.com")
-            .await
-            .unwrap()
-            .is_none()
-    );
+    assert!(app.user("d@example.com").await.is_none());
 }
 
 // --- paranoid mode's background mail ----------------------------------------------------------
@@ -817,14 +768,7 @@ async fn paranoid_background_mail_tasks_are_bounded() {
     // Act: six reset requests at once
     let answers = at_once(6, |i| {
         let app = app.clone();
-        async move {
-            app.post(
-                "/auth/password",
-                json!({"email": format!("p{i}@example.com"), "redirect_url": "https://app.example.com/r"}),
-                None,
-            )
-            .await
-        }
+        async move { app.request_reset(&format!("p{i}@example.com"), None).await }
     })
     .await;
 
@@ -928,11 +872,10 @@ async fn the_mail_cooldown_holds_across_instances_through_redis() {
     let second = Instance::start(settings).await;
     let email = unique_email("cooldown");
     assert_eq!(first.sign_up(&email, None).await.status, 200);
-    let request = json!({"email": email, "redirect_url": "https://app.example.com/r"});
 
     // Act
-    let one = first.post("/auth/password", request.clone(), None).await;
-    let two = second.post("/auth/password", request, None).await;
+    let one = first.request_reset(&email, None).await;
+    let two = second.request_reset(&email, None).await;
 
     // Assert
     assert_eq!((one.status, two.status), (StatusCode::OK, StatusCode::OK));
