@@ -123,8 +123,8 @@ impl SharedStore {
                 None
             }
             Err(_) => {
-                self.health
-                    .failed(&self.url_for_logs, &"no answer within 250 ms");
+                let silence = format!("no answer within {} ms", CALL_TIMEOUT.as_millis());
+                self.health.failed(&self.url_for_logs, &silence);
                 None
             }
         }
