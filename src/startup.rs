@@ -10,13 +10,15 @@ use poem::{
 };
 
 use crate::{
-    accounts::{Accounts, Hasher},
+    accounts::{Accounts, Hasher, password::PoolSize},
     api::{self, DEFAULT_MOUNT},
     config::Settings,
     contract::params::BodyLimit,
     error::json_errors,
     http::{ApiHeaders, RequestLimits, auth::TokenAuth, cors::Cors, request_log::RequestLog},
+    limits::{LimitSettings, Limits, Rate},
     origins::OriginMatcher,
+    proxies::TrustedProxies,
     redirect::RedirectPolicy,
     store::Store,
     tokens::TokenPolicy,
@@ -80,6 +82,11 @@ impl Application {
         &self.accounts.store
     }
 
+    /// The account rules this app serves with (their hasher's gauges, its limits).
+    pub fn accounts(&self) -> &Accounts {
+        &self.accounts
+    }
+
     /// Serves until Ctrl-C or SIGTERM, then lets in-flight requests finish (10 s at most).
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         Server::new_with_acceptor(self.acceptor)
@@ -115,7 +122,16 @@ async fn shutdown_signal() {
 
 pub async fn accounts_for(settings: Arc<Settings>, store: Store) -> anyhow::Result<Accounts> {
     let pepper = settings.pepper.as_ref().map(|p| p.expose().to_string());
-    let hasher = Hasher::new(settings.password_cost, pepper).await?;
+    let hasher = Hasher::new(
+        settings.password_cost,
+        pepper,
+        PoolSize {
+            workers: settings.password_hash_workers,
+            queue: settings.password_hash_queue,
+        },
+    )
+    .await?;
+    let limits = limits_for(&settings).await?;
     let redirects = RedirectPolicy::new(
         settings.redirect_whitelist.as_ref(),
         &settings.cors_origins,
@@ -142,10 +158,47 @@ pub async fn accounts_for(settings: Arc<Settings>, store: Store) -> anyhow::Resu
         redirects,
         mailer,
         oauth,
+        limits,
     })
 }
 
-/// The whole HTTP app: request log ⊃ API headers ⊃ CORS ⊃ limits ⊃ routes.
+/// The abuse limits (docs/decisions.md D16), and a line saying where they are counted.
+async fn limits_for(settings: &Settings) -> anyhow::Result<Limits> {
+    let s = settings;
+    let limits = Limits::new(&LimitSettings {
+        sign_in: [
+            Rate::new(s.sign_in_limit_per_ip, s.sign_in_limit_period),
+            Rate::new(s.sign_in_limit_per_email, s.sign_in_limit_period),
+        ],
+        sign_up: [
+            Rate::new(s.sign_up_limit_per_ip, s.sign_up_limit_period),
+            Rate::new(s.sign_up_limit_per_email, s.sign_up_limit_period),
+        ],
+        mail: [
+            Rate::new(s.mail_limit_per_ip, s.mail_limit_period),
+            Rate::new(s.mail_limit_per_email, s.mail_limit_period),
+        ],
+        mail_cooldown: Duration::from_secs(s.mail_cooldown),
+        mail_background_limit: s.mail_background_limit,
+        store_url: s.rate_limit_store.as_ref().map(|u| u.expose().to_string()),
+    })?;
+    match (
+        limits.shared_store_for_logs(),
+        limits.shared_store_status().await,
+    ) {
+        (Some(store), Some(Ok(()))) => tracing::info!(store, "limits: shared in Redis"),
+        (Some(store), Some(Err(error))) => tracing::warn!(
+            store,
+            %error,
+            "limits: Redis does not answer yet; each instance counts on its own until it does"
+        ),
+        _ => tracing::info!("limits: counted in this process (set rate_limit_store to share them)"),
+    }
+    Ok(limits)
+}
+
+/// The whole HTTP app: request log (which also settles the client address) ⊃ API headers ⊃
+/// CORS ⊃ request size limits ⊃ routes.
 pub fn routes(accounts: &Accounts) -> anyhow::Result<impl Endpoint<Output = Response> + 'static> {
     let settings = &accounts.settings;
     let docs = api::spec::docs_page(&settings.mount_path, &settings.omniauth_prefix);
@@ -178,7 +231,9 @@ pub fn routes(accounts: &Accounts) -> anyhow::Result<impl Endpoint<Output = Resp
         .data(accounts.clone())
         .with(cors)
         .with(ApiHeaders)
-        .with(RequestLog);
+        .with(RequestLog::new(
+            TrustedProxies::new(&settings.trusted_proxies).map_err(|e| anyhow::anyhow!(e))?,
+        ));
     Ok(json_errors(app))
 }
 

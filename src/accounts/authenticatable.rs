@@ -103,12 +103,16 @@ impl Accounts {
             None => None,
         };
         let Some(mut user) = user else {
-            self.hasher.verify_dummy(password.unwrap_or_default()).await;
+            self.hasher
+                .verify_dummy(password.unwrap_or_default())
+                .await?;
             return Ok(SignInOutcome::BadCredentials);
         };
         if let Some(reason) = self.inactive_reason(&user, now) {
             // Devise answers this before the password check; paranoid mode hides it.
-            self.hasher.verify_dummy(password.unwrap_or_default()).await;
+            self.hasher
+                .verify_dummy(password.unwrap_or_default())
+                .await?;
             return Ok(match (self.settings.paranoid, reason) {
                 (true, _) => SignInOutcome::BadCredentials,
                 (false, Inactive::Locked) => SignInOutcome::Locked,
@@ -118,13 +122,13 @@ impl Accounts {
             });
         }
         let Some(password) = password else {
-            self.hasher.verify_dummy("").await;
+            self.hasher.verify_dummy("").await?;
             return Ok(SignInOutcome::BadCredentials);
         };
         if !self
             .hasher
             .verify(password, Some(&user.encrypted_password))
-            .await
+            .await?
         {
             let failed = self.record_failed_sign_in(&user).await?;
             let warn = self.settings.last_attempt_warning && !self.settings.paranoid;

@@ -157,8 +157,16 @@ impl Accounts {
             return Ok(LinkOutcome::MissingEmail);
         };
         if self.settings.paranoid {
+            // Bounded (`mail_background_limit`): a flood of requests must not pile up tasks.
+            let Some(slot) = self.limits.background_slot() else {
+                tracing::warn!(
+                    "mail_background_limit reached: a paranoid-mode mail request is dropped"
+                );
+                return Ok(LinkOutcome::Accepted);
+            };
             let accounts = self.clone();
             tokio::spawn(async move {
+                let _slot = slot;
                 match accounts.store.find_email_user(&email).await {
                     Ok(Some(user)) => {
                         if let Err(e) = accounts.send_link(&user, &email, &request).await {
@@ -187,14 +195,24 @@ impl Accounts {
         email: &str,
         request: &LinkRequest,
     ) -> Result<User, MailFlowError> {
+        let (kind, to) = match request {
+            LinkRequest::Confirmation { .. } => (
+                "confirmation",
+                user.unconfirmed_email.as_deref().unwrap_or(email),
+            ),
+            LinkRequest::ResetPassword { .. } => ("reset_password", email),
+            LinkRequest::Unlock => ("unlock", email),
+        };
+        // Within `mail_cooldown` of the last such mail: answered alike, nothing sent, and the
+        // link already mailed stays the valid one.
+        if !self.limits.may_mail(kind, to).await {
+            return Ok(user.clone());
+        }
         match request {
             LinkRequest::Confirmation {
                 redirect_url,
                 config,
-            } => {
-                let to = user.unconfirmed_email.as_deref().unwrap_or(email);
-                self.send_confirmation(user, to, redirect_url, config).await
-            }
+            } => self.send_confirmation(user, to, redirect_url, config).await,
             LinkRequest::ResetPassword {
                 redirect_url,
                 config,

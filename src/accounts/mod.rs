@@ -12,6 +12,7 @@ pub mod omniauth;
 pub mod password;
 pub mod recoverable;
 pub mod registerable;
+pub mod throttle;
 pub mod user_json;
 pub mod validation;
 
@@ -21,6 +22,7 @@ use chrono::{DateTime, Utc};
 
 use crate::{
     config::Settings,
+    limits::Limits,
     mail::Mailer,
     redirect::RedirectPolicy,
     store::{Device, Store, User},
@@ -30,6 +32,7 @@ pub use authenticatable::{Inactive, SignInOutcome};
 pub use mailed_token::{LinkOutcome, LinkRequest};
 pub use password::Hasher;
 pub use registerable::{AccountUpdate, SignUp, SignUpOutcome, UpdateOutcome};
+pub use throttle::Limited;
 
 /// A device created by sign-in or sign-up, with the one copy of its raw token.
 #[derive(Debug, Clone)]
@@ -56,6 +59,8 @@ pub struct Accounts {
     pub confirmation_tokens: confirmable::ConfirmationTokens,
     pub mailer: Mailer,
     pub oauth: Arc<crate::oauth::OAuth>,
+    /// Abuse limits (docs/decisions.md D16).
+    pub limits: Limits,
 }
 
 impl Accounts {

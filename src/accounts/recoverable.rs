@@ -119,7 +119,7 @@ impl Accounts {
         );
         if require_current {
             self.check_current_password(&mut errors, user, input.current_password.as_deref())
-                .await;
+                .await?;
         }
         if !errors.is_empty() {
             return Ok(PasswordOutcome::Invalid(errors));

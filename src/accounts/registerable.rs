@@ -240,7 +240,7 @@ impl Accounts {
 
         if require_current {
             self.check_current_password(&mut errors, user, input.current_password.as_deref())
-                .await;
+                .await?;
         }
         if !errors.is_empty() {
             return Ok(UpdateOutcome::Invalid(errors));
@@ -305,13 +305,13 @@ impl Accounts {
         errors: &mut Errors,
         user: &User,
         current: Option<&str>,
-    ) {
+    ) -> Result<(), super::password::Busy> {
         let current = current.unwrap_or_default();
         let valid = !current.is_empty()
             && self
                 .hasher
                 .verify(current, Some(&user.encrypted_password))
-                .await;
+                .await?;
         if !valid {
             let message = if current.is_empty() {
                 "can't be blank"
@@ -320,6 +320,7 @@ impl Accounts {
             };
             errors.add("current_password", message);
         }
+        Ok(())
     }
 
     /// `DELETE /auth`.

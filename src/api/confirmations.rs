@@ -1,15 +1,16 @@
 //! `POST /auth/confirmation` (resend) and `GET /auth/confirmation` (the mailed link's landing),
 //! docs/contract.md §2.10–2.11, with the redirect whitelist applied to both (docs/decisions.md D5).
 
+use poem::Request;
 use poem_openapi::{
     ApiResponse, Object, OpenApi,
     param::Query,
     payload::{Html, Json},
 };
 
-use super::{AccountsData, ApiTags, internal};
+use super::{AccountsData, ApiTags, client_of, internal, too_many};
 use crate::{
-    accounts::{Accounts, LinkOutcome, LinkRequest, confirmable::ConfirmOutcome},
+    accounts::{Accounts, Limited, LinkOutcome, LinkRequest, confirmable::ConfirmOutcome},
     contract::{
         ErrorBody, StatusErrorWithDataBody, SuccessMessageBody, messages,
         params::{Param, Params},
@@ -40,6 +41,15 @@ pub enum ResendResponse {
     /// E3: `redirect_url` not allowed by `redirect_whitelist`.
     #[oai(status = 422)]
     RedirectNotAllowed(Json<StatusErrorWithDataBody>),
+    /// E1: too many confirmation requests from this address or for this e-mail
+    /// (`mail_limit_per_ip`, `mail_limit_per_email`).
+    #[oai(status = 429)]
+    TooManyRequests(
+        Json<ErrorBody>,
+        /// Whole seconds until a new try may succeed.
+        #[oai(header = "retry-after")]
+        u64,
+    ),
     /// The e-mail could not be sent.
     #[oai(status = 503)]
     MailNotSent(Json<ErrorBody>),
@@ -98,6 +108,7 @@ impl Confirmations {
     async fn resend(
         &self,
         accounts: AccountsData<'_>,
+        req: &Request,
         params: Params<ResendRequest>,
     ) -> poem::Result<ResendResponse> {
         if params.typed.email.filled().is_none() {
@@ -126,11 +137,15 @@ impl Confirmations {
                 message,
             })))
         };
-        match accounts
-            .request_link(params.typed.email.as_deref(), request)
+        let outcome = accounts
+            .request_link_limited(client_of(req), params.typed.email.as_deref(), request)
             .await
-            .map_err(internal)?
-        {
+            .map_err(internal)?;
+        let outcome = match outcome {
+            Limited::Ran(outcome) => outcome,
+            Limited::Refused(wait) => return Ok(too_many(ResendResponse::TooManyRequests, wait)),
+        };
+        match outcome {
             LinkOutcome::Sent { email } => sent(messages::confirmation_sent(&email)),
             LinkOutcome::Accepted => sent(messages::CONFIRMATION_SENT_PARANOID.into()),
             LinkOutcome::MissingEmail | LinkOutcome::Unavailable => Ok(

@@ -12,12 +12,17 @@ pub mod spec;
 mod token_validations;
 mod unlocks;
 
+use std::net::IpAddr;
+
 use poem::{Request, web::Data};
-use poem_openapi::{OpenApiService, Tags};
+use poem_openapi::{OpenApiService, Tags, payload::Json};
 
 use crate::{
-    accounts::{Accounts, Origin},
+    accounts::{Accounts, Origin, password::Busy},
+    contract::{ErrorBody, messages},
     error::ApiError,
+    http::client_ip::client_ip,
+    limits::RetryAfter,
 };
 
 #[derive(Tags)]
@@ -72,7 +77,8 @@ pub fn spec_yaml() -> String {
 
 type AccountsData<'a> = Data<&'a Accounts>;
 
-/// Device facts from the request (user agent, peer address).
+/// Device facts from the request (user agent, the client's address as the request log settled
+/// it).
 fn origin_of(req: &Request) -> Origin {
     Origin {
         user_agent: req
@@ -80,13 +86,32 @@ fn origin_of(req: &Request) -> Origin {
             .get(poem::http::header::USER_AGENT)
             .and_then(|v| v.to_str().ok())
             .map(|s| s.chars().take(255).collect()),
-        ip: req
-            .remote_addr()
-            .as_socket_addr()
-            .map(|a| a.ip().to_string()),
+        ip: Some(client_of(req).to_string()),
     }
+}
+
+/// The client's address, which the abuse limits count by.
+fn client_of(req: &Request) -> IpAddr {
+    client_ip(req)
 }
 
 fn internal(e: impl Into<anyhow::Error>) -> poem::Error {
     ApiError::Internal(e.into()).into()
+}
+
+/// An E1 429 for a request over a limit, as the operation's `variant`.
+fn too_many<R>(variant: fn(Json<ErrorBody>, u64) -> R, wait: RetryAfter) -> R {
+    variant(
+        Json(ErrorBody::new(messages::TOO_MANY_REQUESTS)),
+        wait.secs(),
+    )
+}
+
+/// A rule's failure: a full password-hash queue becomes the operation's own 503, which `busy`
+/// builds from the `Retry-After` seconds; anything else is an internal error.
+fn busy_or_internal<R>(e: anyhow::Error, busy: impl FnOnce(u64) -> R) -> poem::Result<R> {
+    match e.downcast_ref::<Busy>() {
+        Some(b) => Ok(busy(b.retry_after.secs())),
+        None => Err(internal(e)),
+    }
 }

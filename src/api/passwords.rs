@@ -5,10 +5,13 @@
 use poem::{Request, web::Data};
 use poem_openapi::{ApiResponse, Object, OpenApi, param::Query, payload::Json};
 
-use super::{AccountsData, ApiTags, internal, origin_of, security::TokenHeaders};
+use super::{
+    AccountsData, ApiTags, busy_or_internal, client_of, internal, origin_of,
+    security::TokenHeaders, too_many,
+};
 use crate::{
     accounts::{
-        Accounts, LinkOutcome, LinkRequest,
+        Accounts, Limited, LinkOutcome, LinkRequest,
         recoverable::{PasswordOutcome, PasswordUpdate},
         user_json::{Shape, user_json},
     },
@@ -56,6 +59,15 @@ pub enum ResetResponse {
     /// E3: the redirect URL is not allowed.
     #[oai(status = 422)]
     RedirectNotAllowed(Json<StatusErrorWithDataBody>),
+    /// E1: too many reset requests from this address or for this e-mail
+    /// (`mail_limit_per_ip`, `mail_limit_per_email`).
+    #[oai(status = 429)]
+    TooManyRequests(
+        Json<ErrorBody>,
+        /// Whole seconds until a new try may succeed.
+        #[oai(header = "retry-after")]
+        u64,
+    ),
     /// The e-mail could not be sent.
     #[oai(status = 503)]
     MailNotSent(Json<ErrorBody>),
@@ -88,6 +100,14 @@ pub enum UpdateResponse {
     /// E1 for an OAuth account or missing fields, E5 for validation errors.
     #[oai(status = 422)]
     Rejected(Json<PasswordRejection>),
+    /// E1: password hashing is at capacity (`password_hash_queue`).
+    #[oai(status = 503)]
+    Busy(
+        Json<ErrorBody>,
+        /// Whole seconds until a new try may succeed.
+        #[oai(header = "retry-after")]
+        u64,
+    ),
 }
 
 #[derive(Debug, poem_openapi::Union)]
@@ -124,6 +144,7 @@ impl Passwords {
     async fn request_reset(
         &self,
         accounts: AccountsData<'_>,
+        req: &Request,
         params: Params<ResetRequest>,
     ) -> poem::Result<ResetResponse> {
         let redirect = match target(&accounts, params.get_string("redirect_url")) {
@@ -150,11 +171,15 @@ impl Passwords {
                 message,
             })))
         };
-        match accounts
-            .request_link(params.typed.email.as_deref(), request)
+        let outcome = accounts
+            .request_link_limited(client_of(req), params.typed.email.as_deref(), request)
             .await
-            .map_err(internal)?
-        {
+            .map_err(internal)?;
+        let outcome = match outcome {
+            Limited::Ran(outcome) => outcome,
+            Limited::Refused(wait) => return Ok(too_many(ResetResponse::TooManyRequests, wait)),
+        };
+        match outcome {
             LinkOutcome::Sent { email } => sent(messages::password_reset_sent(&email)),
             LinkOutcome::Accepted => sent(messages::PASSWORD_RESET_SENT_PARANOID.into()),
             LinkOutcome::MissingEmail | LinkOutcome::Unavailable => Ok(ResetResponse::Missing(
@@ -297,11 +322,18 @@ async fn update_password(
             ErrorBody::new(m),
         ))))
     };
-    match accounts
+    let outcome = match accounts
         .update_password(&user, auth.device_id(), input)
         .await
-        .map_err(internal)?
     {
+        Ok(outcome) => outcome,
+        Err(e) => {
+            return busy_or_internal(e, |secs| {
+                UpdateResponse::Busy(Json(ErrorBody::new(messages::BUSY)), secs)
+            });
+        }
+    };
+    match outcome {
         PasswordOutcome::Updated(user) => {
             auth.update_user(&user);
             Ok(UpdateResponse::Updated(Json(SuccessUserMessageBody {

@@ -3,10 +3,12 @@
 use poem::{Request, web::Data};
 use poem_openapi::{ApiResponse, Object, OpenApi, Union, payload::Json};
 
-use super::{AccountsData, ApiTags, internal, origin_of, security::TokenHeaders};
+use super::{
+    AccountsData, ApiTags, busy_or_internal, client_of, internal, origin_of, security::TokenHeaders,
+};
 use crate::{
     accounts::{
-        AccountUpdate, SignUp, SignUpOutcome, UpdateOutcome,
+        AccountUpdate, Limited, SignUp, SignUpOutcome, UpdateOutcome,
         attributes::permitted as permitted_attributes,
         user_json::{Shape, user_json},
     },
@@ -77,9 +79,34 @@ pub enum SignUpResponse {
     /// E2, E3 or E4.
     #[oai(status = 422)]
     Rejected(Json<SignUpRejection>),
-    /// The confirmation e-mail could not be sent; no account was created.
+    /// E2: too many sign-ups from this address or for this e-mail (`sign_up_limit_per_ip`,
+    /// `sign_up_limit_per_email`).
+    #[oai(status = 429)]
+    TooManyRequests(
+        Json<StatusErrorBody>,
+        /// Whole seconds until a new try may succeed.
+        #[oai(header = "retry-after")]
+        u64,
+    ),
+    /// E1: the confirmation e-mail could not be sent (no account was created); or E2 with
+    /// `Retry-After`: password hashing is at capacity (`password_hash_queue`).
     #[oai(status = 503)]
-    MailNotSent(Json<ErrorBody>),
+    Unavailable(
+        Json<Unavailable>,
+        /// With a busy hasher: whole seconds until a new try may succeed.
+        #[oai(header = "retry-after")]
+        Option<u64>,
+    ),
+}
+
+/// The 503 answers of sign-up and account update.
+#[derive(Debug, Union)]
+#[oai(one_of)]
+pub enum Unavailable {
+    /// E1: the mail could not be sent (docs/contract.md §2.1).
+    MailNotSent(ErrorBody),
+    /// E2, with `Retry-After`: password hashing is at capacity (docs/decisions.md D16).
+    Busy(StatusErrorBody),
 }
 
 /// The 422 answers of account update.
@@ -105,9 +132,15 @@ pub enum UpdateResponse {
     /// E2, E3 or E4.
     #[oai(status = 422)]
     Rejected(Json<UpdateRejection>),
-    /// The new address's confirmation e-mail could not be sent; nothing changed.
+    /// E1: the new address's confirmation e-mail could not be sent (nothing changed); or E2
+    /// with `Retry-After`: password hashing is at capacity (`password_hash_queue`).
     #[oai(status = 503)]
-    MailNotSent(Json<ErrorBody>),
+    Unavailable(
+        Json<Unavailable>,
+        /// With a busy hasher: whole seconds until a new try may succeed.
+        #[oai(header = "retry-after")]
+        Option<u64>,
+    ),
 }
 
 #[derive(Debug, ApiResponse)]
@@ -180,11 +213,24 @@ impl Registrations {
             attributes,
         };
         let rejected = |r| Ok(SignUpResponse::Rejected(Json(r)));
-        match accounts
-            .sign_up(input, &origin_of(req))
+        let outcome = match accounts
+            .sign_up_limited(client_of(req), input, &origin_of(req))
             .await
-            .map_err(internal)?
         {
+            Ok(Limited::Ran(outcome)) => outcome,
+            Ok(Limited::Refused(wait)) => {
+                return Ok(SignUpResponse::TooManyRequests(
+                    Json(StatusErrorBody::new(messages::TOO_MANY_REQUESTS)),
+                    wait.secs(),
+                ));
+            }
+            Err(e) => {
+                return busy_or_internal(e, |secs| {
+                    unavailable(SignUpResponse::Unavailable, Some(secs))
+                });
+            }
+        };
+        match outcome {
             SignUpOutcome::Created { user, session } => {
                 if let Some(session) = session {
                     auth.issue(&user, session);
@@ -192,9 +238,7 @@ impl Registrations {
                 let data = user_json(&user, &accounts.settings, Shape::Full);
                 Ok(SignUpResponse::Created(Json(StatusDataBody::new(data))))
             }
-            SignUpOutcome::MailNotSent => Ok(SignUpResponse::MailNotSent(Json(ErrorBody::new(
-                messages::MAIL_NOT_SENT,
-            )))),
+            SignUpOutcome::MailNotSent => Ok(unavailable(SignUpResponse::Unavailable, None)),
             SignUpOutcome::NoParams => rejected(SignUpRejection::NoParams(StatusErrorBody::new(
                 messages::VALIDATE_SIGN_UP_PARAMS,
             ))),
@@ -319,19 +363,21 @@ async fn update_account(
         ))));
     }
     let device_id = auth.device_id().unwrap_or_default();
-    match accounts
-        .update(&user, device_id, input)
-        .await
-        .map_err(internal)?
-    {
+    let outcome = match accounts.update(&user, device_id, input).await {
+        Ok(outcome) => outcome,
+        Err(e) => {
+            return busy_or_internal(e, |secs| {
+                unavailable(UpdateResponse::Unavailable, Some(secs))
+            });
+        }
+    };
+    match outcome {
         UpdateOutcome::Updated(updated) => {
             auth.update_user(&updated);
             let data = user_json(&updated, &accounts.settings, Shape::Full);
             Ok(UpdateResponse::Updated(Json(StatusDataBody::new(data))))
         }
-        UpdateOutcome::MailNotSent => Ok(UpdateResponse::MailNotSent(Json(ErrorBody::new(
-            messages::MAIL_NOT_SENT,
-        )))),
+        UpdateOutcome::MailNotSent => Ok(unavailable(UpdateResponse::Unavailable, None)),
         UpdateOutcome::Invalid(errors) => Ok(UpdateResponse::Rejected(Json(
             UpdateRejection::Invalid(ValidationErrorBody {
                 status: "error".into(),
@@ -340,4 +386,14 @@ async fn update_account(
             }),
         ))),
     }
+}
+
+/// The 503 of sign-up and account update: with `Retry-After` the password hasher is at
+/// capacity (E2), without it the confirmation mail could not be sent (E1).
+fn unavailable<R>(variant: fn(Json<Unavailable>, Option<u64>) -> R, retry_after: Option<u64>) -> R {
+    let body = match retry_after {
+        Some(_) => Unavailable::Busy(StatusErrorBody::new(messages::BUSY)),
+        None => Unavailable::MailNotSent(ErrorBody::new(messages::MAIL_NOT_SENT)),
+    };
+    variant(Json(body), retry_after)
 }

@@ -4,12 +4,12 @@ use poem::{Request, web::Data};
 use poem_openapi::{ApiResponse, Object, OpenApi, payload::Json};
 
 use super::{
-    AccountsData, ApiTags, internal, origin_of, registrations::BodyCredentials,
-    security::TokenHeaders,
+    AccountsData, ApiTags, busy_or_internal, client_of, internal, origin_of,
+    registrations::BodyCredentials, security::TokenHeaders, too_many,
 };
 use crate::{
     accounts::{
-        SignInOutcome,
+        Limited, SignInOutcome,
         user_json::{Shape, user_json},
     },
     contract::{
@@ -33,6 +33,23 @@ pub enum SignInResponse {
     /// E1: bad credentials, or (unless `paranoid`) an unconfirmed or locked account.
     #[oai(status = 401)]
     Refused(Json<ErrorBody>),
+    /// E1: too many attempts from this address or for this e-mail (`sign_in_limit_per_ip`,
+    /// `sign_in_limit_per_email`); nothing was checked and no failed attempt counted.
+    #[oai(status = 429)]
+    TooManyRequests(
+        Json<ErrorBody>,
+        /// Whole seconds until a new try may succeed.
+        #[oai(header = "retry-after")]
+        u64,
+    ),
+    /// E1: password checking is at capacity (`password_hash_queue`).
+    #[oai(status = 503)]
+    Busy(
+        Json<ErrorBody>,
+        /// Whole seconds until a new try may succeed.
+        #[oai(header = "retry-after")]
+        u64,
+    ),
 }
 
 #[derive(Debug, ApiResponse)]
@@ -99,13 +116,24 @@ impl Sessions {
     ) -> poem::Result<SignInResponse> {
         let refused = |m: &str| Ok(SignInResponse::Refused(Json(ErrorBody::new(m))));
         let outcome = accounts
-            .sign_in(
+            .sign_in_limited(
+                client_of(req),
                 params.typed.email.as_deref(),
                 params.typed.password.as_deref(),
                 &origin_of(req),
             )
-            .await
-            .map_err(internal)?;
+            .await;
+        let outcome = match outcome {
+            Ok(Limited::Ran(outcome)) => outcome,
+            Ok(Limited::Refused(wait)) => {
+                return Ok(too_many(SignInResponse::TooManyRequests, wait));
+            }
+            Err(e) => {
+                return busy_or_internal(e, |secs| {
+                    SignInResponse::Busy(Json(ErrorBody::new(messages::BUSY)), secs)
+                });
+            }
+        };
         match outcome {
             SignInOutcome::SignedIn { user, session } => {
                 auth.issue(&user, *session);

@@ -4,9 +4,9 @@
 use poem::Request;
 use poem_openapi::{ApiResponse, Object, OpenApi, param::Query, payload::Json};
 
-use super::{AccountsData, ApiTags, internal, origin_of};
+use super::{AccountsData, ApiTags, client_of, internal, origin_of, too_many};
 use crate::{
-    accounts::{LinkOutcome, LinkRequest},
+    accounts::{Limited, LinkOutcome, LinkRequest},
     contract::{
         ErrorBody, SuccessMessageBody, messages,
         params::{Param, Params},
@@ -30,6 +30,15 @@ pub enum UnlockRequestResponse {
     /// E1: no e-mail user with that address, or unlocking by e-mail is off.
     #[oai(status = 404)]
     NotFound(Json<ErrorBody>),
+    /// E1: too many unlock requests from this address or for this e-mail
+    /// (`mail_limit_per_ip`, `mail_limit_per_email`).
+    #[oai(status = 429)]
+    TooManyRequests(
+        Json<ErrorBody>,
+        /// Whole seconds until a new try may succeed.
+        #[oai(header = "retry-after")]
+        u64,
+    ),
     /// The e-mail could not be sent.
     #[oai(status = 503)]
     MailNotSent(Json<ErrorBody>),
@@ -61,6 +70,7 @@ impl Unlocks {
     async fn request_unlock(
         &self,
         accounts: AccountsData<'_>,
+        req: &Request,
         params: Params<UnlockRequest>,
     ) -> poem::Result<UnlockRequestResponse> {
         let sent = |message: String| {
@@ -69,11 +79,21 @@ impl Unlocks {
                 message,
             })))
         };
-        match accounts
-            .request_link(params.typed.email.as_deref(), LinkRequest::Unlock)
+        let outcome = accounts
+            .request_link_limited(
+                client_of(req),
+                params.typed.email.as_deref(),
+                LinkRequest::Unlock,
+            )
             .await
-            .map_err(internal)?
-        {
+            .map_err(internal)?;
+        let outcome = match outcome {
+            Limited::Ran(outcome) => outcome,
+            Limited::Refused(wait) => {
+                return Ok(too_many(UnlockRequestResponse::TooManyRequests, wait));
+            }
+        };
+        match outcome {
             LinkOutcome::Sent { email } => sent(messages::unlock_sent(&email)),
             LinkOutcome::Accepted => sent(messages::UNLOCK_SENT_PARANOID.into()),
             LinkOutcome::Unavailable => {

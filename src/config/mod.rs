@@ -221,6 +221,42 @@ pub struct Settings {
     /// `[min, max]` password length.
     pub password_length: [usize; 2],
     pub pepper: Option<Secret>,
+
+    // --- abuse limits (docs/decisions.md D16); a count of 0 turns that limit off ---
+    /// Sign-in attempts one client address may make per `sign_in_limit_period`.
+    pub sign_in_limit_per_ip: u32,
+    /// Sign-in attempts for one e-mail address per `sign_in_limit_period`, from anywhere.
+    pub sign_in_limit_per_email: u32,
+    /// Seconds over which the sign-in limits count.
+    pub sign_in_limit_period: u64,
+    /// Sign-ups one client address may make per `sign_up_limit_period`.
+    pub sign_up_limit_per_ip: u32,
+    /// Sign-ups for one e-mail address per `sign_up_limit_period`.
+    pub sign_up_limit_per_email: u32,
+    /// Seconds over which the sign-up limits count.
+    pub sign_up_limit_period: u64,
+    /// Requests for a reset, confirmation or unlock mail one client address may make per
+    /// `mail_limit_period` (each kind counted on its own).
+    pub mail_limit_per_ip: u32,
+    /// The same requests for one e-mail address.
+    pub mail_limit_per_email: u32,
+    /// Seconds over which the mail-request limits count.
+    pub mail_limit_period: u64,
+    /// Seconds between two mails of one kind to one address: a request within it is answered
+    /// as usual but mails nothing.
+    pub mail_cooldown: u64,
+    /// `paranoid` mode's background look-ups and mails running at once; a request beyond it is
+    /// answered as usual and mails nothing. 0 = no bound.
+    pub mail_background_limit: usize,
+    /// bcrypt runs at once; unset = cores − 1 (at least 1).
+    pub password_hash_workers: Option<usize>,
+    /// bcrypt runs that may wait for a worker; beyond it requests get 503 with `Retry-After`.
+    /// 0 = no bound.
+    pub password_hash_queue: usize,
+    /// Proxies (CIDR blocks or addresses) whose `X-Forwarded-For` names the client.
+    pub trusted_proxies: Vec<String>,
+    /// `redis://…`: count the limits in Redis, shared by every instance; unset = in this process.
+    pub rate_limit_store: Option<Secret>,
 }
 
 impl Default for Settings {
@@ -283,6 +319,21 @@ impl Default for Settings {
             paranoid: false,
             password_length: [6, 128],
             pepper: None,
+            sign_in_limit_per_ip: 30,
+            sign_in_limit_per_email: 10,
+            sign_in_limit_period: 300,
+            sign_up_limit_per_ip: 20,
+            sign_up_limit_per_email: 5,
+            sign_up_limit_period: 3600,
+            mail_limit_per_ip: 20,
+            mail_limit_per_email: 5,
+            mail_limit_period: 3600,
+            mail_cooldown: 60,
+            mail_background_limit: 64,
+            password_hash_workers: None,
+            password_hash_queue: 32,
+            trusted_proxies: Vec::new(),
+            rate_limit_store: None,
         }
     }
 }
@@ -560,6 +611,81 @@ impl Settings {
         if let Err(e) = tracing_subscriber::EnvFilter::try_new(&self.log_level) {
             return Err(invalid("log_level", e.to_string()));
         }
+        self.validate_limits()
+    }
+
+    /// The abuse limits (docs/decisions.md D16).
+    fn validate_limits(&self) -> Result<(), ConfigError> {
+        const MAX_COUNT: u32 = 1_000_000;
+        const MAX_PERIOD: u64 = 30 * 24 * 3600;
+        for (counts, period_name, period) in [
+            (
+                [
+                    ("sign_in_limit_per_ip", self.sign_in_limit_per_ip),
+                    ("sign_in_limit_per_email", self.sign_in_limit_per_email),
+                ],
+                "sign_in_limit_period",
+                self.sign_in_limit_period,
+            ),
+            (
+                [
+                    ("sign_up_limit_per_ip", self.sign_up_limit_per_ip),
+                    ("sign_up_limit_per_email", self.sign_up_limit_per_email),
+                ],
+                "sign_up_limit_period",
+                self.sign_up_limit_period,
+            ),
+            (
+                [
+                    ("mail_limit_per_ip", self.mail_limit_per_ip),
+                    ("mail_limit_per_email", self.mail_limit_per_email),
+                ],
+                "mail_limit_period",
+                self.mail_limit_period,
+            ),
+        ] {
+            for (name, count) in counts {
+                if count > MAX_COUNT {
+                    return Err(invalid(
+                        name,
+                        format!("must be at most {MAX_COUNT} (0 turns the limit off)"),
+                    ));
+                }
+            }
+            if !(1..=MAX_PERIOD).contains(&period) {
+                return Err(invalid(
+                    period_name,
+                    format!("must be between 1 and {MAX_PERIOD} seconds"),
+                ));
+            }
+        }
+        if self.mail_cooldown > 24 * 3600 {
+            return Err(invalid(
+                "mail_cooldown",
+                "must be at most 86400 seconds (0 turns it off)",
+            ));
+        }
+        for (name, value) in [
+            ("mail_background_limit", self.mail_background_limit),
+            ("password_hash_queue", self.password_hash_queue),
+        ] {
+            if value > 1_000_000 {
+                return Err(invalid(name, "must be at most 1000000 (0 means no bound)"));
+            }
+        }
+        if let Some(workers) = self.password_hash_workers
+            && !(1..=1024).contains(&workers)
+        {
+            return Err(invalid(
+                "password_hash_workers",
+                "must be between 1 and 1024 (remove the key for cores − 1)",
+            ));
+        }
+        crate::proxies::TrustedProxies::new(&self.trusted_proxies)
+            .map_err(|p| invalid("trusted_proxies", p))?;
+        if let Some(url) = &self.rate_limit_store {
+            check_rate_limit_store(url.expose()).map_err(|p| invalid("rate_limit_store", p))?;
+        }
         Ok(())
     }
 
@@ -605,6 +731,24 @@ impl Settings {
             _ => self.database_url.clone(),
         }
     }
+}
+
+/// `redis://[user:password@]host[:port][/db]` or `redis+unix:///path/to/socket`, read by the
+/// Redis client itself. TLS (`rediss://`) is not built in.
+fn check_rate_limit_store(url: &str) -> Result<(), String> {
+    use redis::IntoConnectionInfo;
+    if url.starts_with("rediss://") {
+        return Err("TLS (`rediss://`) is not supported; use `redis://` on a private network or a local TLS tunnel".into());
+    }
+    if !(url.starts_with("redis://")
+        || url.starts_with("redis+unix://")
+        || url.starts_with("unix://"))
+    {
+        return Err("must be a `redis://host:port/db` URL".into());
+    }
+    url.into_connection_info()
+        .map(|_| ())
+        .map_err(|e| format!("not a Redis URL ({e})"))
 }
 
 /// figment's errors name the key and the source (file or variable); keep that, drop its

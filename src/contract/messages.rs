@@ -32,6 +32,10 @@ pub fn account_destroyed(uid: &str) -> String {
 /// toker's own: a mail transport failure (devise_token_auth would raise a 500).
 pub const MAIL_NOT_SENT: &str = "The e-mail could not be sent. Please try again later.";
 pub const MISSING_EMAIL: &str = "You must provide an email address.";
+/// toker's own: a request over an abuse limit (429, docs/decisions.md D16).
+pub const TOO_MANY_REQUESTS: &str = "Too many attempts. Please try again later.";
+/// toker's own: password hashing is at capacity (503, docs/decisions.md D16).
+pub const BUSY: &str = "The server is busy. Please try again later.";
 
 pub fn user_with_email_not_found(email: &str) -> String {
     format!("Unable to find user with email '{email}'.")

@@ -2,6 +2,7 @@
 //! every API response carries.
 
 pub mod auth;
+pub mod client_ip;
 pub mod cors;
 pub mod credentials;
 pub mod request_log;

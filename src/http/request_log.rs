@@ -1,23 +1,37 @@
 //! One log line per request: method, path (never the query, which may hold credentials),
-//! status, latency and the user id once known. Never a token, password or credential header.
+//! status, latency, the client's address and the user id once known. Never a token, password or
+//! credential header.
 
 use std::time::Instant;
 
 use poem::{Endpoint, IntoResponse, Middleware, Request, Response};
 
-use crate::http::auth::LogUser;
+use crate::{
+    http::{
+        auth::LogUser,
+        client_ip::{ClientIp, resolve},
+    },
+    proxies::TrustedProxies,
+};
 
-pub struct RequestLog;
+/// Outermost: it also settles the client's address (`ClientIp`) for everything below.
+pub struct RequestLog(TrustedProxies);
+
+impl RequestLog {
+    pub fn new(proxies: TrustedProxies) -> RequestLog {
+        RequestLog(proxies)
+    }
+}
 
 impl<E: Endpoint> Middleware<E> for RequestLog {
     type Output = RequestLogEndpoint<E>;
 
     fn transform(&self, ep: E) -> Self::Output {
-        RequestLogEndpoint(ep)
+        RequestLogEndpoint(ep, self.0.clone())
     }
 }
 
-pub struct RequestLogEndpoint<E>(E);
+pub struct RequestLogEndpoint<E>(E, TrustedProxies);
 
 impl<E: Endpoint> Endpoint for RequestLogEndpoint<E> {
     type Output = Response;
@@ -28,6 +42,8 @@ impl<E: Endpoint> Endpoint for RequestLogEndpoint<E> {
         let path = req.uri().path().to_string();
         let user = LogUser::default();
         req.extensions_mut().insert(user.clone());
+        let client_ip = resolve(&self.1, &req);
+        req.extensions_mut().insert(ClientIp(client_ip));
         let resp = match self.0.call(req).await {
             Ok(resp) => resp.into_response(),
             Err(err) => crate::error::to_json_error(err).await,
@@ -37,12 +53,12 @@ impl<E: Endpoint> Endpoint for RequestLogEndpoint<E> {
         match user.get() {
             Some(user_id) => tracing::info!(
                 target: "toker::request",
-                %method, path, status, latency_ms = format!("{latency_ms:.2}"), user_id,
+                %method, path, status, latency_ms = format!("{latency_ms:.2}"), %client_ip, user_id,
                 "request"
             ),
             None => tracing::info!(
                 target: "toker::request",
-                %method, path, status, latency_ms = format!("{latency_ms:.2}"),
+                %method, path, status, latency_ms = format!("{latency_ms:.2}"), %client_ip,
                 "request"
             ),
         }

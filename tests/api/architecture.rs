@@ -177,11 +177,18 @@ fn name(module: &[String]) -> String {
 }
 
 /// Which top-level modules each layer may not import. Allowed directions: api → http →
-/// accounts → (oauth, mail) → store → tokens; everyone may use `contract` and `config`.
+/// accounts → (oauth, mail, limits) → store → tokens; everyone may use `contract` and `config`.
 const FORBIDDEN: &[(&str, &[&str])] = &[
     ("contract", &["*"]),
     ("tokens", &["*"]),
     ("origins", &["*"]),
+    ("proxies", &["*"]),
+    (
+        "limits",
+        &[
+            "api", "http", "accounts", "store", "mail", "oauth", "startup", "config", "redirect",
+        ],
+    ),
     (
         "redirect",
         &[

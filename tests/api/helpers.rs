@@ -108,7 +108,9 @@ async fn drop_leftovers(admin: &sea_orm::DatabaseConnection, mysql: bool) {
     }
 }
 
-/// Settings every test starts from: fast bcrypt, a random port, two allowed CORS origins.
+/// Settings every test starts from: fast bcrypt, a random port, two allowed CORS origins, and
+/// the abuse limits off, since every test client is one address hammering a few accounts
+/// (`tests/api/limits.rs` turns them on).
 pub fn test_settings(database_url: &str) -> Settings {
     Settings {
         bind: "127.0.0.1:0".into(),
@@ -119,7 +121,21 @@ pub fn test_settings(database_url: &str) -> Settings {
             "https://app.example.com".into(),
             "https://b.example.org".into(),
         ],
-        ..Settings::default()
+        ..limits_off(Settings::default())
+    }
+}
+
+/// `settings` with every rate limit and the mail cooldown turned off.
+pub fn limits_off(settings: Settings) -> Settings {
+    Settings {
+        sign_in_limit_per_ip: 0,
+        sign_in_limit_per_email: 0,
+        sign_up_limit_per_ip: 0,
+        sign_up_limit_per_email: 0,
+        mail_limit_per_ip: 0,
+        mail_limit_per_email: 0,
+        mail_cooldown: 0,
+        ..settings
     }
 }
 

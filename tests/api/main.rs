@@ -8,6 +8,7 @@ mod concurrency;
 mod confirmations;
 mod cors;
 mod helpers;
+mod limits;
 mod logs;
 mod multipart;
 mod oauth_provider;
