@@ -107,7 +107,10 @@ mod tests {
         let one = BrowserCookie::for_nonce("n1", false);
         let two = BrowserCookie::for_nonce("n2", false);
         assert_ne!(one.name, two.name);
-        let both = format!("a=b; {}={}; {}={}", one.name, one.value, two.name, two.value);
+        let both = format!(
+            "a=b; {}={}; {}={}",
+            one.name, one.value, two.name, two.value
+        );
         assert!(one.is_in([both.as_str()]));
         assert!(two.is_in(["x=y", both.as_str()]));
         assert!(!one.is_in([format!("{}={}", one.name, two.value).as_str()]));

@@ -420,14 +420,14 @@ impl OAuthClient {
                 None => (None, None),
             }
         };
-        let fetched = self
-            .send_json(self.http.get(url), url)
-            .await
-            .and_then(|(doc, cache_control)| {
-                let keys: JwkSet = serde_json::from_value(doc)
-                    .map_err(|e| ProviderError::Http(format!("{}: {e}", shown(url))))?;
-                Ok((keys, cache_lifetime(cache_control.as_deref())))
-            });
+        let fetched =
+            self.send_json(self.http.get(url), url)
+                .await
+                .and_then(|(doc, cache_control)| {
+                    let keys: JwkSet = serde_json::from_value(doc)
+                        .map_err(|e| ProviderError::Http(format!("{}: {e}", shown(url))))?;
+                    Ok((keys, cache_lifetime(cache_control.as_deref())))
+                });
         match (fetched, stale) {
             (Ok((keys, lifetime)), _) => {
                 self.keys.lock().expect("lock").insert(
@@ -542,10 +542,7 @@ impl OAuthClient {
                 .http
                 .post(url)
                 .basic_auth(form_encoded(&p.client_id), Some(form_encoded(secret)))
-                .form(&[
-                    ("token", access_token),
-                    ("token_type_hint", "access_token"),
-                ]),
+                .form(&[("token", access_token), ("token_type_hint", "access_token")]),
         };
         let (answer, _) = self.send_json(request, url).await?;
         let now = chrono::Utc::now().timestamp();
@@ -623,8 +620,12 @@ mod tests {
         assert!(ok(serde_json::json!({"aud": "ours"})));
         assert!(ok(serde_json::json!({"aud": ["ours"]})));
         assert!(!ok(serde_json::json!({"aud": ["ours", "theirs"]})));
-        assert!(ok(serde_json::json!({"aud": ["ours", "theirs"], "azp": "ios"})));
-        assert!(!ok(serde_json::json!({"aud": ["ours", "theirs"], "azp": "theirs"})));
+        assert!(ok(
+            serde_json::json!({"aud": ["ours", "theirs"], "azp": "ios"})
+        ));
+        assert!(!ok(
+            serde_json::json!({"aud": ["ours", "theirs"], "azp": "theirs"})
+        ));
         assert!(!ok(serde_json::json!({"aud": "ours", "azp": "theirs"})));
         assert!(!ok(serde_json::json!({"aud": "ours", "azp": 7})));
     }

@@ -142,7 +142,8 @@ impl OAuth {
             self.signer.sign(&payload),
             &verifier,
         )?;
-        let cross_site_post = provider.response_mode == crate::config::oauth::ResponseMode::FormPost;
+        let cross_site_post =
+            provider.response_mode == crate::config::oauth::ResponseMode::FormPost;
         Ok(Authorization {
             url,
             set_cookie: self
@@ -251,10 +252,12 @@ impl OAuth {
                     .await
                     .map_err(CallbackError::Credentials)?;
                 if !token_check::owns(&owner, &raw) {
-                    return Err(CallbackError::Credentials(ProviderError::Rejected(format!(
-                        "the profile is not that of the token's owner ({} {})",
-                        owner.field, owner.id
-                    ))));
+                    return Err(CallbackError::Credentials(ProviderError::Rejected(
+                        format!(
+                            "the profile is not that of the token's owner ({} {})",
+                            owner.field, owner.id
+                        ),
+                    )));
                 }
                 raw
             }

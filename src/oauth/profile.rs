@@ -139,7 +139,10 @@ mod tests {
         };
         // The public address, when listed; else the primary one.
         assert_eq!(
-            mapped(serde_json::json!({"id": 1, "email": "public@example.com"}), &list),
+            mapped(
+                serde_json::json!({"id": 1, "email": "public@example.com"}),
+                &list
+            ),
             (Some("public@example.com".into()), true)
         );
         assert_eq!(
@@ -147,7 +150,10 @@ mod tests {
             (Some("main@example.com".into()), true)
         );
         assert_eq!(
-            mapped(serde_json::json!({"id": 1, "email": "old@example.com"}), &list),
+            mapped(
+                serde_json::json!({"id": 1, "email": "old@example.com"}),
+                &list
+            ),
             (Some("old@example.com".into()), false)
         );
         // No list (scope not granted): the address is not verified, even if the profile

@@ -632,9 +632,19 @@ async fn provider_says_which_client_an_access_token_was_issued_to() {
     assert_eq!(github.1["app"]["client_id"], "c");
     assert_eq!(github.1["user"]["id"], 12345);
     assert_eq!(google.0, 200);
-    assert_eq!((&google.1["aud"], &google.1["azp"]), (&json!("c"), &json!("c")));
+    assert_eq!(
+        (&google.1["aud"], &google.1["azp"]),
+        (&json!("c"), &json!("c"))
+    );
     assert_eq!(google.1["sub"], "alice-sub-1");
-    assert!(google.1["expires_in"].as_str().unwrap().parse::<i64>().unwrap() > 3000);
+    assert!(
+        google.1["expires_in"]
+            .as_str()
+            .unwrap()
+            .parse::<i64>()
+            .unwrap()
+            > 3000
+    );
     assert_eq!(facebook.0, 200);
     assert_eq!(facebook.1["data"]["app_id"], "c");
     assert_eq!(facebook.1["data"]["is_valid"], true);
@@ -674,7 +684,9 @@ async fn provider_rotates_keys_and_counts_key_set_fetches() {
     let provider = OAuthProvider::start();
     let before = claims_header(&provider.id_token("c").await);
     provider.set_jwks_cache_control("max-age=7").await;
-    let response = reqwest::get(format!("{}/jwks", provider.url)).await.unwrap();
+    let response = reqwest::get(format!("{}/jwks", provider.url))
+        .await
+        .unwrap();
     assert_eq!(response.headers()["cache-control"], "max-age=7");
     let kid = provider.rotate_key().await;
     let after = claims_header(&provider.id_token("c").await);
@@ -719,9 +731,15 @@ async fn provider_answers_form_post_authorizations_with_a_posting_page() {
         .unwrap();
     assert_eq!(response.status(), 200);
     let html = response.text().await.unwrap();
-    assert!(html.contains(&format!("<form method=\"post\" action=\"{REDIRECT}\">")), "{html}");
+    assert!(
+        html.contains(&format!("<form method=\"post\" action=\"{REDIRECT}\">")),
+        "{html}"
+    );
     assert!(html.contains("name=\"code\" value=\""), "{html}");
-    assert!(html.contains("name=\"state\" value=\"s&#34;&#60;\""), "{html}");
+    assert!(
+        html.contains("name=\"state\" value=\"s&#34;&#60;\""),
+        "{html}"
+    );
 }
 
 #[tokio::test]

@@ -573,7 +573,11 @@ async fn exchange(app: &TestApp, provider: &str, body: Value) -> (u16, Option<St
     }
 }
 
-async fn exchange_access_token(app: &TestApp, provider: &str, token: &str) -> (u16, Option<String>) {
+async fn exchange_access_token(
+    app: &TestApp,
+    provider: &str,
+    token: &str,
+) -> (u16, Option<String>) {
     exchange(app, provider, json!({ "access_token": token })).await
 }
 
@@ -677,11 +681,7 @@ async fn an_id_token_needs_every_required_claim_and_the_right_party() {
     let app = oauth_app(&provider, |_| {}).await;
     let token = |claims: Value, header: Value| {
         let provider = &provider;
-        async move {
-            provider
-                .id_token_with("mobile-app", claims, header)
-                .await
-        }
+        async move { provider.id_token_with("mobile-app", claims, header).await }
     };
     let none = json!({});
 
@@ -696,7 +696,11 @@ async fn an_id_token_needs_every_required_claim_and_the_right_party() {
     }
     let cases = [
         // Several audiences: azp must say which is the client it was issued to.
-        (json!({"aud": ["mobile-app", "someone-else"]}), none.clone(), 401),
+        (
+            json!({"aud": ["mobile-app", "someone-else"]}),
+            none.clone(),
+            401,
+        ),
         (
             json!({"aud": ["mobile-app", "someone-else"], "azp": "someone-else"}),
             none.clone(),
@@ -735,7 +739,10 @@ async fn unknown_key_ids_refresh_the_key_set_at_most_once_a_minute() {
     provider.set_profile(profile("keys")).await;
     let app = oauth_app(&provider, |_| {}).await;
     let first = provider.id_token("mobile-app").await;
-    assert_eq!(exchange(&app, "idp", json!({"id_token": first})).await.0, 200);
+    assert_eq!(
+        exchange(&app, "idp", json!({"id_token": first})).await.0,
+        200
+    );
     assert_eq!(provider.jwks_requests().await, 1);
 
     // Act + Assert: a rotated key is fetched at once
@@ -750,14 +757,24 @@ async fn unknown_key_ids_refresh_the_key_set_at_most_once_a_minute() {
     // Made-up key ids: refused, and no more fetches for a minute however many arrive
     for i in 0..5 {
         let bogus = provider
-            .id_token_with("mobile-app", json!({}), json!({"kid": format!("made-up-{i}")}))
+            .id_token_with(
+                "mobile-app",
+                json!({}),
+                json!({"kid": format!("made-up-{i}")}),
+            )
             .await;
-        assert_eq!(exchange(&app, "idp", json!({"id_token": bogus})).await.0, 401);
+        assert_eq!(
+            exchange(&app, "idp", json!({"id_token": bogus})).await.0,
+            401
+        );
     }
     assert_eq!(provider.jwks_requests().await, 2);
     // Known keys keep working from the cache.
     let again = provider.id_token("mobile-app").await;
-    assert_eq!(exchange(&app, "idp", json!({"id_token": again})).await.0, 200);
+    assert_eq!(
+        exchange(&app, "idp", json!({"id_token": again})).await.0,
+        200
+    );
     assert_eq!(provider.jwks_requests().await, 2);
 }
 
@@ -771,11 +788,17 @@ async fn the_key_set_is_kept_as_long_as_its_cache_control_says() {
     let id_token = provider.id_token("mobile-app").await;
 
     // Act
-    let first = exchange(&app, "idp", json!({"id_token": &id_token})).await.0;
-    let cached = exchange(&app, "idp", json!({"id_token": &id_token})).await.0;
+    let first = exchange(&app, "idp", json!({"id_token": &id_token}))
+        .await
+        .0;
+    let cached = exchange(&app, "idp", json!({"id_token": &id_token}))
+        .await
+        .0;
     let fetched_while_fresh = provider.jwks_requests().await;
     tokio::time::sleep(std::time::Duration::from_millis(1200)).await;
-    let after = exchange(&app, "idp", json!({"id_token": &id_token})).await.0;
+    let after = exchange(&app, "idp", json!({"id_token": &id_token}))
+        .await
+        .0;
 
     // Assert
     assert_eq!((first, cached, after), (200, 200, 200));
@@ -817,7 +840,10 @@ async fn only_emails_the_provider_vouches_for_are_stored() {
         .await;
     assert_eq!(email_of(json(resp).await), "unverified@example.com");
     let resp = app
-        .post_json("/auth/facebook_strict/token", &json!({ "access_token": token }))
+        .post_json(
+            "/auth/facebook_strict/token",
+            &json!({ "access_token": token }),
+        )
         .await;
     assert_eq!(email_of(json(resp).await), Value::Null);
     // Verified addresses are kept, GitHub's from its list
@@ -897,19 +923,30 @@ async fn providers_may_post_the_callback_and_omniauth_paths_start_sign_ins_too()
     };
     assert!(html.contains("action=\"http://127.0.0.1:0/omniauth/poster/callback\""));
 
-    // Act: the browser posts the form
+    // Act: the browser posts the form, from the provider's page
     let resp = app
         .request(Method::POST, "/omniauth/poster/callback")
         .header("cookie", jar.header())
+        .header("origin", &provider.url)
         .form(&[("code", field("code")), ("state", field("state"))])
         .send()
         .await
         .unwrap();
 
-    // Assert
+    // Assert: the provider's origin is no CORS origin, yet the callback is its to post to
+    assert!(resp.headers().get("access-control-allow-origin").is_none());
     let page = read_page(resp).await;
     assert_eq!(page.data["message"], "deliverCredentials");
     assert_eq!(page.data["uid"], "poster");
+    // Everywhere else that origin is still refused (docs/decisions.md D8).
+    let elsewhere = app
+        .request(Method::POST, "/auth/sign_in")
+        .header("origin", &provider.url)
+        .form(&[("email", "a@example.com"), ("password", "x")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(elsewhere.status(), 403);
 }
 
 /// The `Set-Cookie` of a request phase.
@@ -1015,7 +1052,10 @@ async fn the_binding_cookie_is_short_lived_http_only_and_host_only_over_https() 
     );
     // Browsers drop SameSite=None without Secure: over HTTP a form_post provider stays Lax.
     assert_eq!(attributes(&over_http_post), attributes(&over_http));
-    assert!(over_https.starts_with("__Host-toker_oauth_"), "{over_https}");
+    assert!(
+        over_https.starts_with("__Host-toker_oauth_"),
+        "{over_https}"
+    );
     assert_eq!(
         attributes(&over_https),
         "Max-Age=600; Path=/; HttpOnly; SameSite=Lax; Secure"
