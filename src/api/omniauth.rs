@@ -24,7 +24,7 @@ use crate::{
         params::{Param, Params},
     },
     http::auth::RequestAuth,
-    oauth::{SignInRequest, page},
+    oauth::{SignInRequest, page, providers::ProviderConfig, state::StatePayload},
     redirect::{build_redirect_url, is_absolute_http_url},
 };
 
@@ -428,8 +428,8 @@ async fn callback(
 async fn finish_callback(
     accounts: &Accounts,
     req: &Request,
-    config: &crate::oauth::providers::ProviderConfig,
-    state: &crate::oauth::state::StatePayload,
+    config: &ProviderConfig,
+    state: &StatePayload,
     p: &CallbackRequest,
 ) -> poem::Result<OAuthResponse> {
     let provider = config.name.as_str();

@@ -72,3 +72,35 @@ pub struct OAuthProviderSettings {
     /// e-mail list). Default: `true` for the Facebook preset, else `false`.
     pub emails_verified: Option<bool>,
 }
+
+#[cfg(test)]
+mod tests {
+    use figment::{Figment, providers::Format as _, providers::Toml};
+
+    use super::*;
+
+    fn parse(toml: &str) -> Result<OAuthProviderSettings, figment::Error> {
+        Figment::from(Toml::string(toml)).extract()
+    }
+
+    #[test]
+    fn response_mode_and_emails_verified_take_only_their_values() {
+        let s = parse("client_id = \"a\"\nresponse_mode = \"form_post\"\nemails_verified = true")
+            .unwrap();
+        assert_eq!(s.response_mode, Some(ResponseMode::FormPost));
+        assert_eq!(s.emails_verified, Some(true));
+        assert_eq!(
+            parse("response_mode = \"query\"").unwrap().response_mode,
+            Some(ResponseMode::Query)
+        );
+        for bad in [
+            "response_mode = \"fragment\"",
+            "response_mode = \"FORM_POST\"",
+            "response_mode = 1",
+            "emails_verified = \"yes\"",
+            "introspection_url = [\"x\"]",
+        ] {
+            assert!(parse(bad).is_err(), "{bad}");
+        }
+    }
+}

@@ -17,7 +17,11 @@ use std::{collections::BTreeMap, time::Duration};
 use chrono::Utc;
 use serde_json::{Map, Value};
 
-use crate::{config::Settings, store::Store, tokens};
+use crate::{
+    config::{Settings, oauth::ResponseMode},
+    store::Store,
+    tokens,
+};
 use binding::BrowserCookie;
 use client::{OAuthClient, ProviderError};
 use profile::Profile;
@@ -142,8 +146,7 @@ impl OAuth {
             self.signer.sign(&payload),
             &verifier,
         )?;
-        let cross_site_post =
-            provider.response_mode == crate::config::oauth::ResponseMode::FormPost;
+        let cross_site_post = provider.response_mode == ResponseMode::FormPost;
         Ok(Authorization {
             url,
             set_cookie: self

@@ -78,18 +78,19 @@ pub fn map(profile: &Value, fields: &Fields) -> Option<Profile> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::oauth::providers::resolve;
+    use crate::oauth::providers::{ProviderConfig, resolve};
+
+    fn preset(name: &str) -> ProviderConfig {
+        let settings = crate::config::OAuthProviderSettings {
+            client_id: "x".into(),
+            ..Default::default()
+        };
+        resolve(name, &settings).unwrap()
+    }
 
     #[test]
     fn github_and_facebook_profiles_map() {
-        let github = resolve(
-            "github",
-            &crate::config::OAuthProviderSettings {
-                client_id: "x".into(),
-                ..Default::default()
-            },
-        )
-        .unwrap();
+        let github = preset("github");
         let p = map(
             &serde_json::json!({"id": 12345, "login": "gina", "name": "Gina Hub",
                                 "email": "Gina@Example.com", "avatar_url": "https://img/g.png"}),
@@ -99,14 +100,7 @@ mod tests {
         assert_eq!(p.uid, "12345");
         assert_eq!(p.nickname.as_deref(), Some("gina"));
         assert_eq!(p.email.as_deref(), Some("gina@example.com"));
-        let facebook = resolve(
-            "facebook",
-            &crate::config::OAuthProviderSettings {
-                client_id: "x".into(),
-                ..Default::default()
-            },
-        )
-        .unwrap();
+        let facebook = preset("facebook");
         let p = map(
             &serde_json::json!({"id": "9", "picture": {"data": {"url": "https://fb/p.jpg"}}}),
             &facebook.fields,
@@ -118,14 +112,7 @@ mod tests {
 
     #[test]
     fn the_email_list_decides_address_and_verification() {
-        let github = resolve(
-            "github",
-            &crate::config::OAuthProviderSettings {
-                client_id: "x".into(),
-                ..Default::default()
-            },
-        )
-        .unwrap();
+        let github = preset("github");
         let list = serde_json::json!([
             {"email": "old@example.com", "primary": false, "verified": false},
             {"email": "main@example.com", "primary": true, "verified": true},

@@ -334,6 +334,59 @@ mod tests {
     }
 
     #[test]
+    fn introspection_urls_come_from_presets_name_the_client_and_must_be_http() {
+        let github = resolve("github", &settings("Iv1.ab/c?d e")).unwrap();
+        assert_eq!(
+            github.introspection_url.as_deref(),
+            Some("https://api.github.com/applications/Iv1.ab%2Fc%3Fd%20e/token")
+        );
+        let mut s = settings("abc");
+        s.introspection_url = Some("http://127.0.0.1:9/apps/{client_id}/token".into());
+        assert_eq!(
+            resolve("github", &s).unwrap().introspection_url.as_deref(),
+            Some("http://127.0.0.1:9/apps/abc/token")
+        );
+        for hostile in ["javascript:alert(1)", "file:///etc/passwd", "/relative", ""] {
+            s.introspection_url = Some(hostile.into());
+            let err = resolve("github", &s).unwrap_err();
+            assert!(err.contains("introspection_url"), "{hostile}: {err}");
+        }
+        assert_eq!(
+            resolve(
+                "forge",
+                &OAuthProviderSettings {
+                    authorize_url: Some("https://f.example/a".into()),
+                    token_url: Some("https://f.example/t".into()),
+                    userinfo_url: Some("https://f.example/u".into()),
+                    ..settings("abc")
+                }
+            )
+            .unwrap()
+            .introspection_url,
+            None
+        );
+        assert_eq!(
+            resolve("google_oauth2", &settings("abc"))
+                .unwrap()
+                .token_check(),
+            TokenCheck::GoogleTokeninfo
+        );
+    }
+
+    #[test]
+    fn only_facebook_vouches_for_every_address_unless_told_otherwise() {
+        assert!(
+            resolve("facebook", &settings("abc"))
+                .unwrap()
+                .emails_verified
+        );
+        assert!(!resolve("github", &settings("abc")).unwrap().emails_verified);
+        let mut s = settings("abc");
+        s.emails_verified = Some(false);
+        assert!(!resolve("facebook", &s).unwrap().emails_verified);
+    }
+
+    #[test]
     fn generic_providers_need_an_issuer_or_urls() {
         assert!(resolve("corp", &settings("abc")).is_err());
         let mut s = settings("abc");

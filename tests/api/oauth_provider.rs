@@ -572,53 +572,31 @@ async fn provider_profile_is_taken_at_login() {
 }
 
 /// Asks the provider's four "who was this token issued to?" endpoints about `token`, as client
-/// `client`: (GitHub status, Google status, Facebook status and body, introspection body).
+/// `client`: the status and JSON body of GitHub's, Google's, Facebook's and RFC 7662's answer.
 async fn token_checks(provider: &OAuthProvider, client: &str, token: &str) -> [(u16, Value); 4] {
     let http = reqwest::Client::new();
-    let answer = |r: reqwest::Response| async move {
-        let status = r.status().as_u16();
-        (status, r.json::<Value>().await.unwrap_or(Value::Null))
-    };
     let url = &provider.url;
-    [
-        answer(
-            http.post(format!("{url}/applications/{client}/token"))
-                .basic_auth(client, Some("secret"))
-                .json(&json!({ "access_token": token }))
-                .send()
-                .await
-                .expect("check-token"),
-        )
-        .await,
-        answer(
-            http.get(format!("{url}/tokeninfo"))
-                .query(&[("access_token", token)])
-                .send()
-                .await
-                .expect("tokeninfo"),
-        )
-        .await,
-        answer(
-            http.get(format!("{url}/debug_token"))
-                .query(&[
-                    ("input_token", token),
-                    ("access_token", &format!("{client}|secret")),
-                ])
-                .send()
-                .await
-                .expect("debug_token"),
-        )
-        .await,
-        answer(
-            http.post(format!("{url}/introspect"))
-                .basic_auth(client, Some("secret"))
-                .form(&[("token", token)])
-                .send()
-                .await
-                .expect("introspect"),
-        )
-        .await,
-    ]
+    let requests = [
+        http.post(format!("{url}/applications/{client}/token"))
+            .basic_auth(client, Some("secret"))
+            .json(&json!({ "access_token": token })),
+        http.get(format!("{url}/tokeninfo"))
+            .query(&[("access_token", token)]),
+        http.get(format!("{url}/debug_token")).query(&[
+            ("input_token", token),
+            ("access_token", &format!("{client}|secret")),
+        ]),
+        http.post(format!("{url}/introspect"))
+            .basic_auth(client, Some("secret"))
+            .form(&[("token", token)]),
+    ];
+    let mut answers = Vec::new();
+    for request in requests {
+        let response = request.send().await.expect("a token check");
+        let status = response.status().as_u16();
+        answers.push((status, response.json().await.unwrap_or(Value::Null)));
+    }
+    answers.try_into().expect("four answers")
 }
 
 #[tokio::test]

@@ -14,62 +14,59 @@ use crate::{helpers::*, oauth_provider::OAuthProvider};
 const ORIGIN_URL: &str = "https://app.example.com/login";
 const CLIENT_ID: &str = "toker-test";
 
-fn generic(provider: &OAuthProvider) -> OAuthProviderSettings {
-    OAuthProviderSettings {
-        issuer: Some(provider.issuer()),
+/// toker's client at the provider, with `configure`'s changes.
+fn client(configure: impl FnOnce(&mut OAuthProviderSettings)) -> OAuthProviderSettings {
+    let mut settings = OAuthProviderSettings {
         client_id: CLIENT_ID.into(),
         client_secret: "test-secret".into(),
-        audiences: vec!["mobile-app".into()],
         ..Default::default()
-    }
+    };
+    configure(&mut settings);
+    settings
+}
+
+/// A provider found by OpenID Connect discovery; `mobile-app` is one of its audiences.
+fn generic(provider: &OAuthProvider) -> OAuthProviderSettings {
+    client(|s| {
+        s.issuer = Some(provider.issuer());
+        s.audiences = vec!["mobile-app".into()];
+    })
+}
+
+/// A provider with its URLs given, the user endpoint at `userinfo_path`.
+fn explicit(provider: &OAuthProvider, userinfo_path: &str) -> OAuthProviderSettings {
+    client(|s| {
+        s.authorize_url = Some(format!("{}/authorize", provider.url));
+        s.token_url = Some(format!("{}/token", provider.url));
+        s.userinfo_url = Some(format!("{}{userinfo_path}", provider.url));
+    })
 }
 
 fn github(provider: &OAuthProvider) -> OAuthProviderSettings {
     OAuthProviderSettings {
-        client_id: CLIENT_ID.into(),
-        client_secret: "test-secret".into(),
-        authorize_url: Some(format!("{}/authorize", provider.url)),
-        token_url: Some(format!("{}/token", provider.url)),
-        userinfo_url: Some(format!("{}/user", provider.url)),
         emails_url: Some(format!("{}/user/emails", provider.url)),
         introspection_url: Some(format!("{}/applications/{{client_id}}/token", provider.url)),
-        ..Default::default()
+        ..explicit(provider, "/user")
     }
 }
 
 fn google(provider: &OAuthProvider) -> OAuthProviderSettings {
     OAuthProviderSettings {
-        issuer: Some(provider.issuer()),
         introspection_url: Some(format!("{}/tokeninfo", provider.url)),
-        client_id: CLIENT_ID.into(),
-        client_secret: "test-secret".into(),
-        audiences: vec!["mobile-app".into()],
-        ..Default::default()
+        ..generic(provider)
     }
 }
 
 fn facebook(provider: &OAuthProvider) -> OAuthProviderSettings {
     OAuthProviderSettings {
-        client_id: CLIENT_ID.into(),
-        client_secret: "test-secret".into(),
-        authorize_url: Some(format!("{}/authorize", provider.url)),
-        token_url: Some(format!("{}/token", provider.url)),
-        userinfo_url: Some(format!("{}/userinfo", provider.url)),
         introspection_url: Some(format!("{}/debug_token", provider.url)),
-        ..Default::default()
+        ..explicit(provider, "/userinfo")
     }
 }
 
 /// A generic OAuth2 provider: no way to ask who an access token was issued to.
 fn forge(provider: &OAuthProvider) -> OAuthProviderSettings {
-    OAuthProviderSettings {
-        client_id: CLIENT_ID.into(),
-        client_secret: "test-secret".into(),
-        authorize_url: Some(format!("{}/authorize", provider.url)),
-        token_url: Some(format!("{}/token", provider.url)),
-        userinfo_url: Some(format!("{}/userinfo", provider.url)),
-        ..Default::default()
-    }
+    explicit(provider, "/userinfo")
 }
 
 /// An OpenID Connect provider that posts its callbacks (Apple's `form_post`).
