@@ -529,7 +529,6 @@ impl OAuthClient {
                 .http
                 .post(url)
                 .basic_auth(&p.client_id, Some(secret))
-                .header("accept", "application/vnd.github+json")
                 .json(&serde_json::json!({ "access_token": access_token })),
             TokenCheck::GoogleTokeninfo => {
                 self.http.get(url).query(&[("access_token", access_token)])
