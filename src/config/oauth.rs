@@ -79,8 +79,8 @@ mod tests {
 
     use super::*;
 
-    fn parse(toml: &str) -> Result<OAuthProviderSettings, figment::Error> {
-        Figment::from(Toml::string(toml)).extract()
+    fn parse(toml: &str) -> Option<OAuthProviderSettings> {
+        Figment::from(Toml::string(toml)).extract().ok()
     }
 
     #[test]
@@ -100,7 +100,7 @@ mod tests {
             "emails_verified = \"yes\"",
             "introspection_url = [\"x\"]",
         ] {
-            assert!(parse(bad).is_err(), "{bad}");
+            assert!(parse(bad).is_none(), "{bad}");
         }
     }
 }
