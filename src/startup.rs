@@ -224,7 +224,11 @@ pub fn routes(accounts: &Accounts) -> anyhow::Result<impl Endpoint<Output = Resp
         &settings.headers_names,
         settings.cors_max_age,
         settings.cors_allow_private_network,
-    );
+    )
+    .open_to_any_origin(settings.oauth.keys().flat_map(|name| {
+        [&settings.omniauth_prefix, &settings.mount_path]
+            .map(|prefix| format!("{prefix}/{name}/callback"))
+    }));
     let app = MountPath::new(router, settings)
         .with(RequestLimits(settings.max_body_size))
         .data(BodyLimit(settings.max_body_size))

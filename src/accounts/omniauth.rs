@@ -2,6 +2,10 @@
 //! and uid, or created; the profile's `name`, `nickname`, `image` and `email` are copied on every
 //! sign-in; permitted sign-up params from the request phase apply; a new device signs in.
 //!
+//! The e-mail is kept only when the provider vouches for it (`email_verified`, GitHub's e-mail
+//! list, or a provider that hands out verified addresses only): an address is unique across
+//! sign-in methods, so an unverified one would let anybody reserve someone else's address.
+//!
 //! An address used by an e-mail account and by a provider account gives two separate accounts,
 //! keyed by provider and uid, as devise_token_auth intends (its unique e-mail index made this a
 //! 500 instead). toker never merges them: a provider's claim about an e-mail address is not
@@ -98,7 +102,8 @@ impl Accounts {
     ) -> anyhow::Result<ProviderSignIn> {
         use super::validation::EMAIL_MAX_CHARS;
         let now = Utc::now();
-        let email = clip(profile.email.clone(), EMAIL_MAX_CHARS);
+        let verified_email = profile.email.clone().filter(|_| profile.email_verified);
+        let email = clip(verified_email, EMAIL_MAX_CHARS);
         let (user, registered) = match self
             .store
             .find_provider_user(provider, &profile.uid)

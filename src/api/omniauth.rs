@@ -24,7 +24,7 @@ use crate::{
         params::{Param, Params},
     },
     http::auth::RequestAuth,
-    oauth::{SignInRequest, page},
+    oauth::{SignInRequest, page, providers::ProviderConfig, state::StatePayload},
     redirect::{build_redirect_url, is_absolute_http_url},
 };
 
@@ -55,10 +55,12 @@ pub struct FailureRequest {
 
 #[derive(Debug, Object)]
 pub struct TokenExchangeRequest {
-    /// An access token the app got from the provider (checked with the provider's user-info
-    /// endpoint).
+    /// An access token the app got from the provider. Accepted only when the provider says it
+    /// was issued to this app (`client_id` or `audiences`): GitHub's check-token, Google's
+    /// tokeninfo, Facebook's debug_token or RFC 7662 introspection.
     access_token: Param,
-    /// An OpenID Connect id_token (checked by signature, issuer, audience and expiry).
+    /// An OpenID Connect id_token: signature, `iss`, `aud`, `exp` and `sub` required and
+    /// checked, `azp` too when present.
     id_token: Param,
 }
 
@@ -72,6 +74,9 @@ pub enum OAuthResponse {
         Html<String>,
         #[oai(header = "content-security-policy")] String,
         #[oai(header = "referrer-policy")] String,
+        /// Removes the cookie of the sign-in this callback finished.
+        #[oai(header = "set-cookie")]
+        Option<String>,
     ),
     /// To the provider (request phase), or back to `auth_origin_url` with the credentials or
     /// the error in the query (`sameWindow`).
@@ -79,6 +84,10 @@ pub enum OAuthResponse {
     Redirect(
         #[oai(header = "location")] String,
         #[oai(header = "referrer-policy")] String,
+        /// Request phase: the short-lived cookie binding the sign-in to this browser
+        /// (`toker_oauth_…`, `__Host-` prefixed over HTTPS; no credential). Callback: removes it.
+        #[oai(header = "set-cookie")]
+        Option<String>,
     ),
     /// E1: no such provider.
     #[oai(status = 404)]
@@ -105,11 +114,24 @@ fn unknown_provider(name: &str) -> Json<ErrorBody> {
 }
 
 fn page_response(page: page::Page) -> OAuthResponse {
-    OAuthResponse::Page(Html(page.html), page.csp, NO_REFERRER.into())
+    OAuthResponse::Page(Html(page.html), page.csp, NO_REFERRER.into(), None)
 }
 
 fn redirect(url: String) -> OAuthResponse {
-    OAuthResponse::Redirect(url, NO_REFERRER.into())
+    OAuthResponse::Redirect(url, NO_REFERRER.into(), None)
+}
+
+impl OAuthResponse {
+    /// The same answer, setting `cookie` (the sign-in's browser binding, docs/decisions.md D6).
+    fn with_cookie(mut self, cookie: String) -> OAuthResponse {
+        match &mut self {
+            OAuthResponse::Page(.., set_cookie) | OAuthResponse::Redirect(.., set_cookie) => {
+                *set_cookie = Some(cookie)
+            }
+            OAuthResponse::NotFound(_) => {}
+        }
+        self
+    }
 }
 
 /// Where the answer may go: `auth_origin_url` when it is absolute and whitelisted.
@@ -237,7 +259,7 @@ impl OmniAuth {
             params: permitted_attributes(&params.raw, &accounts.settings.sign_up_attributes),
         };
         match accounts.oauth.authorize_url(config, request).await {
-            Ok(url) => Ok(redirect(url)),
+            Ok(to) => Ok(redirect(to.url).with_cookie(to.set_cookie)),
             Err(e) => {
                 tracing::warn!(provider = %provider.0, error = %e, "OAuth request phase failed");
                 Ok(failure(
@@ -386,6 +408,31 @@ async fn callback(
         Some(Ok(state)) => state,
         _ => return Ok(failure(accounts, "csrf_detected", None, None)),
     };
+    let cookies = req
+        .headers()
+        .get_all(poem::http::header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok());
+    if !accounts.oauth.started_here(&state, cookies) {
+        // Login CSRF: a callback link made in another browser (docs/decisions.md D6). Its
+        // auth_origin_url is the other browser's choice, so nothing goes there.
+        tracing::info!(provider, "OAuth callback without the cookie of its sign-in");
+        return Ok(failure(accounts, "csrf_detected", None, None));
+    }
+    let clear_cookie = accounts.oauth.clear_cookie(&state);
+    let response = finish_callback(accounts, req, config, &state, p).await?;
+    Ok(response.with_cookie(clear_cookie))
+}
+
+/// The callback once its state is known good and bound to this browser.
+async fn finish_callback(
+    accounts: &Accounts,
+    req: &Request,
+    config: &ProviderConfig,
+    state: &StatePayload,
+    p: &CallbackRequest,
+) -> poem::Result<OAuthResponse> {
+    let provider = config.name.as_str();
     let origin_url = state.auth_origin_url.as_deref();
     let window_type = state.window_type.as_deref();
     if let Some(error) = p.error.filled() {
@@ -402,7 +449,7 @@ async fn callback(
         ));
     };
     let signed_in = match accounts
-        .finish_provider_sign_in(config, &state, code, &origin_of(req))
+        .finish_provider_sign_in(config, state, code, &origin_of(req))
         .await
     {
         Ok(signed_in) => signed_in,

@@ -7,7 +7,10 @@
 //!   never reaching authentication or handlers;
 //! - a request from a refused cross-origin page gets 403 before its handler runs, so a simple
 //!   (unpreflighted) form POST from a foreign page changes nothing;
-//! - allowed responses, errors included, expose the token headers.
+//! - allowed responses, errors included, expose the token headers;
+//! - except on the OAuth callback paths, where the provider's own page posts the callback
+//!   (`form_post`, docs/contract.md §4.3): any origin passes there, without CORS headers, as the
+//!   signed state and the browser-binding cookie guard it (docs/decisions.md D6).
 
 use crate::{contract::headers::HeaderNames, error::error_response, origins::OriginMatcher};
 use poem::{
@@ -38,9 +41,17 @@ pub struct Cors {
     expose_headers_value: String,
     max_age: u64,
     private_network: bool,
+    /// Paths any origin may post to (the OAuth callbacks).
+    open_paths: std::collections::HashSet<String>,
 }
 
 impl Cors {
+    /// Lets any origin reach `paths` (exact request paths): the OAuth callbacks.
+    pub fn open_to_any_origin(mut self, paths: impl IntoIterator<Item = String>) -> Cors {
+        self.open_paths.extend(paths);
+        self
+    }
+
     pub fn new(
         origins: OriginMatcher,
         names: &HeaderNames,
@@ -70,6 +81,7 @@ impl Cors {
             expose_headers_value: token_headers.join(", "),
             max_age,
             private_network,
+            open_paths: Default::default(),
         }
     }
 }
@@ -199,6 +211,7 @@ impl<E: Endpoint> Endpoint for CorsEndpoint<E> {
                 .contains_key(header::ACCESS_CONTROL_REQUEST_METHOD);
         let origin = classify(req.headers(), &self.cors);
         let allowed = match origin {
+            RequestOrigin::Refused if self.cors.open_paths.contains(req.uri().path()) => None,
             RequestOrigin::Refused => {
                 let mut resp = error_response(
                     StatusCode::FORBIDDEN,

@@ -1,9 +1,15 @@
 //! Talking to providers: OpenID Connect discovery, the authorization URL, the code exchange
-//! (the `oauth2` crate, PKCE S256), the profile (user-info endpoint, GitHub's e-mail list), and
-//! id_token verification against the provider's keys. One reqwest client with timeouts and no
-//! redirects (a provider answering with a redirect is an error, never followed: SSRF).
+//! (the `oauth2` crate, PKCE S256), the profile (user-info endpoint, GitHub's e-mail list),
+//! id_token verification against the provider's keys, and asking the provider who an access
+//! token was issued to. One reqwest client with timeouts and no redirects (a provider answering
+//! with a redirect is an error, never followed: SSRF). Errors never carry a URL's query: it can
+//! hold a token or Facebook's app secret.
 
-use std::{collections::HashMap, sync::Mutex, time::Duration};
+use std::{
+    collections::HashMap,
+    sync::Mutex,
+    time::{Duration, Instant},
+};
 
 use jsonwebtoken::{Algorithm, DecodingKey, Validation, jwk::JwkSet};
 use oauth2::{
@@ -18,7 +24,11 @@ use oauth2::{
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::providers::ProviderConfig;
+use super::{
+    providers::{ProviderConfig, TokenCheck},
+    token_check::{self, Owner},
+};
+use crate::config::oauth::ResponseMode;
 
 /// The token response with OpenID Connect's `id_token`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -64,6 +74,8 @@ pub struct Endpoints {
     pub token: String,
     pub userinfo: Option<String>,
     pub jwks: Option<String>,
+    /// RFC 7662 introspection (discovery's `introspection_endpoint`).
+    pub introspection: Option<String>,
 }
 
 /// What the provider gave back for a code.
@@ -83,11 +95,26 @@ pub enum ProviderError {
     Rejected(String),
 }
 
+/// A provider's key set, kept as long as its `Cache-Control` allows.
+struct CachedKeys {
+    keys: JwkSet,
+    fresh_until: Instant,
+    /// The last refresh forced by an unknown `kid`: at most one a minute, so tokens with made-up
+    /// key ids cannot turn toker into a flood of requests to the provider.
+    forced_at: Option<Instant>,
+}
+
+/// How often an unknown `kid` may make toker fetch the key set again.
+const FORCED_REFRESH_INTERVAL: Duration = Duration::from_secs(60);
+/// Key set lifetime when the provider sends no `max-age`, and the longest one honoured.
+const DEFAULT_KEYS_LIFETIME: Duration = Duration::from_secs(3600);
+const MAX_KEYS_LIFETIME: Duration = Duration::from_secs(24 * 3600);
+
 /// The HTTP side of every provider, with discovery documents and key sets cached.
 pub struct OAuthClient {
     http: reqwest::Client,
     endpoints: Mutex<HashMap<String, Endpoints>>,
-    keys: Mutex<HashMap<String, JwkSet>>,
+    keys: Mutex<HashMap<String, CachedKeys>>,
 }
 
 impl std::fmt::Debug for OAuthClient {
@@ -96,8 +123,67 @@ impl std::fmt::Debug for OAuthClient {
     }
 }
 
-fn http_error(e: impl std::fmt::Display) -> ProviderError {
-    ProviderError::Http(e.to_string())
+fn http_error(e: reqwest::Error) -> ProviderError {
+    ProviderError::Http(e.without_url().to_string())
+}
+
+/// `url` without its query and fragment, for messages.
+fn shown(url: &str) -> String {
+    url::Url::parse(url).map_or_else(
+        |_| "(unparsable URL)".into(),
+        |u| format!("{}{}", u.origin().ascii_serialization(), u.path()),
+    )
+}
+
+/// The lifetime `Cache-Control` gives a response: `max-age`, 0 for `no-store`/`no-cache`,
+/// `DEFAULT_KEYS_LIFETIME` without either; never more than `MAX_KEYS_LIFETIME`.
+fn cache_lifetime(cache_control: Option<&str>) -> Duration {
+    let Some(value) = cache_control else {
+        return DEFAULT_KEYS_LIFETIME;
+    };
+    let mut lifetime = DEFAULT_KEYS_LIFETIME;
+    for directive in value.split(',').map(|d| d.trim().to_ascii_lowercase()) {
+        if directive == "no-store" || directive == "no-cache" {
+            return Duration::ZERO;
+        }
+        if let Some(seconds) = directive.strip_prefix("max-age=") {
+            lifetime = seconds
+                .trim_matches('"')
+                .parse()
+                .map_or(Duration::ZERO, Duration::from_secs);
+        }
+    }
+    lifetime.min(MAX_KEYS_LIFETIME)
+}
+
+/// The key for `kid`, or the only key when the token names none.
+fn find_key<'a>(keys: &'a JwkSet, kid: Option<&str>) -> Option<&'a jsonwebtoken::jwk::Jwk> {
+    match kid {
+        Some(kid) => keys.find(kid),
+        None => (keys.keys.len() == 1).then(|| &keys.keys[0]),
+    }
+}
+
+/// OpenID Connect Core §3.1.3.7: with several audiences `azp` must be present, and when
+/// present it must be a client of this app.
+fn check_authorized_party(p: &ProviderConfig, claims: &Value) -> Result<(), ProviderError> {
+    let several = claims["aud"].as_array().is_some_and(|a| a.len() > 1);
+    match &claims["azp"] {
+        Value::Null if several => Err(ProviderError::Rejected(
+            "several audiences and no azp".into(),
+        )),
+        Value::Null => Ok(()),
+        Value::String(azp) if p.accepts_client(azp) => Ok(()),
+        other => Err(ProviderError::Rejected(format!(
+            "azp {other} is not this app"
+        ))),
+    }
+}
+
+/// An access token in JWT form (RFC 9068 `typ: at+jwt`) is not an id_token, whatever it holds.
+fn is_access_token_type(typ: Option<&str>) -> bool {
+    typ.map(|t| t.trim().to_ascii_lowercase())
+        .is_some_and(|t| t == "at+jwt" || t == "application/at+jwt")
 }
 
 impl OAuthClient {
@@ -117,19 +203,45 @@ impl OAuthClient {
     }
 
     async fn get_json(&self, url: &str, bearer: Option<&str>) -> Result<Value, ProviderError> {
-        let mut request = self.http.get(url).header("accept", "application/json");
+        let mut request = self.http.get(url);
         if let Some(token) = bearer {
             request = request.bearer_auth(token);
         }
-        let resp = request.send().await.map_err(http_error)?;
+        Ok(self.send_json(request, url).await?.0)
+    }
+
+    /// Sends `request`; its JSON answer and `Cache-Control`. A 4xx means the provider refused
+    /// what was asked (a bad token), anything else that is not a 2xx means trouble there.
+    async fn send_json(
+        &self,
+        request: reqwest::RequestBuilder,
+        url: &str,
+    ) -> Result<(Value, Option<String>), ProviderError> {
+        let resp = request
+            .header("accept", "application/json")
+            .send()
+            .await
+            .map_err(http_error)?;
         let status = resp.status();
-        if status == reqwest::StatusCode::UNAUTHORIZED || status == reqwest::StatusCode::FORBIDDEN {
-            return Err(ProviderError::Rejected(format!("{url} answered {status}")));
+        if status.is_client_error() {
+            return Err(ProviderError::Rejected(format!(
+                "{} answered {status}",
+                shown(url)
+            )));
         }
         if !status.is_success() {
-            return Err(ProviderError::Http(format!("{url} answered {status}")));
+            return Err(ProviderError::Http(format!(
+                "{} answered {status}",
+                shown(url)
+            )));
         }
-        resp.json().await.map_err(http_error)
+        let cache_control = resp
+            .headers()
+            .get(reqwest::header::CACHE_CONTROL)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        let body = resp.json().await.map_err(http_error)?;
+        Ok((body, cache_control))
     }
 
     /// The provider's endpoints: configured ones, the rest from its discovery document.
@@ -142,7 +254,8 @@ impl OAuthClient {
                 if p.authorize_url.is_none()
                     || p.token_url.is_none()
                     || p.userinfo_url.is_none()
-                    || p.jwks_url.is_none() =>
+                    || p.jwks_url.is_none()
+                    || p.introspection_url.is_none() =>
             {
                 let url = format!(
                     "{}/.well-known/openid-configuration",
@@ -177,6 +290,10 @@ impl OAuthClient {
                 .clone()
                 .or_else(|| from_doc("userinfo_endpoint")),
             jwks: p.jwks_url.clone().or_else(|| from_doc("jwks_uri")),
+            introspection: p
+                .introspection_url
+                .clone()
+                .or_else(|| from_doc("introspection_endpoint")),
         };
         self.endpoints
             .lock()
@@ -214,6 +331,9 @@ impl OAuthClient {
         let mut request = client
             .authorize_url(|| CsrfToken::new(state))
             .add_scopes(p.scopes.iter().cloned().map(Scope::new));
+        if p.response_mode == ResponseMode::FormPost {
+            request = request.add_extra_param("response_mode", "form_post");
+        }
         if p.pkce {
             let verifier = PkceCodeVerifier::new(pkce_verifier.to_string());
             request =
@@ -246,8 +366,9 @@ impl OAuthClient {
         })
     }
 
-    /// The user's profile from the user-info endpoint; for GitHub, the primary e-mail from the
-    /// e-mail list when the profile hides it.
+    /// The user's profile from the user-info endpoint. With an e-mail list (GitHub's), the
+    /// address and whether it is verified come from the list; a list that cannot be read (the
+    /// token lacks the scope) leaves the address unverified.
     pub async fn profile(
         &self,
         p: &ProviderConfig,
@@ -259,42 +380,78 @@ impl OAuthClient {
             .as_deref()
             .ok_or_else(|| ProviderError::Config(format!("{}: no user-info endpoint", p.name)))?;
         let mut profile = self.get_json(url, Some(access_token)).await?;
-        let email_missing = super::profile::lookup(&profile, &p.fields.email)
-            .is_none_or(|v| v.is_null() || v.as_str() == Some(""));
-        if let (true, Some(emails_url)) = (email_missing, &p.emails_url) {
-            let emails = self.get_json(emails_url, Some(access_token)).await?;
-            let primary = emails
-                .as_array()
-                .and_then(|list| list.iter().find(|m| m["primary"] == Value::Bool(true)));
-            if let (Some(primary), Some(obj)) = (primary, profile.as_object_mut()) {
-                obj.insert(p.fields.email.clone(), primary["email"].clone());
-                obj.insert("email_verified".into(), primary["verified"].clone());
-            }
+        if let Some(emails_url) = &p.emails_url {
+            let list = match self.get_json(emails_url, Some(access_token)).await {
+                Ok(list) => list,
+                Err(e) => {
+                    tracing::info!(provider = %p.name, error = %e, "e-mail list unreadable");
+                    Value::Null
+                }
+            };
+            super::profile::apply_email_list(&mut profile, &list, &p.fields);
         }
         Ok(profile)
     }
 
+    /// The provider's key set, from the cache while it is fresh and knows `kid`. An unknown
+    /// `kid` fetches it again (key rotation), at most once a minute; a provider that cannot be
+    /// reached leaves the stale set in use.
     async fn key_set(
         &self,
         p: &ProviderConfig,
         url: &str,
-        refresh: bool,
+        kid: Option<&str>,
     ) -> Result<JwkSet, ProviderError> {
-        if !refresh && let Some(keys) = self.keys.lock().expect("lock").get(&p.name) {
-            return Ok(keys.clone());
+        let now = Instant::now();
+        let (stale, forced_at) = {
+            let mut cache = self.keys.lock().expect("lock");
+            match cache.get_mut(&p.name) {
+                Some(c) if now < c.fresh_until => {
+                    let recently_forced = c
+                        .forced_at
+                        .is_some_and(|at| now.duration_since(at) < FORCED_REFRESH_INTERVAL);
+                    if find_key(&c.keys, kid).is_some() || recently_forced {
+                        return Ok(c.keys.clone());
+                    }
+                    c.forced_at = Some(now);
+                    (Some(c.keys.clone()), Some(now))
+                }
+                Some(c) => (Some(c.keys.clone()), c.forced_at),
+                None => (None, None),
+            }
+        };
+        let fetched =
+            self.send_json(self.http.get(url), url)
+                .await
+                .and_then(|(doc, cache_control)| {
+                    let keys: JwkSet = serde_json::from_value(doc)
+                        .map_err(|e| ProviderError::Http(format!("{}: {e}", shown(url))))?;
+                    Ok((keys, cache_lifetime(cache_control.as_deref())))
+                });
+        match (fetched, stale) {
+            (Ok((keys, lifetime)), _) => {
+                self.keys.lock().expect("lock").insert(
+                    p.name.clone(),
+                    CachedKeys {
+                        keys: keys.clone(),
+                        fresh_until: now + lifetime,
+                        forced_at,
+                    },
+                );
+                Ok(keys)
+            }
+            (Err(e), Some(stale)) => {
+                tracing::warn!(provider = %p.name, error = %e, "key set refresh failed; the cached keys stay in use");
+                Ok(stale)
+            }
+            (Err(e), None) => Err(e),
         }
-        let doc = self.get_json(url, None).await?;
-        let keys: JwkSet = serde_json::from_value(doc).map_err(http_error)?;
-        self.keys
-            .lock()
-            .expect("lock")
-            .insert(p.name.clone(), keys.clone());
-        Ok(keys)
     }
 
-    /// Verifies an OpenID Connect id_token: signature by one of the provider's keys (fetched
-    /// again once when the key id is new: rotation), issuer, audience and expiry. Returns its
-    /// claims.
+    /// Verifies an OpenID Connect id_token (docs/decisions.md D13): signature by one of the
+    /// provider's keys (asymmetric algorithms only), `iss`, `aud`, `exp` and `sub` all present
+    /// and right, `azp` a client of this app when present and required with several audiences,
+    /// and not an access token (`typ: at+jwt`). Returns its claims.
     pub async fn verify_id_token(
         &self,
         p: &ProviderConfig,
@@ -307,16 +464,11 @@ impl OAuthClient {
             .ok_or_else(|| ProviderError::Config(format!("{}: no jwks endpoint", p.name)))?;
         let header = jsonwebtoken::decode_header(id_token)
             .map_err(|e| ProviderError::Rejected(e.to_string()))?;
-        let kid = header.kid.clone().unwrap_or_default();
-        let mut keys = self.key_set(p, jwks_url, false).await?;
-        if keys.find(&kid).is_none() {
-            keys = self.key_set(p, jwks_url, true).await?;
+        if is_access_token_type(header.typ.as_deref()) {
+            return Err(ProviderError::Rejected(
+                "an access token (typ at+jwt), not an id_token".into(),
+            ));
         }
-        let jwk = keys
-            .find(&kid)
-            .or_else(|| (kid.is_empty() && keys.keys.len() == 1).then(|| &keys.keys[0]))
-            .ok_or_else(|| ProviderError::Rejected("unknown signing key".into()))?;
-        let key = DecodingKey::from_jwk(jwk).map_err(|e| ProviderError::Rejected(e.to_string()))?;
         if !matches!(
             header.alg,
             Algorithm::RS256
@@ -331,15 +483,149 @@ impl OAuthClient {
                 header.alg
             )));
         }
+        let keys = self.key_set(p, jwks_url, header.kid.as_deref()).await?;
+        let jwk = find_key(&keys, header.kid.as_deref())
+            .ok_or_else(|| ProviderError::Rejected("unknown signing key".into()))?;
+        let key = DecodingKey::from_jwk(jwk).map_err(|e| ProviderError::Rejected(e.to_string()))?;
         let mut validation = Validation::new(header.alg);
+        // jsonwebtoken checks a claim it is given only when the token carries it: make the
+        // token carry them.
+        validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
+        validation.validate_nbf = true;
         validation.set_audience(&p.audiences);
-        match &e.issuer {
-            Some(issuer) => validation.set_issuer(&[issuer]),
-            None => return Err(ProviderError::Config(format!("{}: no issuer", p.name))),
-        }
+        let Some(issuer) = &e.issuer else {
+            return Err(ProviderError::Config(format!("{}: no issuer", p.name)));
+        };
+        validation.set_issuer(&issuer_spellings(issuer));
         validation.leeway = 30;
         let data = jsonwebtoken::decode::<Value>(id_token, &key, &validation)
             .map_err(|e| ProviderError::Rejected(e.to_string()))?;
-        Ok(data.claims)
+        let claims = data.claims;
+        // A single issuer, and a subject that is a non-empty string.
+        if !claims["iss"].is_string() || claims["sub"].as_str().is_none_or(str::is_empty) {
+            return Err(ProviderError::Rejected("iss or sub malformed".into()));
+        }
+        check_authorized_party(p, &claims)?;
+        Ok(claims)
+    }
+
+    /// Asks the provider who `access_token` was issued to (docs/decisions.md D13) and judges
+    /// the answer: the token's owner when it is one of this app's live tokens.
+    pub async fn check_access_token(
+        &self,
+        p: &ProviderConfig,
+        e: &Endpoints,
+        access_token: &str,
+    ) -> Result<Owner, ProviderError> {
+        let Some(url) = e.introspection.as_deref() else {
+            return Err(ProviderError::Rejected(format!(
+                "{}: no introspection_url, so access tokens cannot be checked",
+                p.name
+            )));
+        };
+        let secret = p.client_secret.expose();
+        let request = match p.token_check() {
+            TokenCheck::GithubCheckToken => self
+                .http
+                .post(url)
+                .basic_auth(&p.client_id, Some(secret))
+                .json(&serde_json::json!({ "access_token": access_token })),
+            TokenCheck::GoogleTokeninfo => {
+                self.http.get(url).query(&[("access_token", access_token)])
+            }
+            TokenCheck::FacebookDebugToken => self.http.get(url).query(&[
+                ("input_token", access_token),
+                ("access_token", &format!("{}|{secret}", p.client_id)),
+            ]),
+            TokenCheck::Introspection => self
+                .http
+                .post(url)
+                .basic_auth(form_encoded(&p.client_id), Some(form_encoded(secret)))
+                .form(&[("token", access_token), ("token_type_hint", "access_token")]),
+        };
+        let (answer, _) = self.send_json(request, url).await?;
+        let now = chrono::Utc::now().timestamp();
+        let judged = match p.token_check() {
+            TokenCheck::GithubCheckToken => token_check::github(p, &answer, now),
+            TokenCheck::GoogleTokeninfo => token_check::google(p, &answer, now),
+            TokenCheck::FacebookDebugToken => token_check::facebook(p, &answer, now),
+            TokenCheck::Introspection => token_check::introspection(p, &answer, now),
+        };
+        judged.map_err(ProviderError::Rejected)
+    }
+}
+
+/// RFC 6749 §2.3.1: client credentials in HTTP Basic are form-encoded first.
+fn form_encoded(s: &str) -> String {
+    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
+
+/// The issuers an id_token may name: the configured or discovered one, and for Google also the
+/// scheme-less `accounts.google.com` its tokens sometimes carry.
+fn issuer_spellings(issuer: &str) -> Vec<String> {
+    let mut issuers = vec![issuer.to_string()];
+    if issuer == "https://accounts.google.com" {
+        issuers.push("accounts.google.com".into());
+    }
+    issuers
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn key_sets_live_as_long_as_cache_control_says_within_bounds() {
+        assert_eq!(cache_lifetime(None), DEFAULT_KEYS_LIFETIME);
+        assert_eq!(
+            cache_lifetime(Some("public, max-age=19800, must-revalidate")),
+            Duration::from_secs(19800)
+        );
+        assert_eq!(cache_lifetime(Some("no-store")), Duration::ZERO);
+        assert_eq!(cache_lifetime(Some("max-age=nonsense")), Duration::ZERO);
+        assert_eq!(cache_lifetime(Some("max-age=99999999")), MAX_KEYS_LIFETIME);
+        assert_eq!(cache_lifetime(Some("public")), DEFAULT_KEYS_LIFETIME);
+    }
+
+    #[test]
+    fn messages_never_show_a_query() {
+        assert_eq!(
+            shown("https://graph.facebook.com/debug_token?input_token=t&access_token=id|secret"),
+            "https://graph.facebook.com/debug_token"
+        );
+    }
+
+    #[test]
+    fn access_tokens_in_jwt_form_are_recognised() {
+        assert!(is_access_token_type(Some("at+jwt")));
+        assert!(is_access_token_type(Some("application/AT+JWT")));
+        assert!(!is_access_token_type(Some("JWT")));
+        assert!(!is_access_token_type(None));
+    }
+
+    #[test]
+    fn azp_is_required_with_several_audiences_and_checked_when_present() {
+        let p = crate::oauth::providers::resolve(
+            "corp",
+            &crate::config::OAuthProviderSettings {
+                client_id: "ours".into(),
+                audiences: vec!["ios".into()],
+                issuer: Some("https://idp.example.com".into()),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        let ok = |claims: Value| check_authorized_party(&p, &claims).is_ok();
+        assert!(ok(serde_json::json!({"aud": "ours"})));
+        assert!(ok(serde_json::json!({"aud": ["ours"]})));
+        assert!(!ok(serde_json::json!({"aud": ["ours", "theirs"]})));
+        assert!(ok(
+            serde_json::json!({"aud": ["ours", "theirs"], "azp": "ios"})
+        ));
+        assert!(!ok(
+            serde_json::json!({"aud": ["ours", "theirs"], "azp": "theirs"})
+        ));
+        assert!(!ok(serde_json::json!({"aud": "ours", "azp": "theirs"})));
+        assert!(!ok(serde_json::json!({"aud": "ours", "azp": 7})));
     }
 }

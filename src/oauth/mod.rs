@@ -1,20 +1,28 @@
 //! OAuth2 / OpenID Connect sign-in (docs/contract.md §4, docs/decisions.md D6): providers from settings,
-//! the request phase (a signed `state` and a PKCE challenge), the callback (state checked and
-//! spent once, code exchanged, profile read), and the native exchange of a provider token a
-//! mobile app already holds.
+//! the request phase (a signed `state`, a PKCE challenge and the cookie binding the sign-in to
+//! the browser), the callback (state and cookie checked, state spent once, code exchanged,
+//! profile read), and the native exchange of a provider token a mobile app already holds
+//! (docs/decisions.md D13).
 
+pub mod binding;
 pub mod client;
 pub mod page;
 pub mod profile;
 pub mod providers;
 pub mod state;
+pub mod token_check;
 
 use std::{collections::BTreeMap, time::Duration};
 
 use chrono::Utc;
 use serde_json::{Map, Value};
 
-use crate::{config::Settings, store::Store, tokens};
+use crate::{
+    config::{Settings, oauth::ResponseMode},
+    store::Store,
+    tokens,
+};
+use binding::BrowserCookie;
 use client::{OAuthClient, ProviderError};
 use profile::Profile;
 use providers::ProviderConfig;
@@ -44,6 +52,14 @@ pub enum CallbackError {
     Store(#[from] crate::store::StoreError),
 }
 
+/// Where the request phase sends the browser, and the cookie it sets on the way.
+#[derive(Debug, Clone)]
+pub struct Authorization {
+    pub url: String,
+    /// `Set-Cookie` binding the sign-in to this browser.
+    pub set_cookie: String,
+}
+
 /// The configured providers and everything needed to talk to them.
 #[derive(Debug)]
 pub struct OAuth {
@@ -52,6 +68,8 @@ pub struct OAuth {
     signer: StateSigner,
     state_lifetime: i64,
     callback_base: String,
+    /// Served over HTTPS (`public_url`): the binding cookie is `__Host-` and `Secure`.
+    secure_cookies: bool,
 }
 
 impl OAuth {
@@ -86,6 +104,7 @@ impl OAuth {
             signer: StateSigner::new(&key),
             state_lifetime: s.oauth_state_lifetime as i64,
             callback_base: format!("{}{}", s.public_url(), s.omniauth_prefix),
+            secure_cookies: s.public_url().starts_with("https://"),
         })
     }
 
@@ -102,12 +121,13 @@ impl OAuth {
         format!("{}/{name}/callback", self.callback_base)
     }
 
-    /// The request phase: the provider URL to send the browser to.
+    /// The request phase: the provider URL to send the browser to, and the cookie binding
+    /// the sign-in to that browser.
     pub async fn authorize_url(
         &self,
         provider: &ProviderConfig,
         request: SignInRequest,
-    ) -> Result<String, ProviderError> {
+    ) -> Result<Authorization, ProviderError> {
         let endpoints = self.client.endpoints(provider).await?;
         let payload = StatePayload {
             provider: provider.name.clone(),
@@ -119,13 +139,39 @@ impl OAuth {
             expires: Utc::now().timestamp() + self.state_lifetime,
         };
         let verifier = self.signer.pkce_verifier(&payload.nonce);
-        self.client.authorize_url(
+        let url = self.client.authorize_url(
             provider,
             &endpoints,
             &self.redirect_uri(&provider.name),
             self.signer.sign(&payload),
             &verifier,
-        )
+        )?;
+        let cross_site_post = provider.response_mode == ResponseMode::FormPost;
+        Ok(Authorization {
+            url,
+            set_cookie: self
+                .browser_cookie(&payload)
+                .set(self.state_lifetime as u64, cross_site_post),
+        })
+    }
+
+    fn browser_cookie(&self, payload: &StatePayload) -> BrowserCookie {
+        BrowserCookie::for_nonce(&payload.nonce, self.secure_cookies)
+    }
+
+    /// Whether the browser sending these `Cookie` headers is the one that started the sign-in
+    /// of `payload` (docs/decisions.md D6).
+    pub fn started_here<'a>(
+        &self,
+        payload: &StatePayload,
+        cookie_headers: impl IntoIterator<Item = &'a str>,
+    ) -> bool {
+        self.browser_cookie(payload).is_in(cookie_headers)
+    }
+
+    /// `Set-Cookie` removing the sign-in's cookie once its callback came.
+    pub fn clear_cookie(&self, payload: &StatePayload) -> String {
+        self.browser_cookie(payload).clear()
     }
 
     /// The state of a callback, checked: signature, expiry, provider. Not yet spent.
@@ -174,12 +220,12 @@ impl OAuth {
             .profile(provider, &endpoints, &tokens.access_token)
             .await
             .map_err(CallbackError::Credentials)?;
-        profile::map(&raw, &provider.fields).ok_or(CallbackError::NoUid)
+        map_profile(provider, &raw)
     }
 
-    /// The native exchange: a provider access token is checked by calling the user-info
-    /// endpoint with it; an OpenID Connect id_token by its signature, issuer, audience and
-    /// expiry.
+    /// The native exchange (docs/decisions.md D13): an access token counts only when the
+    /// provider says it was issued to this app, and the profile read with it must be its
+    /// owner's; an OpenID Connect id_token is checked by its signature and claims.
     pub async fn profile_from_token(
         &self,
         provider: &ProviderConfig,
@@ -197,13 +243,37 @@ impl OAuth {
                 .verify_id_token(provider, &endpoints, id_token)
                 .await
                 .map_err(CallbackError::Credentials)?,
-            (None, Some(token)) => self
-                .client
-                .profile(provider, &endpoints, token)
-                .await
-                .map_err(CallbackError::Credentials)?,
+            (None, Some(token)) => {
+                let owner = self
+                    .client
+                    .check_access_token(provider, &endpoints, token)
+                    .await
+                    .map_err(CallbackError::Credentials)?;
+                let raw = self
+                    .client
+                    .profile(provider, &endpoints, token)
+                    .await
+                    .map_err(CallbackError::Credentials)?;
+                if !token_check::owns(&owner, &raw) {
+                    return Err(CallbackError::Credentials(ProviderError::Rejected(
+                        format!(
+                            "the profile is not that of the token's owner ({} {})",
+                            owner.field, owner.id
+                        ),
+                    )));
+                }
+                raw
+            }
             (None, None) => return Err(CallbackError::NoUid),
         };
-        profile::map(&raw, &provider.fields).ok_or(CallbackError::NoUid)
+        map_profile(provider, &raw)
     }
+}
+
+/// The profile's attributes; every e-mail counts as verified for providers that hand out
+/// verified addresses only.
+fn map_profile(provider: &ProviderConfig, raw: &Value) -> Result<Profile, CallbackError> {
+    let mut profile = profile::map(raw, &provider.fields).ok_or(CallbackError::NoUid)?;
+    profile.email_verified |= provider.emails_verified;
+    Ok(profile)
 }

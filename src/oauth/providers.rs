@@ -3,7 +3,7 @@
 //! `[oauth.<name>]` settings. Every preset URL can be overridden.
 
 use crate::config::{
-    oauth::{OAuthProviderSettings, ProviderKind},
+    oauth::{OAuthProviderSettings, ProviderKind, ResponseMode},
     secret::Secret,
 };
 
@@ -34,8 +34,43 @@ pub struct ProviderConfig {
     pub scopes: Vec<String>,
     pub fields: Fields,
     pub pkce: bool,
-    /// Client ids whose id_tokens the native exchange accepts.
+    /// Client ids whose tokens the native exchange accepts: `client_id`, then `audiences`.
     pub audiences: Vec<String>,
+    /// Where the native exchange asks who an access token was issued to (docs/decisions.md
+    /// D13); for `oidc` providers discovery may supply it.
+    pub introspection_url: Option<String>,
+    pub response_mode: ResponseMode,
+    /// Every e-mail the provider gives is verified (docs/decisions.md D13, README).
+    pub emails_verified: bool,
+}
+
+/// How a provider says which app an access token was issued to (docs/decisions.md D13).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenCheck {
+    /// `POST /applications/{client_id}/token`, HTTP Basic with the app's credentials.
+    GithubCheckToken,
+    /// `GET tokeninfo?access_token=…`.
+    GoogleTokeninfo,
+    /// `GET debug_token?input_token=…&access_token=<app_id>|<app_secret>`.
+    FacebookDebugToken,
+    /// RFC 7662: `POST token=…` with the client's credentials.
+    Introspection,
+}
+
+impl ProviderConfig {
+    pub fn token_check(&self) -> TokenCheck {
+        match self.kind {
+            ProviderKind::Github => TokenCheck::GithubCheckToken,
+            ProviderKind::GoogleOauth2 => TokenCheck::GoogleTokeninfo,
+            ProviderKind::Facebook => TokenCheck::FacebookDebugToken,
+            ProviderKind::Oidc | ProviderKind::Oauth2 => TokenCheck::Introspection,
+        }
+    }
+
+    /// Whether `client_id` is this app's (or one of `audiences`).
+    pub fn accepts_client(&self, client_id: &str) -> bool {
+        self.audiences.iter().any(|a| a == client_id)
+    }
 }
 
 /// Path segments the provider route `/auth/:provider` must not shadow.
@@ -59,8 +94,10 @@ struct Preset {
     token_url: Option<&'static str>,
     userinfo_url: Option<&'static str>,
     emails_url: Option<&'static str>,
+    introspection_url: Option<&'static str>,
     scopes: &'static [&'static str],
     fields: PresetFields,
+    emails_verified: bool,
 }
 
 /// `Fields` with static names, so presets can be constants.
@@ -90,8 +127,10 @@ impl Preset {
         token_url: None,
         userinfo_url: None,
         emails_url: None,
+        introspection_url: None,
         scopes: &[],
         fields: OIDC_FIELDS,
+        emails_verified: false,
     };
 
     fn of(kind: ProviderKind) -> Preset {
@@ -101,11 +140,13 @@ impl Preset {
                 token_url: Some("https://github.com/login/oauth/access_token"),
                 userinfo_url: Some("https://api.github.com/user"),
                 emails_url: Some("https://api.github.com/user/emails"),
+                introspection_url: Some("https://api.github.com/applications/{client_id}/token"),
                 scopes: &["user:email"],
                 fields: PresetFields {
                     uid: "id",
                     email: "email",
-                    email_verified: None,
+                    // Written from the e-mail list (`profile::apply_email_list`).
+                    email_verified: Some("email_verified"),
                     name: "name",
                     nickname: Some("login"),
                     image: Some("avatar_url"),
@@ -114,6 +155,7 @@ impl Preset {
             },
             ProviderKind::GoogleOauth2 => Preset {
                 issuer: Some("https://accounts.google.com"),
+                introspection_url: Some("https://oauth2.googleapis.com/tokeninfo"),
                 scopes: &["openid", "email", "profile"],
                 fields: PresetFields {
                     uid: "sub",
@@ -129,6 +171,7 @@ impl Preset {
                 authorize_url: Some("https://www.facebook.com/v19.0/dialog/oauth"),
                 token_url: Some("https://graph.facebook.com/v19.0/oauth/access_token"),
                 userinfo_url: Some("https://graph.facebook.com/me?fields=id,name,email,picture"),
+                introspection_url: Some("https://graph.facebook.com/debug_token"),
                 scopes: &["email", "public_profile"],
                 fields: PresetFields {
                     uid: "id",
@@ -138,6 +181,9 @@ impl Preset {
                     nickname: None,
                     image: Some("picture.data.url"),
                 },
+                // Facebook leaves `email` out until its owner has confirmed the address, and
+                // has no flag saying so.
+                emails_verified: true,
                 ..Preset::NONE
             },
             ProviderKind::Oidc => Preset {
@@ -214,6 +260,14 @@ pub fn resolve(name: &str, s: &OAuthProviderSettings) -> Result<ProviderConfig, 
         audiences: std::iter::once(s.client_id.clone())
             .chain(s.audiences.iter().cloned())
             .collect(),
+        introspection_url: pick(&s.introspection_url, preset.introspection_url).map(|url| {
+            let id = url::form_urlencoded::byte_serialize(s.client_id.as_bytes())
+                .collect::<String>()
+                .replace('+', "%20");
+            url.replace("{client_id}", &id)
+        }),
+        response_mode: s.response_mode.unwrap_or_default(),
+        emails_verified: s.emails_verified.unwrap_or(preset.emails_verified),
     };
     let discovered = config.issuer.is_some();
     for (setting, url) in [
@@ -223,6 +277,7 @@ pub fn resolve(name: &str, s: &OAuthProviderSettings) -> Result<ProviderConfig, 
         ("userinfo_url", &config.userinfo_url),
         ("jwks_url", &config.jwks_url),
         ("emails_url", &config.emails_url),
+        ("introspection_url", &config.introspection_url),
     ] {
         if let Some(url) = url
             && !crate::redirect::is_absolute_http_url(url)
@@ -276,6 +331,59 @@ mod tests {
         );
         let facebook = resolve("facebook", &settings("abc")).unwrap();
         assert_eq!(facebook.fields.image.as_deref(), Some("picture.data.url"));
+    }
+
+    #[test]
+    fn introspection_urls_come_from_presets_name_the_client_and_must_be_http() {
+        let github = resolve("github", &settings("Iv1.ab/c?d e")).unwrap();
+        assert_eq!(
+            github.introspection_url.as_deref(),
+            Some("https://api.github.com/applications/Iv1.ab%2Fc%3Fd%20e/token")
+        );
+        let mut s = settings("abc");
+        s.introspection_url = Some("http://127.0.0.1:9/apps/{client_id}/token".into());
+        assert_eq!(
+            resolve("github", &s).unwrap().introspection_url.as_deref(),
+            Some("http://127.0.0.1:9/apps/abc/token")
+        );
+        for hostile in ["javascript:alert(1)", "file:///etc/passwd", "/relative", ""] {
+            s.introspection_url = Some(hostile.into());
+            let err = resolve("github", &s).unwrap_err();
+            assert!(err.contains("introspection_url"), "{hostile}: {err}");
+        }
+        assert_eq!(
+            resolve(
+                "forge",
+                &OAuthProviderSettings {
+                    authorize_url: Some("https://f.example/a".into()),
+                    token_url: Some("https://f.example/t".into()),
+                    userinfo_url: Some("https://f.example/u".into()),
+                    ..settings("abc")
+                }
+            )
+            .unwrap()
+            .introspection_url,
+            None
+        );
+        assert_eq!(
+            resolve("google_oauth2", &settings("abc"))
+                .unwrap()
+                .token_check(),
+            TokenCheck::GoogleTokeninfo
+        );
+    }
+
+    #[test]
+    fn only_facebook_vouches_for_every_address_unless_told_otherwise() {
+        assert!(
+            resolve("facebook", &settings("abc"))
+                .unwrap()
+                .emails_verified
+        );
+        assert!(!resolve("github", &settings("abc")).unwrap().emails_verified);
+        let mut s = settings("abc");
+        s.emails_verified = Some(false);
+        assert!(!resolve("facebook", &s).unwrap().emails_verified);
     }
 
     #[test]

@@ -190,6 +190,62 @@ impl OAuthProvider {
             .await;
         body["id_token"].as_str().expect("id_token").to_owned()
     }
+
+    /// An id_token for `client_id` with `claims` changed (`null` leaves a claim out) and JWT
+    /// `header` fields overridden, signed with the provider's key.
+    pub async fn id_token_with(&self, client_id: &str, claims: Value, header: Value) -> String {
+        let body = self
+            .control(
+                "/__id_token",
+                json!({ "client_id": client_id, "claims": claims, "header": header }),
+            )
+            .await;
+        body["id_token"].as_str().expect("id_token").to_owned()
+    }
+
+    /// An access token issued to `client_id` for the current profile, live for `expires_in`
+    /// seconds (0 or less: already expired).
+    pub async fn access_token(&self, client_id: &str, expires_in: i64) -> String {
+        let body = self
+            .control(
+                "/__access_token",
+                json!({ "client_id": client_id, "expires_in": expires_in }),
+            )
+            .await;
+        body["access_token"]
+            .as_str()
+            .expect("access_token")
+            .to_owned()
+    }
+
+    /// Makes the token checks name `subject` as the token's owner (`None`: the real one).
+    pub async fn misreport_owner(&self, subject: Option<&str>) {
+        self.control("/__check_subject", json!({ "subject": subject }))
+            .await;
+    }
+
+    /// A new signing key for the id_tokens from now on (key rotation).
+    pub async fn rotate_key(&self) -> String {
+        let body = self.control("/__rotate_key", json!({})).await;
+        body["kid"].as_str().expect("kid").to_owned()
+    }
+
+    /// The `Cache-Control` header `/jwks` answers with.
+    pub async fn set_jwks_cache_control(&self, value: &str) {
+        self.control("/__jwks", json!({ "cache_control": value }))
+            .await;
+    }
+
+    /// How many times `/jwks` was fetched.
+    pub async fn jwks_requests(&self) -> u64 {
+        let stats: Value = reqwest::get(format!("{}/__stats", self.url))
+            .await
+            .expect("GET /__stats")
+            .json()
+            .await
+            .expect("JSON");
+        stats["jwks"].as_u64().expect("a count")
+    }
 }
 
 impl Drop for OAuthProvider {
@@ -512,6 +568,155 @@ async fn provider_profile_is_taken_at_login() {
     assert_eq!(
         get_json(&provider, "/userinfo", token).await,
         (200, alice())
+    );
+}
+
+/// Asks the provider's four "who was this token issued to?" endpoints about `token`, as client
+/// `client`: the status and JSON body of GitHub's, Google's, Facebook's and RFC 7662's answer.
+async fn token_checks(provider: &OAuthProvider, client: &str, token: &str) -> [(u16, Value); 4] {
+    let http = reqwest::Client::new();
+    let url = &provider.url;
+    let requests = [
+        http.post(format!("{url}/applications/{client}/token"))
+            .basic_auth(client, Some("secret"))
+            .json(&json!({ "access_token": token })),
+        http.get(format!("{url}/tokeninfo"))
+            .query(&[("access_token", token)]),
+        http.get(format!("{url}/debug_token")).query(&[
+            ("input_token", token),
+            ("access_token", &format!("{client}|secret")),
+        ]),
+        http.post(format!("{url}/introspect"))
+            .basic_auth(client, Some("secret"))
+            .form(&[("token", token)]),
+    ];
+    let mut answers = Vec::new();
+    for request in requests {
+        let response = request.send().await.expect("a token check");
+        let status = response.status().as_u16();
+        answers.push((status, response.json().await.unwrap_or(Value::Null)));
+    }
+    answers.try_into().expect("four answers")
+}
+
+#[tokio::test]
+async fn provider_says_which_client_an_access_token_was_issued_to() {
+    let provider = OAuthProvider::start();
+    provider.set_profile(alice()).await;
+    let token = provider.access_token("c", 3600).await;
+
+    let [github, google, facebook, introspection] = token_checks(&provider, "c", &token).await;
+    assert_eq!(github.0, 200, "{}", github.1);
+    assert_eq!(github.1["app"]["client_id"], "c");
+    assert_eq!(github.1["user"]["id"], 12345);
+    assert_eq!(google.0, 200);
+    assert_eq!(
+        (&google.1["aud"], &google.1["azp"]),
+        (&json!("c"), &json!("c"))
+    );
+    assert_eq!(google.1["sub"], "alice-sub-1");
+    assert!(
+        google.1["expires_in"]
+            .as_str()
+            .unwrap()
+            .parse::<i64>()
+            .unwrap()
+            > 3000
+    );
+    assert_eq!(facebook.0, 200);
+    assert_eq!(facebook.1["data"]["app_id"], "c");
+    assert_eq!(facebook.1["data"]["is_valid"], true);
+    assert_eq!(facebook.1["data"]["user_id"], "12345");
+    assert_eq!(introspection.1["active"], true);
+    assert_eq!(introspection.1["client_id"], "c");
+    assert_eq!(introspection.1["sub"], "alice-sub-1");
+
+    // Asked by another client: GitHub and Facebook refuse, the others name the real client.
+    let [github, google, facebook, introspection] = token_checks(&provider, "d", &token).await;
+    assert_eq!(github.0, 404);
+    assert_eq!(google.1["aud"], "c");
+    assert_eq!(facebook.0, 400);
+    assert_eq!(introspection.1["client_id"], "c");
+
+    // Unknown and expired tokens.
+    let expired = provider.access_token("c", -10).await;
+    for bad in ["forged", expired.as_str()] {
+        let [github, google, facebook, introspection] = token_checks(&provider, "c", bad).await;
+        assert_eq!(github.0, 404, "{bad}");
+        assert_eq!(google.0, 400, "{bad}");
+        assert_eq!(facebook.1["data"]["is_valid"], false, "{bad}");
+        assert_eq!(introspection.1, json!({"active": false}), "{bad}");
+    }
+    // Introspection wants client authentication.
+    let anonymous = reqwest::Client::new()
+        .post(format!("{}/introspect", provider.url))
+        .form(&[("token", token.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(anonymous.status(), 401);
+}
+
+#[tokio::test]
+async fn provider_rotates_keys_and_counts_key_set_fetches() {
+    let provider = OAuthProvider::start();
+    let before = claims_header(&provider.id_token("c").await);
+    provider.set_jwks_cache_control("max-age=7").await;
+    let response = reqwest::get(format!("{}/jwks", provider.url))
+        .await
+        .unwrap();
+    assert_eq!(response.headers()["cache-control"], "max-age=7");
+    let kid = provider.rotate_key().await;
+    let after = claims_header(&provider.id_token("c").await);
+    assert_ne!(before["kid"], after["kid"]);
+    assert_eq!(after["kid"], kid);
+    let jwks: Value = reqwest::get(format!("{}/jwks", provider.url))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(jwks["keys"].as_array().unwrap().len(), 2);
+    assert_eq!(provider.jwks_requests().await, 2);
+    let custom = claims_header(
+        &provider
+            .id_token_with("c", json!({"iss": null}), json!({"typ": "at+jwt"}))
+            .await,
+    );
+    assert_eq!(custom["typ"], "at+jwt");
+}
+
+fn claims_header(jwt: &str) -> Value {
+    let header = jwt.split('.').next().expect("a JWT has a header");
+    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(header).expect("base64url header"))
+        .expect("JSON header")
+}
+
+#[tokio::test]
+async fn provider_answers_form_post_authorizations_with_a_posting_page() {
+    let provider = OAuthProvider::start();
+    let response = no_redirects()
+        .get(format!("{}/authorize", provider.url))
+        .query(&[
+            ("response_type", "code"),
+            ("client_id", "c"),
+            ("redirect_uri", REDIRECT),
+            ("state", "s\"<"),
+            ("response_mode", "form_post"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let html = response.text().await.unwrap();
+    assert!(
+        html.contains(&format!("<form method=\"post\" action=\"{REDIRECT}\">")),
+        "{html}"
+    );
+    assert!(html.contains("name=\"code\" value=\""), "{html}");
+    assert!(
+        html.contains("name=\"state\" value=\"s&#34;&#60;\""),
+        "{html}"
     );
 }
 

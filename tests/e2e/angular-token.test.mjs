@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { describe } from 'node:test';
 import {
-  apiCalls, apiGet, firstLink, navigationsSince, openPage, openedPopup, sleep, suite, waitFor, waitForReady, burstInsideWindow } from './harness.mjs';
+  apiCalls, apiGet, assertCallbackBoundToBrowser, assertFormPostSignIn, firstLink, posterProfile, navigationsSince, openPage, openedPopup, sleep, suite, waitFor, waitForReady, burstInsideWindow } from './harness.mjs';
 
 const WINDOW_S = 2; // batch_request_buffer_throttle for this run
 const AFTER_WINDOW_MS = WINDOW_S * 1000 + 300;
@@ -302,6 +302,33 @@ describe('angular-token, batch_response = "omit" (toker default)', () => {
     const server = await apiGet(e, '/auth/validate_token', authHeaders(stored));
     assert.equal(server.status, 200);
     assert.equal(server.body.data.uid, String(OCTOCAT.id));
+  });
+
+  s.step('OAuth form_post provider: the provider\'s page posts code and state to the callback, the request phase\'s cookie rides along, the popup delivers the token', async (e) => {
+    const poster = posterProfile('at');
+    await e.oauth.setProfile(poster);
+    await assertFormPostSignIn(e, () => e.page.evaluate(() => window.startOAuth('formpost')));
+    const { messages: [m], errors } = await at.oauth(e);
+    assert.deepEqual(errors, []);
+    assert.equal(m.message, 'deliverCredentials');
+    assert.equal(m.uid, poster.sub);
+    assert.equal(m.provider, 'formpost');
+    const stored = await at.stored(e);
+    assertFive(stored, poster.sub);
+    assert.equal(stored.accessToken, m.auth_token);
+    const server = await apiGet(e, '/auth/validate_token', authHeaders(stored));
+    assert.equal(server.status, 200);
+    assert.equal(server.body.data.email, poster.email);
+  });
+
+  s.step('OAuth login CSRF: a callback link opened in another browser shows the authFailure page; in the browser that started the sign-in it signs in', async (e) => {
+    await e.oauth.setProfile(OCTOCAT);
+    await assertCallbackBoundToBrowser(e, () => e.page.evaluate(() => window.startOAuth()));
+    await waitFor('the credentials message', async () => (await at.oauth(e)).messages.length > 0);
+    const { messages: [m] } = await at.oauth(e);
+    assert.equal(m.message, 'deliverCredentials');
+    assert.equal(m.uid, String(OCTOCAT.id));
+    assertFive(await at.stored(e), String(OCTOCAT.id));
   });
 
   s.step('OAuth popup, the user denies at the provider: signInOAuth emits the authFailure message, nothing stored', async (e) => {

@@ -263,7 +263,14 @@ export const OAUTH_CLIENT_ID = 'toker-e2e';
  * sets `answer`: `approve` sends the browser on to the mock's /authorize (which issues the code),
  * `deny` is the user refusing (RFC 6749 §4.1.2.1: back to redirect_uri with error=access_denied
  * and the state), `hold` is the login page the user never answers (so a test can close the popup
- * early). (A Playwright route cannot do this: routes do not see requests reached by a redirect.)
+ * early), and `leak` approves behind the browser's back: the consent server takes the callback
+ * link the provider would send the browser to (`leaked`) and shows the login page instead, so a
+ * test can open that link elsewhere (login CSRF). (A Playwright route cannot do this: routes do
+ * not see requests reached by a redirect.)
+ *
+ * toker also knows the provider as `formpost`, an OpenID Connect provider with
+ * response_mode=form_post: the provider answers its authorization with a page that posts code
+ * and state to toker's callback (Apple's way).
  */
 class OAuthProvider {
   constructor(child) {
@@ -271,6 +278,7 @@ class OAuthProvider {
     this.url = null;
     this.log = '';
     this.answer = 'approve';
+    this.leaked = null;
   }
 
   static async start() {
@@ -302,7 +310,7 @@ class OAuthProvider {
   }
 
   startConsent() {
-    const server = http.createServer((req, res) => {
+    const server = http.createServer(async (req, res) => {
       const url = new URL(req.url, 'http://x');
       if (url.pathname === '/favicon.ico') {
         res.writeHead(204);
@@ -318,6 +326,11 @@ class OAuthProvider {
       if (this.answer === 'approve') {
         res.writeHead(302, { location: `${this.url}/authorize${url.search}` });
         res.end();
+      } else if (this.answer === 'leak') {
+        const approved = await fetch(`${this.url}/authorize${url.search}`, { redirect: 'manual' });
+        this.leaked = approved.headers.get('location');
+        res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
+        res.end('<!DOCTYPE html><title>Sign in to the provider</title><h1>Sign in to the provider</h1>');
       } else if (this.answer === 'deny') {
         const back = new URL(url.searchParams.get('redirect_uri'));
         back.searchParams.set('error', 'access_denied');
@@ -334,7 +347,7 @@ class OAuthProvider {
     return once(server, 'listening').then(() => server);
   }
 
-  /** toker's settings for a `github` provider here. */
+  /** toker's settings for the `github` and `formpost` providers here. */
   tokerEnv() {
     return {
       TOKER_SECRET_KEY: 'the e2e suite signs its OAuth states with this key',
@@ -344,6 +357,11 @@ class OAuthProvider {
       TOKER_OAUTH__GITHUB__TOKEN_URL: `${this.url}/token`,
       TOKER_OAUTH__GITHUB__USERINFO_URL: `${this.url}/user`,
       TOKER_OAUTH__GITHUB__EMAILS_URL: `${this.url}/user/emails`,
+      TOKER_OAUTH__FORMPOST__CLIENT_ID: OAUTH_CLIENT_ID,
+      TOKER_OAUTH__FORMPOST__CLIENT_SECRET: 'e2e-secret',
+      TOKER_OAUTH__FORMPOST__ISSUER: this.url,
+      TOKER_OAUTH__FORMPOST__AUTHORIZE_URL: `${this.consentUrl}/authorize`,
+      TOKER_OAUTH__FORMPOST__RESPONSE_MODE: 'form_post',
     };
   }
 
@@ -585,6 +603,80 @@ export async function navigationsSince(e, from, page) {
   // Each status arrives with its response; a request that never got one settles as null.
   await Promise.race([Promise.all(e.pendingNavigations), sleep(5000)]);
   return e.navigations.slice(from).filter((n) => !page || n.page === page);
+}
+
+// ---- OAuth steps the libraries share ---------------------------------------------------------
+
+/** The OpenID Connect profile the `formpost` provider hands out for `label` (toker's uid: sub). */
+export function posterProfile(label) {
+  return { sub: `${label}-poster`, email: `${label}-poster@example.com`, email_verified: true, name: 'Pat Poster' };
+}
+
+/** The cookies binding OAuth sign-ins to this browser (docs/decisions.md D6) it holds now. */
+export async function bindingCookies(e) {
+  return (await e.context.cookies(e.api)).filter((c) => /^(__Host-)?toker_oauth_/.test(c.name));
+}
+
+/**
+ * Runs `start`, a form_post sign-in in a popup, and checks its way through the popup: toker's
+ * request phase, the consent page, the provider's page, and that page's POST of code and state to
+ * toker's callback, which answered with the credentials page. The request phase's cookie rode
+ * along (no csrf_detected) and the callback removed it. Returns the popup.
+ */
+export async function assertFormPostSignIn(e, start) {
+  const nav0 = e.navigations.length;
+  const cookiesBefore = await bindingCookies(e);
+  const { popup } = await openedPopup(e, start);
+  await waitFor('the popup to close itself', () => popup.isClosed());
+  const hops = await navigationsSince(e, nav0, 'popup');
+  assert.deepEqual(hops.map((n) => [n.method, n.url.split('?')[0], n.status]), [
+    ['GET', `${e.api}/auth/formpost`, 302], ['GET', `${e.oauth.consentUrl}/authorize`, 302],
+    ['GET', `${e.oauth.url}/authorize`, 200], ['POST', `${e.api}/omniauth/formpost/callback`, 200],
+  ]);
+  assert.equal(new URL(hops[0].url).searchParams.get('omniauth_window_type'), 'newWindow');
+  assert.equal(new URL(hops[2].url).searchParams.get('response_mode'), 'form_post');
+  assert.deepEqual(await bindingCookies(e), cookiesBefore, 'the callback removed its cookie');
+  return popup;
+}
+
+/**
+ * Login CSRF (docs/decisions.md D6). With the provider answering `leak`, `start` begins a popup
+ * sign-in; its callback link is opened in a second browser (a context with its own cookies),
+ * which must get toker's authFailure page, and then in the popup, whose browser started the
+ * sign-in, which must sign in. Returns the popup.
+ */
+export async function assertCallbackBoundToBrowser(e, start) {
+  e.oauth.answer = 'leak';
+  e.oauth.leaked = null;
+  try {
+    const before = new Set((await bindingCookies(e)).map((c) => c.name));
+    const { popup } = await openedPopup(e, start);
+    const link = await waitFor('the callback link', () => e.oauth.leaked);
+    assert.ok(link.startsWith(`${e.api}/omniauth/github/callback?`), link);
+    const [cookie, ...more] = (await bindingCookies(e)).filter((c) => !before.has(c.name));
+    assert.deepEqual(more, [], 'one cookie for the one sign-in under way');
+    assert.equal(cookie.httpOnly, true);
+    assert.equal(cookie.sameSite, 'Lax');
+    assert.ok(cookie.expires > Date.now() / 1000 && cookie.expires < Date.now() / 1000 + 700, 'short-lived');
+    const other = await e.browser.newContext();
+    try {
+      const page = await other.newPage();
+      const res = await page.goto(link);
+      assert.equal(res.status(), 200);
+      assert.equal(await res.headerValue('location'), null);
+      assert.deepEqual(await page.evaluate(() => window.requestCredentials()),
+        { error: 'csrf_detected', message: 'authFailure' });
+      await page.waitForFunction(() => document.getElementById('text').textContent === 'csrf_detected');
+    } finally {
+      await other.close();
+    }
+    // The page of the right browser answers the opener's poll and closes itself.
+    await popup.goto(link).catch((err) => { if (!popup.isClosed()) throw err; });
+    await waitFor('the popup to close itself', () => popup.isClosed());
+    return popup;
+  } finally {
+    e.oauth.answer = 'approve';
+  }
 }
 
 /** A plain Node request to toker carrying the given auth headers (for server-side checks only). */

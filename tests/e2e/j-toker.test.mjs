@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { describe } from 'node:test';
 import {
-  OAUTH_CLIENT_ID, apiCalls, apiGet, firstLink, navigationsSince, openPage, openedPopup, sleep, suite, waitFor, waitForReady, burstInsideWindow } from './harness.mjs';
+  OAUTH_CLIENT_ID, apiCalls, assertCallbackBoundToBrowser, assertFormPostSignIn, posterProfile, apiGet, firstLink, navigationsSince, openPage, openedPopup, sleep, suite, waitFor, waitForReady, burstInsideWindow } from './harness.mjs';
 
 // Preflights: Chromium sends an OPTIONS before every j-toker request that carries credentials,
 // although toker answers preflights with `Access-Control-Max-Age: 7200`. Not toker's doing:
@@ -317,6 +317,31 @@ describe('j-toker, batch_response = "omit" (toker default)', () => {
     assert.deepEqual(r.value, { reason: 'OAuth window was closed bofore registration was completed.', data: {} });
     assert.deepEqual(await jt.stored(e), before);
     e.oauth.answer = 'approve';
+  });
+
+  s.step('OAuth form_post provider: the provider\'s page posts code and state to the callback, the request phase\'s cookie rides along, the popup delivers token and user', async (e) => {
+    const poster = posterProfile('jt');
+    await e.oauth.setProfile(poster);
+    let pending;
+    await assertFormPostSignIn(e, () => { pending = jt.call(e, 'oAuthSignIn', { provider: 'formpost' }); });
+    const r = await pending;
+    assert.equal(r.ok, true, JSON.stringify(r.value));
+    assert.equal(r.value.uid, poster.sub);
+    assert.equal(r.value.provider, 'formpost');
+    assert.equal(r.value.email, poster.email);
+    const server = await apiGet(e, '/auth/validate_token', authHeaders(await jt.stored(e)));
+    assert.equal(server.status, 200);
+    assert.equal(server.body.data.uid, poster.sub);
+  });
+
+  s.step('OAuth login CSRF: a callback link opened in another browser shows the authFailure page; in the browser that started the sign-in it signs in', async (e) => {
+    await e.oauth.setProfile(OCTOCAT);
+    let pending;
+    await assertCallbackBoundToBrowser(e, () => { pending = jt.call(e, 'oAuthSignIn', { provider: 'github' }); });
+    const r = await pending;
+    assert.equal(r.ok, true, JSON.stringify(r.value));
+    assert.equal(r.value.uid, String(OCTOCAT.id));
+    assertFiveHeaders(await jt.stored(e), String(OCTOCAT.id));
   });
 
   s.step('OAuth sameWindow: j-toker has none; forceHardRedirect still asks for newWindow, so the browser stays on toker\'s page', async (e) => {

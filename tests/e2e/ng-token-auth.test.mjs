@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { describe } from 'node:test';
 import {
-  apiCalls, apiGet, firstLink, navigationsSince, openPage, openedPopup, sleep, suite, waitFor, waitForReady, burstInsideWindow } from './harness.mjs';
+  apiCalls, apiGet, assertCallbackBoundToBrowser, assertFormPostSignIn, firstLink, posterProfile, navigationsSince, openPage, openedPopup, sleep, suite, waitFor, waitForReady, burstInsideWindow } from './harness.mjs';
 
 // Preflights: ng-token-auth adds `If-Modified-Since` to every $http request, so Chromium
 // preflights each one despite toker's Access-Control-Max-Age (see j-toker.test.mjs).
@@ -273,6 +273,31 @@ describe('ng-token-auth, batch_response = "omit" (toker default)', () => {
     const me = await ng.get(e, '/api/me');
     assert.equal(me.status, 200);
     assert.equal(me.body.data.email, OCTOCAT.email);
+  });
+
+  s.step('OAuth form_post provider: the provider\'s page posts code and state to the callback, the request phase\'s cookie rides along, the popup delivers token and user', async (e) => {
+    const poster = posterProfile('ng');
+    await e.oauth.setProfile(poster);
+    let pending;
+    await assertFormPostSignIn(e, () => { pending = ng.call(e, 'authenticate', 'formpost'); });
+    const r = await pending;
+    assert.equal(r.ok, true, JSON.stringify(r.value));
+    assert.equal(r.value.uid, poster.sub);
+    assert.equal(r.value.provider, 'formpost');
+    const stored = await ng.stored(e);
+    assertFiveHeaders(stored, poster.sub);
+    const server = await apiGet(e, '/auth/validate_token', authHeaders(stored));
+    assert.equal(server.status, 200);
+    assert.equal(server.body.data.email, poster.email);
+  });
+
+  s.step('OAuth login CSRF: a callback link opened in another browser shows the authFailure page; in the browser that started the sign-in it signs in', async (e) => {
+    await e.oauth.setProfile(OCTOCAT);
+    let pending;
+    await assertCallbackBoundToBrowser(e, () => { pending = ng.call(e, 'authenticate', 'github'); });
+    const r = await pending;
+    assert.equal(r.ok, true, JSON.stringify(r.value));
+    assertFiveHeaders(await ng.stored(e), String(OCTOCAT.id));
   });
 
   s.step('OAuth popup, the user denies at the provider: authenticate rejects with the error, auth:login-error; ng-token-auth drops its session', async (e) => {

@@ -34,6 +34,13 @@
 //   * /userinfo, GET /user and GET /user/emails accept only access tokens this process issued
 //     from /token (and not yet expired); anything else is 401.
 //   * The user is a settable profile, captured when /authorize issues a code (= "the login").
+//   * Every access token remembers the client it was issued to, and the provider answers "who was
+//     this token issued to?" the way the real ones do (below): GitHub's check-token, Google's
+//     tokeninfo, Facebook's debug_token, and a real RFC 7662 /introspect (the mock's own answers
+//     {"active": true} to anything).
+//   * /authorize honours response_mode=form_post: instead of redirecting it answers a page that
+//     posts code and state (or error) to redirect_uri, as Apple does.
+//   * /jwks counts its requests and sends a settable Cache-Control; keys can be rotated.
 //
 // HTTP interface (besides /.well-known/openid-configuration, /authorize, /token, /userinfo,
 // /jwks, /revoke, /introspect, /endsession of oauth2-mock-server):
@@ -42,6 +49,31 @@
 //   POST /__id_token          {"client_id": "...", "nonce"?: "...", "claims"?: {...}} ->
 //                             {"id_token": "<valid RS256 JWT for that audience>"}
 //   POST /__expired_id_token  same body -> {"id_token": "<same, but exp one hour in the past>"}
+//                             Both take "header": {...} to override JWT header fields (kid, typ);
+//                             a claim set to null in "claims" is left out of the token.
+//   POST /__access_token      {"client_id": "...", "expires_in"?: seconds (<= 0: expired)} ->
+//                             {"access_token": "..."}: as if /token had issued one to that client
+//                             for the current profile.
+//   POST /__check_subject     {"subject": "..." | null}: the user the four token checks below
+//                             name instead of the token's own (null: the token's own again).
+//   POST /__rotate_key        adds a new signing key; id_tokens from then on are signed with it.
+//                             -> {"kid": "..."}
+//   POST /__jwks              {"cache_control": "..."}: the Cache-Control header of /jwks.
+//   GET  /__stats             {"jwks": <number of GET /jwks so far>}
+//   POST /applications/<client_id>/token   GitHub's check-token: HTTP Basic <client_id>:<any
+//                             non-empty secret>, JSON {"access_token": "..."} -> 200 {id, token,
+//                             app: {client_id, name, url}, user: {id, login}, expires_at, scopes}
+//                             or 404 when the token is unknown, expired or another client's.
+//   GET  /tokeninfo?access_token=...       Google's: 200 {azp, aud, sub, scope, exp, expires_in,
+//                             email, email_verified, access_type} (numbers and booleans as
+//                             strings, as Google sends them) or 400 {"error": "invalid_token"}.
+//   GET  /debug_token?input_token=...&access_token=<app_id>|<secret>   Facebook's: 200 {data:
+//                             {app_id, type, application, expires_at, is_valid, scopes, user_id}};
+//                             400 OAuthException for a missing app token or a token of another
+//                             app; an unknown token gives data {is_valid: false, error}.
+//   POST /introspect          RFC 7662, client authentication (HTTP Basic or client_id in the
+//                             form) required: {active: false} or {active: true, client_id, aud,
+//                             sub, scope, token_type, exp, iat, iss}.
 //   GET  /user                GitHub-style: the profile JSON, for `Authorization: Bearer <token>`
 //                             (or `token <token>`) of an issued access token; else 401.
 //   GET  /user/emails         [{"email": profile.email, "primary": true,
@@ -52,7 +84,7 @@
 //   iss = issuer.
 
 import { createServer } from 'node:http';
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { Events, OAuth2Issuer, OAuth2Service } from 'oauth2-mock-server';
 
@@ -81,13 +113,17 @@ const DEFAULT_PROFILE = {
 let profile = { ...DEFAULT_PROFILE };
 /** code -> {clientId, redirectUri, challenge, method, profile, used} */
 const codes = new Map();
-/** access token -> {profile, expiresAt (ms)} */
+/** access token -> {profile, clientId, expiresAt (ms)} */
 const accessTokens = new Map();
-/** refresh token -> profile */
+/** refresh token -> {profile, clientId} */
 const refreshTokens = new Map();
+/** The user the token checks name instead of the token's own (POST /__check_subject). */
+let checkSubject = null;
+let jwksCacheControl = 'public, max-age=300';
+let jwksRequests = 0;
 
 const issuer = new OAuth2Issuer();
-await issuer.keys.generate('RS256');
+let signingKid = (await issuer.keys.generate('RS256')).kid;
 const service = new OAuth2Service(issuer);
 
 // ---------------------------------------------------------------- helpers
@@ -186,14 +222,44 @@ function replay(req, raw, extra) {
   return Object.assign(copy, extra);
 }
 
+/** The client a request authenticates as: HTTP Basic, else a client_id form/JSON field. */
+function clientOf(req, body) {
+  return basicClientId(req) ?? (isObject(body) && typeof body.client_id === 'string' ? body.client_id : undefined);
+}
+
+/** The secret of HTTP Basic credentials (undefined without them). */
+function basicSecret(req) {
+  const m = /^Basic\s+(\S+)$/i.exec(req.headers.authorization ?? '');
+  if (!m) return undefined;
+  const decoded = Buffer.from(m[1], 'base64').toString('utf8');
+  const i = decoded.indexOf(':');
+  return i === -1 ? '' : decoded.slice(i + 1);
+}
+
+function issueAccessToken(p, clientId, ttlSeconds) {
+  const token = randomBytes(24).toString('base64url');
+  accessTokens.set(token, { profile: clone(p), clientId, expiresAt: Date.now() + ttlSeconds * 1000 });
+  return token;
+}
+
+/** The live grant of an access token, if this process issued it. */
+function liveGrant(token) {
+  const grant = typeof token === 'string' ? accessTokens.get(token) : undefined;
+  if (grant === undefined || grant.expiresAt < Date.now()) return undefined;
+  return grant;
+}
+
+const escapeHtml = (s) => String(s).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+
 function s256(verifier) {
   return createHash('sha256').update(verifier, 'utf8').digest('base64url');
 }
 
-async function signIdToken(clientId, p, { expired = false, nonce, claims } = {}) {
+async function signIdToken(clientId, p, { expired = false, nonce, claims, header } = {}) {
   return issuer.buildToken({
+    kid: signingKid,
     expiresIn: TOKEN_TTL,
-    scopesOrTransform: (_header, payload) => {
+    scopesOrTransform: (jwtHeader, payload) => {
       Object.assign(payload, identityClaims(p), { aud: clientId });
       if (nonce !== undefined) payload.nonce = nonce;
       if (expired) {
@@ -202,7 +268,13 @@ async function signIdToken(clientId, p, { expired = false, nonce, claims } = {})
         payload.nbf = now - 2 * TOKEN_TTL;
         payload.exp = now - TOKEN_TTL;
       }
-      if (isObject(claims)) Object.assign(payload, claims);
+      if (isObject(claims)) {
+        for (const [k, v] of Object.entries(claims)) {
+          if (v === null) delete payload[k];
+          else payload[k] = v;
+        }
+      }
+      if (isObject(header)) Object.assign(jwtHeader, header);
     },
   });
 }
@@ -243,11 +315,12 @@ service.on(Events.BeforeTokenSigning, (token, req) => {
 service.on(Events.BeforeResponse, (response, req) => {
   if (response.statusCode !== 200 || !isObject(response.body)) return;
   const p = req.oauthProfile ?? clone(profile);
+  const clientId = req.oauthClientId;
   const { access_token: accessToken, refresh_token: refreshToken, expires_in: ttl } = response.body;
   if (typeof accessToken === 'string') {
-    accessTokens.set(accessToken, { profile: p, expiresAt: Date.now() + (ttl ?? TOKEN_TTL) * 1000 });
+    accessTokens.set(accessToken, { profile: p, clientId, expiresAt: Date.now() + (ttl ?? TOKEN_TTL) * 1000 });
   }
-  if (typeof refreshToken === 'string') refreshTokens.set(refreshToken, p);
+  if (typeof refreshToken === 'string') refreshTokens.set(refreshToken, { profile: p, clientId });
 });
 
 // /userinfo (only reached with a valid token, see below): the profile captured at login.
@@ -257,16 +330,29 @@ service.on(Events.BeforeUserinfo, (response, req) => {
 
 // ---------------------------------------------------------------- routes of the launcher
 
-/** Validates a /token request; on success returns the profile of the login it is for. */
+/**
+ * Validates a /token request; on success returns {profile, clientId}: the login it is for and
+ * the client the tokens are issued to.
+ */
 function checkTokenRequest(req, body, res) {
+  const grant = checkGrant(req, body, res);
+  if (grant === undefined) return undefined;
+  return { profile: grant, clientId: clientOf(req, body) };
+}
+
+/** The profile a /token request's grant is for (undefined: an error was answered). */
+function checkGrant(req, body, res) {
   if (!isObject(body) || typeof body.grant_type !== 'string') {
     oauthError(res, 400, 'invalid_request', 'a form (or JSON) body with grant_type is required');
     return undefined;
   }
   if (body.grant_type === 'refresh_token') {
-    const p = typeof body.refresh_token === 'string' ? refreshTokens.get(body.refresh_token) : undefined;
-    if (p === undefined) oauthError(res, 400, 'invalid_grant', 'unknown refresh_token');
-    return p;
+    const entry = typeof body.refresh_token === 'string' ? refreshTokens.get(body.refresh_token) : undefined;
+    if (entry === undefined || entry.clientId !== clientOf(req, body)) {
+      oauthError(res, 400, 'invalid_grant', 'unknown refresh_token');
+      return undefined;
+    }
+    return entry.profile;
   }
   if (body.grant_type !== 'authorization_code') return clone(profile);
 
@@ -316,18 +402,209 @@ async function idTokenRoute(req, res, raw, expired) {
     return;
   }
   const nonce = typeof body.nonce === 'string' ? body.nonce : undefined;
-  const idToken = await signIdToken(body.client_id, profile, { expired, nonce, claims: body.claims });
+  const idToken = await signIdToken(body.client_id, profile, {
+    expired, nonce, claims: body.claims, header: body.header,
+  });
   sendJson(res, 200, { id_token: idToken });
 }
 
+// ---------------------------------------------------------------- "who was this token issued to?"
+
+const nowSeconds = () => Math.floor(Date.now() / 1000);
+const checkedSubject = (grant) => checkSubject ?? subjectOf(grant.profile);
+/** The user id GitHub and Facebook name: the numeric id where the profile has one. */
+const checkedUserId = (grant) => checkSubject ?? String(grant.profile.id ?? subjectOf(grant.profile));
+
+/** GitHub POST /applications/{client_id}/token. */
+function githubCheckToken(req, res, raw, clientId) {
+  const user = basicClientId(req);
+  if (user !== clientId || !basicSecret(req)) {
+    sendJson(res, 401, { message: 'Requires authentication', documentation_url: 'https://docs.github.com/rest' });
+    return;
+  }
+  const body = parseBody(req, raw);
+  const grant = liveGrant(isObject(body) ? body.access_token : undefined);
+  if (grant === undefined || grant.clientId !== clientId) {
+    sendJson(res, 404, { message: 'Not Found', documentation_url: 'https://docs.github.com/rest' });
+    return;
+  }
+  const p = grant.profile;
+  sendJson(res, 200, {
+    id: 1,
+    token: body.access_token,
+    app: { client_id: grant.clientId, name: 'mock app', url: 'https://example.com' },
+    user: { id: checkSubject ?? p.id ?? subjectOf(p), login: p.login ?? subjectOf(p) },
+    scopes: ['user:email'],
+    expires_at: new Date(grant.expiresAt).toISOString(),
+  });
+}
+
+/** Google GET /tokeninfo?access_token=. */
+function googleTokeninfo(res, query) {
+  const grant = liveGrant(query.get('access_token'));
+  if (grant === undefined) {
+    sendJson(res, 400, { error: 'invalid_token', error_description: 'Invalid Value' });
+    return;
+  }
+  const p = grant.profile;
+  const exp = Math.floor(grant.expiresAt / 1000);
+  const info = {
+    azp: grant.clientId, aud: grant.clientId, sub: checkedSubject(grant), scope: 'openid email profile',
+    exp: String(exp), expires_in: String(Math.max(0, exp - nowSeconds())), access_type: 'online',
+  };
+  if (p.email !== undefined && p.email !== null) {
+    info.email = p.email;
+    info.email_verified = String(p.email_verified === true);
+  }
+  sendJson(res, 200, info);
+}
+
+/** Facebook GET /debug_token?input_token=&access_token=<app_id>|<app_secret>. */
+function facebookDebugToken(res, query) {
+  const oauthException = (message, code) =>
+    sendJson(res, 400, { error: { message, type: 'OAuthException', code, fbtrace_id: 'mock' } });
+  const [appId, secret] = (query.get('access_token') ?? '').split('|');
+  if (!appId || !secret) {
+    oauthException('An access token is required to request this resource.', 104);
+    return;
+  }
+  const token = query.get('input_token');
+  const grant = typeof token === 'string' ? accessTokens.get(token) : undefined;
+  if (grant === undefined) {
+    sendJson(res, 200, {
+      data: { error: { code: 190, message: 'Invalid OAuth access token.' }, is_valid: false, scopes: [] },
+    });
+    return;
+  }
+  if (grant.clientId !== appId) {
+    oauthException('(#100) The App_id in the input_token did not match the Viewing App', 100);
+    return;
+  }
+  const expiresAt = Math.floor(grant.expiresAt / 1000);
+  sendJson(res, 200, {
+    data: {
+      app_id: grant.clientId, type: 'USER', application: 'mock app', data_access_expires_at: expiresAt,
+      expires_at: expiresAt, is_valid: grant.expiresAt >= Date.now(), scopes: ['email', 'public_profile'],
+      user_id: checkedUserId(grant),
+    },
+  });
+}
+
+/** RFC 7662 POST /introspect. */
+function introspect(req, res, raw) {
+  const body = parseBody(req, raw);
+  if (clientOf(req, body) === undefined) {
+    oauthError(res, 401, 'invalid_client', 'client authentication is required', { 'WWW-Authenticate': 'Basic' });
+    return;
+  }
+  const grant = liveGrant(isObject(body) ? body.token : undefined);
+  if (grant === undefined) {
+    sendJson(res, 200, { active: false });
+    return;
+  }
+  sendJson(res, 200, {
+    active: true, client_id: grant.clientId, aud: grant.clientId, sub: checkedSubject(grant),
+    scope: 'openid email profile', token_type: 'Bearer', exp: Math.floor(grant.expiresAt / 1000),
+    iat: nowSeconds(), iss: issuer.url,
+  });
+}
+
+/**
+ * /authorize with response_mode=form_post: the mock's own /authorize (asked without it) decides
+ * and redirects; its redirect is turned into a page posting the same parameters to redirect_uri.
+ */
+async function authorizeFormPost(res, url) {
+  const plain = new URL(url);
+  plain.searchParams.delete('response_mode');
+  const answer = await fetch(`${issuer.url}${plain.pathname}${plain.search}`, { redirect: 'manual' });
+  const location = answer.headers.get('location');
+  if (answer.status !== 302 || location === null) {
+    res.writeHead(answer.status, { 'Content-Type': answer.headers.get('content-type') ?? 'text/plain' });
+    res.end(Buffer.from(await answer.arrayBuffer()));
+    return;
+  }
+  const back = new URL(location);
+  const fields = [...back.searchParams]
+    .map(([k, v]) => `<input type="hidden" name="${escapeHtml(k)}" value="${escapeHtml(v)}">`)
+    .join('');
+  back.search = '';
+  const html = `<!DOCTYPE html><html><head><meta charset="utf-8"><title>Signing in</title></head>`
+    + `<body onload="document.forms[0].submit()"><form method="post" action="${escapeHtml(back.href)}">`
+    + `${fields}<noscript><button type="submit">Continue</button></noscript></form></body></html>`;
+  res.writeHead(200, { 'Content-Type': 'text/html; charset=utf-8', 'Cache-Control': 'no-store' });
+  res.end(html);
+}
+
 async function handle(req, res) {
-  const { pathname } = new URL(req.url ?? '/', 'http://localhost');
+  const requestUrl = new URL(req.url ?? '/', 'http://localhost');
+  const { pathname } = requestUrl;
   const path = pathname.length > 1 ? pathname.replace(/\/$/, '') : pathname;
   const route = `${req.method} ${path}`;
   const raw = await readBody(req);
   if (LOG) process.stderr.write(`[oauth-provider] ${req.method} ${req.url}\n`);
 
+  const checkToken = /^POST \/applications\/([^/]+)\/token$/.exec(route);
+  if (checkToken) {
+    githubCheckToken(req, res, raw, decodeURIComponent(checkToken[1]));
+    return;
+  }
   switch (route) {
+    case 'GET /authorize':
+      if (requestUrl.searchParams.get('response_mode') === 'form_post') {
+        await authorizeFormPost(res, requestUrl);
+        return;
+      }
+      service.requestHandler(replay(req, raw), res);
+      return;
+    case 'POST /__access_token': {
+      const body = parseBody(req, raw);
+      if (!isObject(body) || typeof body.client_id !== 'string') {
+        sendJson(res, 400, { error: 'JSON body {"client_id": "..."} required' });
+        return;
+      }
+      const ttl = typeof body.expires_in === 'number' ? body.expires_in : TOKEN_TTL;
+      sendJson(res, 200, { access_token: issueAccessToken(profile, body.client_id, ttl) });
+      return;
+    }
+    case 'POST /__check_subject': {
+      const body = parseBody(req, raw);
+      checkSubject = isObject(body) && typeof body.subject === 'string' ? body.subject : null;
+      sendJson(res, 200, { subject: checkSubject });
+      return;
+    }
+    case 'POST /__rotate_key':
+      signingKid = (await issuer.keys.generate('RS256')).kid;
+      sendJson(res, 200, { kid: signingKid });
+      return;
+    case 'POST /__jwks': {
+      const body = parseBody(req, raw);
+      if (!isObject(body) || typeof body.cache_control !== 'string') {
+        sendJson(res, 400, { error: 'JSON body {"cache_control": "..."} required' });
+        return;
+      }
+      jwksCacheControl = body.cache_control;
+      sendJson(res, 200, { cache_control: jwksCacheControl });
+      return;
+    }
+    case 'GET /__stats':
+      sendJson(res, 200, { jwks: jwksRequests });
+      return;
+    case 'GET /jwks': {
+      jwksRequests += 1;
+      const content = JSON.stringify({ keys: issuer.keys.toJSON() });
+      res.writeHead(200, { 'Content-Type': 'application/json; charset=utf-8', 'Cache-Control': jwksCacheControl });
+      res.end(content);
+      return;
+    }
+    case 'GET /tokeninfo':
+      googleTokeninfo(res, requestUrl.searchParams);
+      return;
+    case 'GET /debug_token':
+      facebookDebugToken(res, requestUrl.searchParams);
+      return;
+    case 'POST /introspect':
+      introspect(req, res, raw);
+      return;
     case 'POST /__profile': {
       const body = parseBody(req, raw);
       if (!isObject(body)) {
@@ -369,9 +646,9 @@ async function handle(req, res) {
       return;
     }
     case 'POST /token': {
-      const oauthProfile = checkTokenRequest(req, parseBody(req, raw), res);
-      if (oauthProfile === undefined) return;
-      service.requestHandler(replay(req, raw, { oauthProfile }), res);
+      const checked = checkTokenRequest(req, parseBody(req, raw), res);
+      if (checked === undefined) return;
+      service.requestHandler(replay(req, raw, { oauthProfile: checked.profile, oauthClientId: checked.clientId }), res);
       return;
     }
     default:
