@@ -499,7 +499,19 @@ async fn oauth_sign_in(app: &TestApp, url: &str, window: &str) -> Response {
     let callback = location(&at_provider)
         .unwrap()
         .replace("http://127.0.0.1:0", &app.address);
-    app.client.get(&callback).send().await.unwrap()
+    // The browser that started the sign-in comes back with its binding cookie (docs/decisions.md D6).
+    let cookies: Vec<String> = start
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|c| c.to_str().ok()?.split(';').next().map(str::to_string))
+        .collect();
+    app.client
+        .get(&callback)
+        .header("cookie", cookies.join("; "))
+        .send()
+        .await
+        .unwrap()
 }
 
 /// A popup page's target origin and data.
