@@ -12,6 +12,7 @@ mod logs;
 mod oauth_provider;
 mod omniauth;
 mod openapi;
+mod outage;
 mod passwords;
 mod registrations;
 mod rotation;
