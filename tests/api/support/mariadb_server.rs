@@ -14,7 +14,7 @@ use std::{
 
 use sea_orm::{ConnectionTrait, Database};
 
-use super::{free_port, run, system_user};
+use super::{free_port, run, server_dir};
 
 pub struct MariaDbServer {
     dir: tempfile::TempDir,
@@ -27,14 +27,7 @@ impl MariaDbServer {
     /// Installs a data directory, starts the server and creates the database `toker`.
     pub async fn start() -> MariaDbServer {
         let server = tokio::task::spawn_blocking(|| {
-            let dir = tempfile::Builder::new()
-                .prefix("toker-mariadb-")
-                .tempdir()
-                .expect("temp dir");
-            let owner = system_user("mysql");
-            if let Some((uid, gid)) = owner {
-                std::os::unix::fs::chown(dir.path(), Some(uid), Some(gid)).expect("chown to mysql");
-            }
+            let (dir, owner) = server_dir("toker-mariadb-", "mysql");
             let server = MariaDbServer {
                 port: free_port(),
                 dir,

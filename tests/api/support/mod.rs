@@ -30,6 +30,21 @@ pub fn run(mut cmd: Command, what: &str) {
     );
 }
 
+/// A temporary directory for a database server's files, owned by the system account `user`
+/// when the tests run as root (see `system_user`); with that account's uid and gid.
+pub fn server_dir(prefix: &str, user: &str) -> (tempfile::TempDir, Option<(u32, u32)>) {
+    let dir = tempfile::Builder::new()
+        .prefix(prefix)
+        .tempdir()
+        .expect("temp dir");
+    let owner = system_user(user);
+    if let Some((uid, gid)) = owner {
+        std::os::unix::fs::chown(dir.path(), Some(uid), Some(gid))
+            .unwrap_or_else(|e| panic!("chown to {user}: {e}"));
+    }
+    (dir, owner)
+}
+
 /// When the tests run as root: the uid and gid of the system account `name`, for database
 /// servers that refuse to run as root. `None` when not root (they run as the current user).
 pub fn system_user(name: &str) -> Option<(u32, u32)> {

@@ -12,7 +12,7 @@ use std::{
     time::Duration,
 };
 
-use super::{free_port, run, system_user};
+use super::{free_port, run, server_dir};
 
 pub struct PgCluster {
     dir: tempfile::TempDir,
@@ -32,14 +32,7 @@ impl PgCluster {
 
     fn start_blocking() -> PgCluster {
         let bin = binaries();
-        let dir = tempfile::Builder::new()
-            .prefix("toker-pg-")
-            .tempdir()
-            .expect("temp dir");
-        let owner = system_user("postgres");
-        if let Some((uid, gid)) = owner {
-            std::os::unix::fs::chown(dir.path(), Some(uid), Some(gid)).expect("chown to postgres");
-        }
+        let (dir, owner) = server_dir("toker-pg-", "postgres");
         let cluster = PgCluster {
             port: free_port(),
             dir,
