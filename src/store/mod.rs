@@ -106,9 +106,12 @@ impl Store {
             .min_connections(1)
             .connect_timeout(acquire_timeout)
             .acquire_timeout(acquire_timeout)
-            // Ping a pooled connection only after it sat idle (a server restart, a proxy timing
-            // out): pinging on every checkout doubled the round trips of each request.
-            .test_before_acquire_if_idle_for(Duration::from_secs(30))
+            // Ping a pooled connection only after it sat idle: pinging on every checkout
+            // doubled the round trips of each request, while under load a connection is back
+            // in use within milliseconds. One second, because a database restart leaves every
+            // pooled connection dead: those that sat through it are dropped by the ping rather
+            // than failing the first requests after it (a restart takes longer than that).
+            .test_before_acquire_if_idle_for(Duration::from_secs(1))
             .sqlx_logging(false);
         if url.starts_with("sqlite:") {
             opts.map_sqlx_sqlite_opts(|o| {

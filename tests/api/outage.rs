@@ -440,3 +440,31 @@ async fn a_full_sqlite_disk_answers_503_to_writes_and_heals() {
     assert_eq!(toker.sign_up("new@example.com").await.status(), 200);
     assert_logged_once_each_way(&mut serve, WRITES_REFUSED_LOG, UNREACHABLE_LOG[0]).await;
 }
+
+/// After a restart nobody noticed (no request while the database was down), the connections
+/// left in the pool are dead; the first requests must not be answered 503 for that.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_first_requests_after_an_unnoticed_restart_succeed() {
+    // Arrange: several pooled connections, all used recently.
+    let cluster = PgCluster::start().await;
+    let app = spawn_app_on(&cluster.url(), |_| {}).await;
+    let mut auth = app.signed_in_user("quiet@example.com").await;
+    let burst = (0..5).map(|_| {
+        app.authed(Method::GET, "/auth/validate_token", &auth)
+            .send()
+    });
+    for resp in futures::future::join_all(burst).await {
+        assert_eq!(resp.expect("request").status(), 200);
+    }
+
+    // Act
+    cluster.stop().await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    cluster.restart().await;
+
+    // Assert
+    for _ in 0..6 {
+        let resp = app.get_authed("/auth/validate_token", &mut auth).await;
+        assert_eq!(resp.status(), 200);
+    }
+}
