@@ -359,7 +359,6 @@ async fn a_request_waits_database_acquire_timeout_for_a_connection_then_gets_503
         waits.iter().all(|w| *w < Duration::from_secs(4)),
         "a request waited longer than the setting allows: {waits:?}"
     );
-    drop(app);
 }
 
 #[tokio::test]
