@@ -82,7 +82,12 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
 }
 
 async fn migrate(settings: Settings, status: bool) -> anyhow::Result<()> {
-    let store = Store::connect(&settings.database_url, 1).await?;
+    let store = Store::connect(
+        &settings.database_url,
+        1,
+        settings.database_acquire_timeout(),
+    )
+    .await?;
     if status {
         Migrator::status(store.connection()).await?;
         return Ok(());

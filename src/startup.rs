@@ -13,8 +13,8 @@ use crate::{
     accounts::{Accounts, Hasher, password::PoolSize},
     api::{self, DEFAULT_MOUNT},
     config::Settings,
-    contract::params::BodyLimit,
-    error::json_errors,
+    contract::{messages, params::BodyLimit, shapes::ErrorShape},
+    error::{Outages, json_errors, unavailable_response},
     http::{ApiHeaders, RequestLimits, auth::TokenAuth, cors::Cors, request_log::RequestLog},
     limits::{LimitSettings, Limits, Rate},
     origins::OriginMatcher,
@@ -35,14 +35,18 @@ pub struct Application {
 impl Application {
     /// Connects to the database (migrating it when `auto_migrate`), builds the app and binds.
     pub async fn build(settings: Settings) -> anyhow::Result<Application> {
-        let store = Store::connect(&settings.database_url, settings.pool_size())
-            .await
-            .map_err(|e| {
-                anyhow::anyhow!(
-                    "cannot open database {}: {e}",
-                    settings.database_url_for_logs()
-                )
-            })?;
+        let store = Store::connect(
+            &settings.database_url,
+            settings.pool_size(),
+            settings.database_acquire_timeout(),
+        )
+        .await
+        .map_err(|e| {
+            anyhow::anyhow!(
+                "cannot open database {}: {e}",
+                settings.database_url_for_logs()
+            )
+        })?;
         if settings.auto_migrate {
             let applied = store.migrate().await?;
             if applied > 0 {
@@ -203,9 +207,11 @@ pub fn routes(accounts: &Accounts) -> anyhow::Result<impl Endpoint<Output = Resp
     let settings = &accounts.settings;
     let docs = api::spec::docs_page(&settings.mount_path, &settings.omniauth_prefix);
     let spec = api::spec::json(&settings.mount_path, &settings.omniauth_prefix);
-    let api = api::service("/").with(TokenAuth {
-        accounts: accounts.clone(),
-    });
+    let api = api::service("/")
+        .with(Outages(accounts.store.availability().clone()))
+        .with(TokenAuth {
+            accounts: accounts.clone(),
+        });
     let router = Route::new()
         .nest("/", api)
         .at(
@@ -247,17 +253,18 @@ fn ping() -> Response {
     Json(serde_json::json!({"status": "ok"})).into_response()
 }
 
-/// `GET /health`: 200 when the database answers.
+/// `GET /health`: 200 when the database answers, else 503 with `Retry-After` (within
+/// `database_acquire_timeout`). Its outcome moves the database's up/down state, which logs
+/// each change once.
 #[handler]
 async fn health(accounts: poem::web::Data<&Accounts>) -> Response {
     match accounts.store.ping().await {
         Ok(()) => Json(serde_json::json!({"status": "ok"})).into_response(),
         Err(e) => {
-            tracing::error!(error = %e, "health check: database unreachable");
-            crate::error::error_response(
-                poem::http::StatusCode::SERVICE_UNAVAILABLE,
-                "Database unreachable.",
-            )
+            if !e.is_unavailable() {
+                tracing::error!(error = %e, "health check failed");
+            }
+            unavailable_response(ErrorShape::Success, messages::DATABASE_UNREACHABLE)
         }
     }
 }

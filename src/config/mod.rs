@@ -123,6 +123,9 @@ pub struct Settings {
     pub database_url: String,
     /// Largest connection pool per process; unset: see `pool_size`.
     pub database_max_connections: Option<u32>,
+    /// Seconds a request waits for a database connection (a free one from the pool, or a new
+    /// one while the database is restarting) before it is answered 503 with `Retry-After`.
+    pub database_acquire_timeout: u64,
     /// Apply pending migrations when `serve` starts.
     pub auto_migrate: bool,
     /// Path prefix of the devise_token_auth routes (DTA's `mount_devise_token_auth_for … at:`).
@@ -265,6 +268,7 @@ impl Default for Settings {
             bind: "127.0.0.1:3000".into(),
             database_url: "sqlite://toker.db?mode=rwc".into(),
             database_max_connections: None,
+            database_acquire_timeout: 5,
             auto_migrate: true,
             mount_path: "/auth".into(),
             public_url: None,
@@ -374,6 +378,10 @@ const RESERVED_ATTRIBUTES: &[&str] = &[
     "extra",
 ];
 
+/// Longest `database_acquire_timeout`: a request held longer than this outlives any proxy's
+/// patience, and the check keeps the pool's deadline arithmetic far from overflowing.
+const MAX_ACQUIRE_TIMEOUT: u64 = 300;
+
 /// Profile columns of the users table that an app may permit directly.
 pub const PROFILE_COLUMNS: &[&str] = &["name", "nickname", "image"];
 
@@ -425,6 +433,12 @@ impl Settings {
         }
         if self.database_max_connections == Some(0) {
             return Err(invalid("database_max_connections", "must be at least 1"));
+        }
+        if !(1..=MAX_ACQUIRE_TIMEOUT).contains(&self.database_acquire_timeout) {
+            return Err(invalid(
+                "database_acquire_timeout",
+                format!("must be between 1 and {MAX_ACQUIRE_TIMEOUT} seconds"),
+            ));
         }
         if !self.mount_path.starts_with('/')
             || (self.mount_path.len() > 1 && self.mount_path.ends_with('/'))
@@ -689,6 +703,10 @@ impl Settings {
         Ok(())
     }
 
+    pub fn database_acquire_timeout(&self) -> Duration {
+        Duration::from_secs(self.database_acquire_timeout)
+    }
+
     pub fn token_lifespan(&self) -> Duration {
         Duration::from_secs(self.token_lifespan)
     }
@@ -819,6 +837,32 @@ mod tests {
                 .to_string()
                 .contains("cors_origins")
         );
+    }
+
+    #[test]
+    fn database_acquire_timeout_is_between_one_second_and_five_minutes() {
+        assert_eq!(Settings::default().database_acquire_timeout, 5);
+        for ok in [1, 5, 300] {
+            let s = Settings {
+                database_acquire_timeout: ok,
+                ..Settings::default()
+            };
+            s.validate().unwrap();
+            assert_eq!(s.database_acquire_timeout(), Duration::from_secs(ok));
+        }
+        for bad in [0, 301, u64::MAX] {
+            let s = Settings {
+                database_acquire_timeout: bad,
+                ..Settings::default()
+            };
+            let e = s.validate().unwrap_err().to_string();
+            assert!(e.contains("`database_acquire_timeout`"), "{bad}: {e}");
+        }
+        for bad in ["-1", "\"5s\"", "1.5", "18446744073709551616"] {
+            let parsed = Figment::from(Toml::string(&format!("database_acquire_timeout = {bad}")))
+                .extract::<Settings>();
+            assert!(parsed.is_err(), "{bad} was accepted");
+        }
     }
 
     #[test]

@@ -3,7 +3,7 @@
 
 use std::borrow::Cow;
 
-use poem::{Response, http::StatusCode, http::header};
+use poem::{Response, http::StatusCode};
 use poem_openapi::{
     Object,
     registry::{MetaSchema, MetaSchemaRef, Registry},
@@ -276,9 +276,5 @@ pub struct SuccessUserMessageBody {
 /// E1 as a finished response with the contract's content type, for answers built outside an
 /// OpenAPI operation (middlewares, framework errors).
 pub fn error_response(status: StatusCode, message: &str) -> Response {
-    let body = serde_json::json!({ "success": false, "errors": [message] });
-    Response::builder()
-        .status(status)
-        .header(header::CONTENT_TYPE, "application/json; charset=utf-8")
-        .body(body.to_string())
+    super::shapes::ErrorShape::Success.response(status, message)
 }

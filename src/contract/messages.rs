@@ -31,6 +31,10 @@ pub fn account_destroyed(uid: &str) -> String {
 
 /// toker's own: a mail transport failure (devise_token_auth would raise a 500).
 pub const MAIL_NOT_SENT: &str = "The e-mail could not be sent. Please try again later.";
+/// toker's own: the database is unreachable, restarting or refusing (docs/contract.md §2.0.4).
+pub const UNAVAILABLE: &str = "The service is temporarily unavailable. Please try again later.";
+/// toker's own: `/health` while the database is unavailable.
+pub const DATABASE_UNREACHABLE: &str = "Database unreachable.";
 pub const MISSING_EMAIL: &str = "You must provide an email address.";
 /// toker's own: a request over an abuse limit (429, docs/decisions.md D16).
 pub const TOO_MANY_REQUESTS: &str = "Too many attempts. Please try again later.";

@@ -7,6 +7,7 @@ pub mod bodies;
 pub mod headers;
 pub mod messages;
 pub mod params;
+pub mod shapes;
 pub mod validation;
 
 pub use bodies::*;

@@ -188,8 +188,10 @@ impl RequestAuth {
     }
 
     /// The after-step: decides and writes the token outcome, returns the headers to add.
+    /// A failed request (5xx: the database unavailable, say) writes nothing and sends no
+    /// headers, so the client keeps the token it sent, which still works.
     async fn finish(&self, status: StatusCode) -> Vec<(String, String)> {
-        if status == StatusCode::UNAUTHORIZED {
+        if status == StatusCode::UNAUTHORIZED || status.is_server_error() {
             return Vec::new();
         }
         let state = std::mem::replace(&mut *self.state(), State::Silent);
@@ -230,7 +232,9 @@ impl RequestAuth {
                     ),
                     Finish::Batch => {
                         let now_ms = Utc::now().timestamp_millis();
-                        if let Err(e) = accounts.store.touch_device(device.id, now_ms).await {
+                        if let Err(e) = accounts.store.touch_device(device.id, now_ms).await
+                            && !e.is_unavailable()
+                        {
                             tracing::error!(error = %e, "could not touch device");
                         }
                         batch()
@@ -259,8 +263,12 @@ impl RequestAuth {
                             // Another request rotated first: this one is a batch request (D3).
                             Ok(false) => batch(),
                             Err(e) => {
-                                // The client keeps its current token, which stays valid.
-                                tracing::error!(error = %e, "could not rotate token");
+                                // No headers: the client keeps its current token, which stays
+                                // valid (a failed round writes nothing). An outage is logged
+                                // once, by the store's `Availability`.
+                                if !e.is_unavailable() {
+                                    tracing::error!(error = %e, "could not rotate token");
+                                }
                                 Vec::new()
                             }
                         }

@@ -54,9 +54,13 @@ mod tests {
     async fn the_wal_is_checkpointed_between_bursts_of_writes() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("checkpoint.db");
-        let store = Store::connect(&format!("sqlite://{}?mode=rwc", path.display()), 2)
-            .await
-            .unwrap();
+        let store = Store::connect(
+            &format!("sqlite://{}?mode=rwc", path.display()),
+            2,
+            std::time::Duration::from_secs(10),
+        )
+        .await
+        .unwrap();
         let db = store.connection();
         db.execute_unprepared("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)")
             .await

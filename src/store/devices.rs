@@ -9,7 +9,7 @@ use sea_orm::{
     QuerySelect, QueryTrait, SelectTwoModel, SelectorTrait, Set, Statement, Value,
 };
 
-use super::{Device, Store, StoreResult, User};
+use super::{Device, Store, StoreError, StoreResult, User};
 use crate::tokens::{Chain, DeviceAge};
 
 /// A device (client) about to be created for a signed-in user.
@@ -82,15 +82,22 @@ pub fn chain_of(device: &Device) -> Chain {
 impl Store {
     /// The one read of an authenticated request: the device `client` of the user whose `uid`
     /// matches, with that user. By uid alone, not provider, as DTA (docs/contract.md §3.3).
+    /// Its outcome feeds `availability`, so the first request after an outage reports the
+    /// database back.
     pub async fn find_device(
         &self,
         uid: &str,
         client: &str,
     ) -> StoreResult<Option<(Device, User)>> {
+        let started = std::time::Instant::now();
         let rows = self
             .db
             .query_all_raw(self.find_device.statement(uid, client))
-            .await?;
+            .await
+            .map_err(StoreError::from);
+        self.availability
+            .observe(started, super::Access::Read, &rows);
+        let rows = rows?;
         for row in rows {
             let (d, u) = SelectTwoModel::<device::Model, user::Model>::from_raw_query_result(row)?;
             // Compare exactly: MySQL's default collation would match another letter case.

@@ -1,36 +1,61 @@
 //! Persistence: the only module that speaks sea-orm. Everything above it sees `User`, `Device`
 //! and plain functions; connection set-up for the three backends lives here too.
 
+mod availability;
 mod checkpoint;
+mod connection;
 mod devices;
 mod nonces;
 mod token_writes;
 mod users;
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use migration::{Migrator, MigratorTrait};
 use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbErr, SqlErr};
 
+pub use availability::{Access, Availability, Outage};
 pub use devices::{NewDevice, chain_of};
 pub use entity::{device::Model as Device, user::Model as User};
 pub use users::NewUser;
 
 /// Failures of the store. A unique-constraint conflict is the one callers act on (a 422), so it
-/// is its own variant; everything else is an internal error.
+/// is its own variant; an unavailable database (unreachable, restarting, refusing, disk full or
+/// read-only) is answered 503 with `Retry-After` by the HTTP layer, and changed nothing;
+/// everything else is an internal error.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("a row with that key already exists")]
     Conflict,
+    #[error("database unavailable: {0}")]
+    Unavailable(#[source] DbErr),
     #[error("database error: {0}")]
     Db(#[source] DbErr),
 }
 
 impl From<DbErr> for StoreError {
     fn from(e: DbErr) -> Self {
+        if availability::outage(&e).is_some() {
+            return StoreError::Unavailable(e);
+        }
         match e.sql_err() {
             Some(SqlErr::UniqueConstraintViolation(_)) => StoreError::Conflict,
             _ => StoreError::Db(e),
+        }
+    }
+}
+
+impl StoreError {
+    /// True for an outage: the client may retry, nothing was written.
+    pub fn is_unavailable(&self) -> bool {
+        matches!(self, StoreError::Unavailable(_))
+    }
+
+    /// Which outage this is, if it is one.
+    pub fn outage(&self) -> Option<Outage> {
+        match self {
+            StoreError::Unavailable(e) => availability::outage(e),
+            _ => None,
         }
     }
 }
@@ -59,24 +84,34 @@ pub fn with_default_pg_user(url: &str) -> String {
 /// A handle on the database; cheap to clone (a pool inside).
 #[derive(Clone, Debug)]
 pub struct Store {
-    db: DatabaseConnection,
+    db: connection::Db,
     tokens: token_writes::TokenWriter,
     find_device: devices::FindDevice,
+    availability: Availability,
     _checkpoints: Option<checkpoint::Alive>,
 }
 
 impl Store {
     /// Connects; for SQLite turns on WAL and a busy timeout so several connections (and several
-    /// processes) can share one file.
-    pub async fn connect(url: &str, max_connections: u32) -> Result<Store, DbErr> {
+    /// processes) can share one file. `acquire_timeout` bounds how long an operation waits for
+    /// a connection (a new one included, so also a database that refuses or does not answer)
+    /// before it fails as `StoreError::Unavailable`.
+    pub async fn connect(
+        url: &str,
+        max_connections: u32,
+        acquire_timeout: Duration,
+    ) -> Result<Store, DbErr> {
         let mut opts = ConnectOptions::new(with_default_pg_user(url));
         opts.max_connections(max_connections)
             .min_connections(1)
-            .connect_timeout(Duration::from_secs(10))
-            .acquire_timeout(Duration::from_secs(10))
-            // Ping a pooled connection only after it sat idle (a server restart, a proxy timing
-            // out): pinging on every checkout doubled the round trips of each request.
-            .test_before_acquire_if_idle_for(Duration::from_secs(30))
+            .connect_timeout(acquire_timeout)
+            .acquire_timeout(acquire_timeout)
+            // Ping a pooled connection only after it sat idle: pinging on every checkout
+            // doubled the round trips of each request, while under load a connection is back
+            // in use within milliseconds. One second, because a database restart leaves every
+            // pooled connection dead: those that sat through it are dropped by the ping rather
+            // than failing the first requests after it (a restart takes longer than that).
+            .test_before_acquire_if_idle_for(Duration::from_secs(1))
             .sqlx_logging(false);
         if url.starts_with("sqlite:") {
             opts.map_sqlx_sqlite_opts(|o| {
@@ -104,11 +139,13 @@ impl Store {
             checkpoint::spawn(db.clone(), std::sync::Arc::downgrade(&alive));
             alive
         });
+        let availability = Availability::default();
         Store {
-            tokens: token_writes::TokenWriter::spawn(db.clone()),
+            tokens: token_writes::TokenWriter::spawn(db.clone(), availability.clone()),
             find_device: devices::FindDevice::new(backend),
+            availability,
             _checkpoints: checkpoints,
-            db,
+            db: connection::Db::new(db),
         }
     }
 
@@ -118,13 +155,23 @@ impl Store {
 
     /// Applies pending migrations; returns how many ran.
     pub async fn migrate(&self) -> Result<usize, DbErr> {
-        let pending = Migrator::get_pending_migrations(&self.db).await?.len();
-        Migrator::up(&self.db, None).await?;
+        let pending = Migrator::get_pending_migrations(self.connection())
+            .await?
+            .len();
+        Migrator::up(self.connection(), None).await?;
         Ok(pending)
     }
 
-    /// A cheap round trip, for readiness checks.
-    pub async fn ping(&self) -> Result<(), DbErr> {
-        self.db.ping().await
+    /// A cheap round trip, for readiness checks; its outcome feeds `availability`.
+    pub async fn ping(&self) -> StoreResult<()> {
+        let started = Instant::now();
+        let result = self.db.ping().await.map_err(StoreError::from);
+        self.availability.observe(started, Access::Read, &result);
+        result
+    }
+
+    /// Whether the database is reachable, as the latest operations found it.
+    pub fn availability(&self) -> &Availability {
+        &self.availability
     }
 }

@@ -8,6 +8,11 @@
 //!
 //! Each rotation stays a compare-and-swap on `version`, evaluated per row by the database, so
 //! the semantics across processes and instances are exactly those of a single-row UPDATE.
+//!
+//! A round is all or nothing: one statement, or one transaction on MySQL that a failure rolls
+//! back. When it fails (the database went away, say), every request of the round gets the
+//! error with its class kept (an outage stays `Unavailable`) and nothing of the round was
+//! written, so each device's stored chain, and the token its client holds, stays valid.
 
 use std::collections::{HashMap, HashSet};
 
@@ -17,7 +22,7 @@ use sea_orm::{
 };
 use tokio::sync::{mpsc, oneshot};
 
-use super::{StoreError, StoreResult};
+use super::{Access, Availability, StoreError, StoreResult};
 use crate::tokens::Chain;
 use entity::device;
 
@@ -46,9 +51,9 @@ pub(super) struct TokenWriter {
 }
 
 impl TokenWriter {
-    pub(super) fn spawn(db: DatabaseConnection) -> TokenWriter {
+    pub(super) fn spawn(db: DatabaseConnection, availability: Availability) -> TokenWriter {
         let (queue, rx) = mpsc::unbounded_channel();
-        tokio::spawn(run(db, rx));
+        tokio::spawn(run(db, availability, rx));
         TokenWriter { queue }
     }
 
@@ -85,9 +90,9 @@ fn writer_gone() -> StoreError {
     StoreError::Db(DbErr::Custom("the token writer has stopped".into()))
 }
 
-/// Every caller of a failed round gets the error (as text: `DbErr` is not `Clone`).
+/// Every caller of a failed round gets the error, classified as the round's own.
 fn shared(e: &DbErr) -> StoreError {
-    StoreError::Db(DbErr::Custom(format!("token write failed: {e}")))
+    StoreError::from(e.clone())
 }
 
 /// The touches of one device in a round: the latest time wins, every caller gets the outcome.
@@ -103,7 +108,11 @@ struct Rotation {
     reply: oneshot::Sender<StoreResult<bool>>,
 }
 
-async fn run(db: DatabaseConnection, mut rx: mpsc::UnboundedReceiver<Write>) {
+async fn run(
+    db: DatabaseConnection,
+    availability: Availability,
+    mut rx: mpsc::UnboundedReceiver<Write>,
+) {
     let mut received = Vec::with_capacity(MAX_ROUND);
     // Rotations of a device that already has one in the current round wait for the next one, so
     // each statement names a row at most once and every CAS outcome is unambiguous.
@@ -162,7 +171,10 @@ async fn run(db: DatabaseConnection, mut rx: mpsc::UnboundedReceiver<Write>) {
         deferred = later;
 
         if !rotations.is_empty() {
-            match rotate_all(&db, &rotations).await {
+            let started = std::time::Instant::now();
+            let result = rotate_all(&db, &rotations).await;
+            availability.observe(started, Access::Write, &result.as_ref().map_err(shared));
+            match result {
                 Ok(won) => {
                     for r in rotations {
                         let _ = r.reply.send(Ok(won.contains(&r.id)));
@@ -177,7 +189,9 @@ async fn run(db: DatabaseConnection, mut rx: mpsc::UnboundedReceiver<Write>) {
         }
         if !touches.is_empty() {
             let rows: Vec<(i64, i64)> = touches.iter().map(|(id, t)| (*id, t.at)).collect();
+            let started = std::time::Instant::now();
             let result = touch_all(&db, &rows).await;
+            availability.observe(started, Access::Write, &result.as_ref().map_err(shared));
             for touched in touches.into_values() {
                 for reply in touched.replies {
                     let _ = reply.send(result.as_ref().map(|_| ()).map_err(shared));

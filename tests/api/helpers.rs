@@ -170,6 +170,20 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
     start(settings, db).await
 }
 
+/// The app on a database server the test runs itself (`database_url`), settings adjusted by
+/// `configure`.
+pub async fn spawn_app_on(database_url: &str, configure: impl FnOnce(&mut Settings)) -> TestApp {
+    LazyLock::force(&TRACING);
+    let mut settings = test_settings(database_url);
+    configure(&mut settings);
+    settings.validate().expect("test settings are valid");
+    let db = TestDatabase {
+        url: database_url.to_string(),
+        _dir: None,
+    };
+    start(settings, db).await
+}
+
 async fn start(settings: Settings, db: TestDatabase) -> TestApp {
     let app = Application::build(settings.clone())
         .await

@@ -14,6 +14,7 @@ mod multipart;
 mod oauth_provider;
 mod omniauth;
 mod openapi;
+mod outage;
 mod passwords;
 mod redirects;
 mod registrations;

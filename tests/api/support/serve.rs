@@ -55,12 +55,49 @@ impl Serve {
     /// and waits until it logs the address it listens on.
     pub async fn start(database_url: &str, env: &[(&str, &str)]) -> Serve {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_toker"));
-        cmd.arg("serve")
-            .current_dir(std::env::temp_dir())
+        cmd.arg("serve");
+        Serve::spawn(cmd, database_url, env).await
+    }
+
+    /// `start`, with `SIGXFSZ` ignored so that a file size limit set later
+    /// (`set_file_size_limit`) makes writes past it fail, as on a full disk, instead of
+    /// killing the server.
+    pub async fn start_for_disk_limits(database_url: &str, env: &[(&str, &str)]) -> Serve {
+        let mut cmd = Command::new("bash");
+        cmd.arg("-c")
+            .arg(r#"trap '' XFSZ && exec "$0" serve"#)
+            .arg(env!("CARGO_BIN_EXE_toker"));
+        Serve::spawn(cmd, database_url, env).await
+    }
+
+    /// Sets the running server's file size limit (`prlimit`): no file it writes may extend
+    /// past `bytes`; `None` lifts the limit.
+    pub async fn set_file_size_limit(&self, bytes: Option<u64>) {
+        let limit = bytes.map_or("unlimited".to_string(), |b| b.to_string());
+        let mut cmd = Command::new("prlimit");
+        cmd.arg(format!("--pid={}", self.child.id()))
+            // The soft limit only, so that it can be lifted again without privileges.
+            .arg(format!("--fsize={limit}:"));
+        tokio::task::spawn_blocking(move || super::run(cmd, "prlimit"))
+            .await
+            .expect("prlimit task");
+    }
+
+    async fn spawn(mut cmd: Command, database_url: &str, env: &[(&str, &str)]) -> Serve {
+        cmd.current_dir(std::env::temp_dir())
             .env("TOKER_BIND", "127.0.0.1:0")
             .env("TOKER_DATABASE_URL", database_url)
             .env("TOKER_PASSWORD_COST", "4")
             .env("TOKER_BATCH_REQUEST_BUFFER_THROTTLE", "1")
+            // Every test process talks from one address: the abuse limits are off unless a
+            // test turns them on, as in `helpers::test_settings`.
+            .env("TOKER_SIGN_IN_LIMIT_PER_IP", "0")
+            .env("TOKER_SIGN_IN_LIMIT_PER_EMAIL", "0")
+            .env("TOKER_SIGN_UP_LIMIT_PER_IP", "0")
+            .env("TOKER_SIGN_UP_LIMIT_PER_EMAIL", "0")
+            .env("TOKER_MAIL_LIMIT_PER_IP", "0")
+            .env("TOKER_MAIL_LIMIT_PER_EMAIL", "0")
+            .env("TOKER_MAIL_COOLDOWN", "0")
             .env("RUST_LOG", "info")
             .env("NO_COLOR", "1")
             .stdin(Stdio::null())
