@@ -8,6 +8,7 @@ mod concurrency;
 mod confirmations;
 mod cors;
 mod helpers;
+mod log_format;
 mod logs;
 mod oauth_provider;
 mod omniauth;
