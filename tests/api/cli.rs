@@ -190,13 +190,15 @@ fn check_config_refuses_what_serve_refuses_with_the_same_message() {
     let path = dir.path().join("toker.toml");
     std::fs::write(&path, "cors_origins = [\"*\"]\n").unwrap();
     let file = path.to_str().unwrap();
-    let cases: [(&[&str], &[(&str, &str)]); 4] = [
-        (&[], &[("TOKER_TOKEN_LIFESPAN", "0")]),
-        (&[], &[("TOKER_LOG_FORMAT", "yaml")]),
-        (&[], &[("TOKER_NO_SUCH_SETTING", "1")]),
-        (&["--config", file], &[]),
+    let file_args = ["--config", file];
+    let cases = [
+        (&[][..], ("TOKER_TOKEN_LIFESPAN", "0")),
+        (&[], ("TOKER_LOG_FORMAT", "yaml")),
+        (&[], ("TOKER_NO_SUCH_SETTING", "1")),
+        (&file_args, ("TOKER_LOG_LEVEL", "info")),
     ];
     for (args, env) in cases {
+        let env = &[env];
         let check = toker(&[args, &["check-config"]].concat(), env);
         let serve = toker(&[args, &["serve"]].concat(), env);
 
