@@ -44,7 +44,7 @@ impl<E: Endpoint> Endpoint for RequestLogEndpoint<E> {
             ),
             None => tracing::info!(
                 target: "toker::request",
-                %method, path, status, latency_ms = format!("{latency_ms:.2}"),
+                %method, path, status, latency_ms,
                 "request"
             ),
         }

@@ -28,11 +28,8 @@ async fn json_format_writes_one_object_per_line_with_top_level_fields() {
     let auth = Auth::from_headers(signup.headers()).unwrap();
 
     // Act
-    let me = http
-        .get(format!("{}/api/me", serve.address))
-        .header("access-token", &auth.token)
-        .header("client", &auth.client)
-        .header("uid", &auth.uid)
+    let me = auth
+        .apply(http.get(format!("{}/api/me", serve.address)))
         .send()
         .await
         .unwrap();
@@ -40,6 +37,12 @@ async fn json_format_writes_one_object_per_line_with_top_level_fields() {
     let user_id = me.json::<Value>().await.unwrap()["data"]["id"]
         .as_i64()
         .unwrap();
+    let health = http
+        .get(format!("{}/health", serve.address))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(health.status(), 200);
 
     // Assert: every line is an object with the event's fields at the top level
     let lines = serve.drain().await.to_vec();
@@ -68,7 +71,18 @@ async fn json_format_writes_one_object_per_line_with_top_level_fields() {
     assert_eq!(request["method"], "GET");
     assert_eq!(request["status"], 200);
     assert_eq!(request["user_id"], user_id);
-    assert!(request["latency_ms"].is_f64(), "{request}");
+    let requests: Vec<&Value> = events
+        .iter()
+        .filter(|e| e["target"] == "toker::request")
+        .collect();
+    assert_eq!(requests.len(), 3, "{lines:#?}");
+    let anonymous = requests.iter().find(|e| e["path"] == "/health").unwrap();
+    assert!(anonymous.get("user_id").is_none(), "{anonymous}");
+    for request in requests {
+        // Signed in or not, status and latency are numbers.
+        assert!(request["status"].is_u64(), "{request}");
+        assert!(request["latency_ms"].is_f64(), "{request}");
+    }
     assert!(
         request.get("fields").is_none(),
         "fields must be flattened: {request}"

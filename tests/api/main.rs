@@ -13,6 +13,7 @@ mod logs;
 mod oauth_provider;
 mod omniauth;
 mod openapi;
+mod packaging;
 mod passwords;
 mod registrations;
 mod rotation;
