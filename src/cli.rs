@@ -29,4 +29,10 @@ pub enum Command {
     },
     /// Print the OpenAPI document (YAML) that openapi.yaml holds.
     Openapi,
+    /// Load and validate the settings as `serve` would, then print them (secrets masked).
+    ///
+    /// Exits 2 with the same message as `serve` when a setting is invalid; otherwise prints
+    /// the effective settings (defaults, then the settings file, then TOKER_* variables) as
+    /// TOML and exits 0. Nothing is connected to or written.
+    CheckConfig,
 }

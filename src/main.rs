@@ -27,16 +27,34 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    toker::telemetry::init(&settings.log_level);
+    if let Some(Command::CheckConfig) = cli.command {
+        return check_config(&settings);
+    }
+    toker::telemetry::init(&settings.log_level, settings.log_format);
     let result = match cli.command {
         None | Some(Command::Serve) => serve(settings).await,
         Some(Command::Migrate { status }) => migrate(settings, status).await,
-        Some(Command::Openapi) => unreachable!("handled above"),
+        Some(Command::Openapi | Command::CheckConfig) => unreachable!("handled above"),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!("{e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Settings that loaded are valid (`Settings::load` validates), so all that is left is to
+/// show them.
+fn check_config(settings: &Settings) -> ExitCode {
+    match settings.effective_toml() {
+        Ok(text) => {
+            print!("{text}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("toker: cannot print the settings: {e}");
             ExitCode::FAILURE
         }
     }

@@ -12,6 +12,7 @@ use figment::{
 use serde::{Deserialize, Serialize};
 
 use crate::contract::headers::HeaderNames;
+mod effective;
 pub mod oauth;
 pub mod secret;
 
@@ -52,6 +53,16 @@ pub enum SmtpTls {
     Starttls,
     /// TLS from the first byte (usually port 465).
     Tls,
+}
+
+/// How log lines are written to stderr.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// One human-readable line per event (`key=value` fields).
+    Text,
+    /// One JSON object per line, every field a top-level key, for a log collector.
+    Json,
 }
 
 /// Devise's `lock_strategy`.
@@ -153,6 +164,8 @@ pub struct Settings {
     pub account_update_attributes: Vec<String>,
     /// Default log filter (`RUST_LOG` syntax); the `RUST_LOG` variable wins when set.
     pub log_level: String,
+    /// `text` (default) or `json`, one object per line.
+    pub log_format: LogFormat,
     /// `log`, `file` or `smtp`.
     pub mail_transport: MailTransport,
     /// Sender of every message (Devise's `mailer_sender`).
@@ -282,6 +295,7 @@ impl Default for Settings {
             sign_up_attributes: Vec::new(),
             account_update_attributes: Vec::new(),
             log_level: "info".into(),
+            log_format: LogFormat::Text,
             mail_transport: MailTransport::Log,
             mail_from: "toker@localhost".into(),
             mail_dir: "mail".into(),

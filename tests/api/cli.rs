@@ -32,13 +32,14 @@ fn every_command_has_help() {
         vec!["serve", "--help"],
         vec!["migrate", "--help"],
         vec!["openapi", "--help"],
+        vec!["check-config", "--help"],
     ] {
         let out = toker(&args, &[]);
         assert!(out.status.success(), "{args:?}: {}", stderr(&out));
         assert!(stdout(&out).contains("Usage: toker"), "{args:?}");
     }
     let top = stdout(&toker(&["--help"], &[]));
-    for command in ["serve", "migrate", "openapi", "--config"] {
+    for command in ["serve", "migrate", "openapi", "check-config", "--config"] {
         assert!(top.contains(command), "{command} missing from --help");
     }
 }
@@ -125,4 +126,106 @@ fn oauth_providers_come_from_nested_environment_variables() {
         ],
     );
     assert!(out.status.success(), "{}", stderr(&out));
+}
+
+#[test]
+fn check_config_prints_the_effective_settings_with_secrets_masked() {
+    // Arrange: a file, and variables that override and add to it
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("toker.toml");
+    std::fs::write(
+        &path,
+        "bind = \"0.0.0.0:8080\"\n\
+         log_level = \"debug\"\n\
+         database_url = \"postgres://toker:db-s3cret@db.internal/toker\"\n\
+         smtp_password = \"smtp-s3cret\"\n\
+         [oauth.github]\n\
+         client_id = \"Iv1.abc\"\n\
+         client_secret = \"oauth-s3cret\"\n",
+    )
+    .unwrap();
+    let key = "k".repeat(48);
+
+    // Act
+    let out = toker(
+        &["check-config", "--config", path.to_str().unwrap()],
+        &[
+            ("TOKER_LOG_LEVEL", "warn"),
+            ("TOKER_SECRET_KEY", &key),
+            ("TOKER_LOG_FORMAT", "json"),
+        ],
+    );
+
+    // Assert
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    let effective: toml::Table = text.parse().unwrap_or_else(|e| panic!("{e}:\n{text}"));
+    assert_eq!(effective["bind"].as_str(), Some("0.0.0.0:8080"));
+    assert_eq!(
+        effective["log_level"].as_str(),
+        Some("warn"),
+        "the variable wins"
+    );
+    assert_eq!(effective["log_format"].as_str(), Some("json"));
+    assert_eq!(effective["token_lifespan"].as_integer(), Some(1_209_600));
+    assert_eq!(
+        effective["database_url"].as_str(),
+        Some("postgres://toker:****@db.internal/toker")
+    );
+    assert_eq!(effective["smtp_password"].as_str(), Some("[redacted]"));
+    assert_eq!(effective["secret_key"].as_str(), Some("[redacted]"));
+    assert_eq!(
+        effective["oauth"]["github"]["client_secret"].as_str(),
+        Some("[redacted]")
+    );
+    for secret in ["db-s3cret", "smtp-s3cret", "oauth-s3cret", key.as_str()] {
+        assert!(!text.contains(secret), "{secret} printed:\n{text}");
+        assert!(!stderr(&out).contains(secret));
+    }
+}
+
+#[test]
+fn check_config_refuses_what_serve_refuses_with_the_same_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("toker.toml");
+    std::fs::write(&path, "cors_origins = [\"*\"]\n").unwrap();
+    let file = path.to_str().unwrap();
+    let file_args = ["--config", file];
+    let cases = [
+        (&[][..], ("TOKER_TOKEN_LIFESPAN", "0")),
+        (&[], ("TOKER_LOG_FORMAT", "yaml")),
+        (&[], ("TOKER_NO_SUCH_SETTING", "1")),
+        (&file_args, ("TOKER_LOG_LEVEL", "info")),
+    ];
+    for (args, env) in cases {
+        let env = &[env];
+        let check = toker(&[args, &["check-config"]].concat(), env);
+        let serve = toker(&[args, &["serve"]].concat(), env);
+
+        assert_eq!(check.status.code(), Some(2), "{env:?}: {}", stderr(&check));
+        assert_eq!(serve.status.code(), Some(2), "{env:?}: {}", stderr(&serve));
+        assert_eq!(stderr(&check), stderr(&serve), "{env:?}");
+        assert!(stderr(&check).starts_with("toker: "), "{}", stderr(&check));
+        assert!(stdout(&check).is_empty(), "{}", stdout(&check));
+    }
+}
+
+#[test]
+fn check_config_output_is_a_settings_file_that_reads_back_the_same() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = toker(
+        &["check-config"],
+        &[
+            ("TOKER_BIND", "127.0.0.1:4000"),
+            ("TOKER_CORS_ORIGINS", "[\"https://app.example.com\"]"),
+        ],
+    );
+    assert!(first.status.success(), "{}", stderr(&first));
+    let path = dir.path().join("effective.toml");
+    std::fs::write(&path, stdout(&first)).unwrap();
+
+    let second = toker(&["check-config", "--config", path.to_str().unwrap()], &[]);
+
+    assert!(second.status.success(), "{}", stderr(&second));
+    assert_eq!(stdout(&second), stdout(&first));
 }

@@ -19,7 +19,7 @@ use toker::{config::Settings, startup::Application, store::Store};
 
 static TRACING: LazyLock<()> = LazyLock::new(|| {
     if std::env::var("TEST_LOG").is_ok() {
-        toker::telemetry::init("info");
+        toker::telemetry::init("info", toker::config::LogFormat::Text);
     }
 });
 
