@@ -21,7 +21,7 @@ use crate::{
     },
     contract::{
         DataBody, ErrorBody,
-        params::{Param, Params},
+        params::{Param, Params, QueryParams},
     },
     http::auth::RequestAuth,
     oauth::{SignInRequest, page},
@@ -211,7 +211,20 @@ impl OmniAuth {
     ///
     /// Opened by the frontend (popup, in-app browser or the page itself): redirects to the
     /// provider with a signed `state`.
-    #[oai(path = "/auth/:provider", method = "get", method = "post")]
+    #[oai(path = "/auth/:provider", method = "get")]
+    async fn start_get(
+        &self,
+        accounts: AccountsData<'_>,
+        provider: Path<String>,
+        query: QueryParams<StartRequest>,
+    ) -> poem::Result<OAuthResponse> {
+        self.start(accounts, provider, query.0).await
+    }
+
+    /// Start an OAuth sign-in (form post)
+    ///
+    /// The same as `GET`, with the parameters in the body.
+    #[oai(path = "/auth/:provider", method = "post")]
     async fn start(
         &self,
         accounts: AccountsData<'_>,
@@ -253,7 +266,20 @@ impl OmniAuth {
     /// Start an OAuth sign-in (OmniAuth's path)
     ///
     /// The same as `/auth/{provider}`.
-    #[oai(path = "/omniauth/:provider", method = "get", method = "post")]
+    #[oai(path = "/omniauth/:provider", method = "get")]
+    async fn start_alias_get(
+        &self,
+        accounts: AccountsData<'_>,
+        provider: Path<String>,
+        query: QueryParams<StartRequest>,
+    ) -> poem::Result<OAuthResponse> {
+        self.start(accounts, provider, query.0).await
+    }
+
+    /// Start an OAuth sign-in (OmniAuth's path, form post)
+    ///
+    /// The same as `POST /auth/{provider}`.
+    #[oai(path = "/omniauth/:provider", method = "post")]
     async fn start_alias(
         &self,
         accounts: AccountsData<'_>,
@@ -267,7 +293,21 @@ impl OmniAuth {
     ///
     /// The provider sends the browser here with `code` and `state`; the answer is the
     /// credentials page or a redirect to the frontend.
-    #[oai(path = "/omniauth/:provider/callback", method = "get", method = "post")]
+    #[oai(path = "/omniauth/:provider/callback", method = "get")]
+    async fn callback_get(
+        &self,
+        accounts: AccountsData<'_>,
+        req: &Request,
+        provider: Path<String>,
+        query: QueryParams<CallbackRequest>,
+    ) -> poem::Result<OAuthResponse> {
+        callback(&accounts, req, &provider, &query.0).await
+    }
+
+    /// OAuth callback (form post)
+    ///
+    /// The same as `GET`, for providers that post the answer (`response_mode=form_post`).
+    #[oai(path = "/omniauth/:provider/callback", method = "post")]
     async fn callback(
         &self,
         accounts: AccountsData<'_>,
@@ -281,7 +321,21 @@ impl OmniAuth {
     /// OAuth callback (alias)
     ///
     /// The same as `/omniauth/{provider}/callback`.
-    #[oai(path = "/auth/:provider/callback", method = "get", method = "post")]
+    #[oai(path = "/auth/:provider/callback", method = "get")]
+    async fn callback_alias_get(
+        &self,
+        accounts: AccountsData<'_>,
+        req: &Request,
+        provider: Path<String>,
+        query: QueryParams<CallbackRequest>,
+    ) -> poem::Result<OAuthResponse> {
+        callback(&accounts, req, &provider, &query.0).await
+    }
+
+    /// OAuth callback (alias, form post)
+    ///
+    /// The same as `POST /omniauth/{provider}/callback`.
+    #[oai(path = "/auth/:provider/callback", method = "post")]
     async fn callback_alias(
         &self,
         accounts: AccountsData<'_>,
@@ -295,7 +349,19 @@ impl OmniAuth {
     /// OAuth failure
     ///
     /// Renders a failure for the frontend (`authFailure` page or `?blank=true&error=` redirect).
-    #[oai(path = "/auth/failure", method = "get", method = "post")]
+    #[oai(path = "/auth/failure", method = "get")]
+    async fn failure_route_get(
+        &self,
+        accounts: AccountsData<'_>,
+        query: QueryParams<FailureRequest>,
+    ) -> OAuthResponse {
+        failure_from(&accounts, &query.0)
+    }
+
+    /// OAuth failure (form post)
+    ///
+    /// The same as `GET`, with the parameters in the body.
+    #[oai(path = "/auth/failure", method = "post")]
     async fn failure_route(
         &self,
         accounts: AccountsData<'_>,
@@ -307,7 +373,19 @@ impl OmniAuth {
     /// OAuth failure (OmniAuth's path)
     ///
     /// The same as `/auth/failure`.
-    #[oai(path = "/omniauth/failure", method = "get", method = "post")]
+    #[oai(path = "/omniauth/failure", method = "get")]
+    async fn omniauth_failure_get(
+        &self,
+        accounts: AccountsData<'_>,
+        query: QueryParams<FailureRequest>,
+    ) -> OAuthResponse {
+        failure_from(&accounts, &query.0)
+    }
+
+    /// OAuth failure (OmniAuth's path, form post)
+    ///
+    /// The same as `POST /auth/failure`.
+    #[oai(path = "/omniauth/failure", method = "post")]
     async fn omniauth_failure(
         &self,
         accounts: AccountsData<'_>,
@@ -320,7 +398,36 @@ impl OmniAuth {
     ///
     /// A mobile app that signed in with the provider's own SDK trades the provider's access
     /// token or id_token for toker credentials: the answer is that of `POST /auth/sign_in`.
-    #[oai(path = "/auth/:provider/token", method = "post")]
+    #[oai(
+        path = "/auth/:provider/token",
+        method = "post",
+        response_header(
+            name = "access-token",
+            ty = "Option<String>",
+            description = "The device's first token."
+        ),
+        response_header(
+            name = "token-type",
+            ty = "Option<String>",
+            description = "Always `Bearer`."
+        ),
+        response_header(
+            name = "client",
+            ty = "Option<String>",
+            description = "The new device's client id."
+        ),
+        response_header(
+            name = "expiry",
+            ty = "Option<String>",
+            description = "Unix seconds when the token expires."
+        ),
+        response_header(name = "uid", ty = "Option<String>", description = "The user's uid."),
+        response_header(
+            name = "authorization",
+            ty = "Option<String>",
+            description = "`Bearer` + base64 of the five values as JSON."
+        )
+    )]
     async fn token(
         &self,
         accounts: AccountsData<'_>,

@@ -15,7 +15,7 @@ use crate::{
     contract::{
         ErrorBody, StatusErrorWithDataBody, SuccessMessageBody, SuccessUserMessageBody,
         SuccessValidationErrorBody, messages,
-        params::{Param, Params},
+        params::{Param, Params, RequiredEmailParam, RequiredParam},
     },
     http::auth::RequestAuth,
     redirect::{Target, build_redirect_url, build_redirect_url_owned, credential_params},
@@ -23,7 +23,7 @@ use crate::{
 
 #[derive(Debug, Object)]
 pub struct ResetRequest {
-    email: Param,
+    email: RequiredEmailParam,
     /// Where the mailed link lands (default: `default_password_reset_url`).
     redirect_url: Param,
     /// Copied into the link as `config`.
@@ -32,8 +32,8 @@ pub struct ResetRequest {
 
 #[derive(Debug, Object)]
 pub struct PasswordUpdateRequest {
-    password: Param,
-    password_confirmation: Param,
+    password: RequiredParam,
+    password_confirmation: RequiredParam,
     /// Required when `check_current_password_before_update` is set, unless the user came
     /// through a reset link.
     current_password: Param,
@@ -236,7 +236,37 @@ impl Passwords {
     ///
     /// Sets a new password for the signed-in user (or, in the mobile flow, the holder of a
     /// reset token); PUT or PATCH.
-    #[oai(path = "/auth/password", method = "put", method = "patch")]
+    #[oai(
+        path = "/auth/password",
+        method = "put",
+        method = "patch",
+        response_header(
+            name = "access-token",
+            ty = "Option<String>",
+            description = "The next token (see README: rotation)."
+        ),
+        response_header(
+            name = "token-type",
+            ty = "Option<String>",
+            description = "Always `Bearer`."
+        ),
+        response_header(
+            name = "client",
+            ty = "Option<String>",
+            description = "The device's client id."
+        ),
+        response_header(
+            name = "expiry",
+            ty = "Option<String>",
+            description = "Unix seconds when the token expires."
+        ),
+        response_header(name = "uid", ty = "Option<String>", description = "The user's uid."),
+        response_header(
+            name = "authorization",
+            ty = "Option<String>",
+            description = "`Bearer` + base64 of the five values as JSON."
+        )
+    )]
     async fn update(
         &self,
         _token: TokenHeaders,

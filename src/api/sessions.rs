@@ -14,15 +14,15 @@ use crate::{
     },
     contract::{
         DataBody, ErrorBody, SuccessBody, messages,
-        params::{Param, Params},
+        params::{Params, RequiredEmailParam, RequiredParam},
     },
     http::auth::RequestAuth,
 };
 
 #[derive(Debug, Object)]
 pub struct SignInRequest {
-    email: Param,
-    password: Param,
+    email: RequiredEmailParam,
+    password: RequiredParam,
 }
 
 #[derive(Debug, ApiResponse)]
@@ -39,7 +39,12 @@ pub enum SignInResponse {
 pub enum SignInGetResponse {
     /// E1: sign-in is POST only.
     #[oai(status = 405)]
-    MethodNotAllowed(Json<ErrorBody>),
+    MethodNotAllowed(
+        Json<ErrorBody>,
+        /// `POST`.
+        #[oai(header = "allow")]
+        String,
+    ),
 }
 
 #[derive(Debug, ApiResponse)]
@@ -120,12 +125,14 @@ impl Sessions {
         }
     }
 
-    /// Sign in with GET (not supported)
-    ///
-    /// Always 405, as devise_token_auth.
-    #[oai(path = "/auth/sign_in", method = "get")]
+    /// Sign in with GET: always 405 with devise_token_auth's message. Not in the document,
+    /// which lists what the server serves: this only says what it does not.
+    #[oai(path = "/auth/sign_in", method = "get", hidden)]
     async fn sign_in_get(&self) -> SignInGetResponse {
-        SignInGetResponse::MethodNotAllowed(Json(ErrorBody::new(messages::NOT_SUPPORTED)))
+        SignInGetResponse::MethodNotAllowed(
+            Json(ErrorBody::new(messages::NOT_SUPPORTED)),
+            "POST".into(),
+        )
     }
 
     /// Sign out

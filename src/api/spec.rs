@@ -1,9 +1,11 @@
 //! The OpenAPI document: what `toker openapi` prints and `openapi.yaml` holds, what
 //! `/openapi.json` serves, and the page `/docs` shows, all from one transformation of
-//! poem-openapi's output: the token headers required together, and the configured
-//! `mount_path` and `omniauth_prefix` in place of the declared `/auth` and `/omniauth`.
+//! poem-openapi's output, for what its declarations cannot say: the token headers required
+//! together, the answers of the body extractor shared by every operation with a body, the
+//! configured `mount_path` and `omniauth_prefix` in place of the declared `/auth` and
+//! `/omniauth`, and links that carry a response's token to the next request.
 
-use serde_json::{Map, Value};
+use serde_json::{Map, Value, json};
 
 use super::{DEFAULT_MOUNT, security::TOKEN_HEADERS, service};
 
@@ -16,7 +18,9 @@ pub fn json(mount: &str, omniauth: &str) -> String {
         return original;
     };
     token_requirements(&mut doc);
+    body_errors(&mut doc);
     mount_paths(&mut doc, mount, omniauth);
+    token_links(&mut doc, mount);
     serde_json::to_string_pretty(&doc).unwrap_or(original)
 }
 
@@ -60,6 +64,141 @@ fn token_requirements(doc: &mut Value) {
                 .map(|n| (n.to_string(), Value::Array(Vec::new())))
                 .collect();
             *security = vec![Value::Object(all)];
+        }
+    }
+}
+
+/// Every operation: (path, method, operation object).
+fn operations_mut(doc: &mut Value) -> impl Iterator<Item = (&String, &String, &mut Value)> {
+    doc.get_mut("paths")
+        .and_then(Value::as_object_mut)
+        .into_iter()
+        .flat_map(|paths| paths.iter_mut())
+        .filter_map(|(path, item)| item.as_object_mut().map(|item| (path, item)))
+        .flat_map(|(path, item)| item.iter_mut().map(move |(method, op)| (path, method, op)))
+}
+
+/// What reading a body may answer, on every operation that takes one
+/// (`contract::params::ParamsError`); poem-openapi has no way for an extractor to add responses.
+const BODY_ERRORS: [(&str, &str); 4] = [
+    (
+        "400",
+        "E1: the body is neither a JSON object nor a UTF-8 form (`Invalid JSON body: …`).",
+    ),
+    (
+        "408",
+        "E1: the body did not arrive within `body_read_timeout` seconds.",
+    ),
+    ("413", "E1: the body is larger than `max_body_size`."),
+    (
+        "415",
+        "E1: a Content-Type other than `application/json` or \
+         `application/x-www-form-urlencoded`.",
+    ),
+];
+
+fn body_errors(doc: &mut Value) {
+    for (_, _, op) in operations_mut(doc) {
+        if op.get("requestBody").is_none() {
+            continue;
+        }
+        let Some(responses) = op.get_mut("responses").and_then(Value::as_object_mut) else {
+            continue;
+        };
+        for (status, description) in BODY_ERRORS {
+            responses.entry(status).or_insert_with(|| {
+                json!({
+                    "description": description,
+                    "content": {"application/json; charset=utf-8": {
+                        "schema": {"$ref": "#/components/schemas/ErrorBody"}
+                    }}
+                })
+            });
+        }
+        responses.sort_keys();
+    }
+}
+
+/// `#/paths/~1auth~1sign_in/post` (RFC 6901 escaping).
+fn operation_ref(path: &str, method: &str) -> String {
+    format!(
+        "#/paths/{}/{method}",
+        path.replace('~', "~0").replace('/', "~1")
+    )
+}
+
+/// `delete /auth/sign_out` → `delete_auth_sign_out`: a link name (letters, digits, `_`).
+fn link_name(path: &str, method: &str) -> String {
+    format!("{method}{path}")
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+        .collect::<String>()
+        .replace("__", "_")
+}
+
+/// From every 200 that documents the token headers (except an account deletion) to every
+/// operation that requires them, passing the three on, so tools that follow links (a stateful
+/// fuzzer, a client generator) can chain requests as a device does; and from sign-up to
+/// sign-in with the same e-mail and password.
+fn token_links(doc: &mut Value, mount: &str) {
+    let mut targets = Vec::new();
+    let mut sources = Vec::new();
+    for (path, method, op) in operations_mut(doc) {
+        let security = op.get("security").map(Value::to_string).unwrap_or_default();
+        if TOKEN_HEADERS.iter().all(|h| security.contains(h)) {
+            targets.push((path.clone(), method.clone()));
+        }
+        let issues_tokens = op
+            .pointer("/responses/200/headers")
+            .and_then(Value::as_object)
+            .is_some_and(|h| h.keys().any(|k| k.eq_ignore_ascii_case(TOKEN_HEADERS[0])));
+        if issues_tokens && method != "delete" {
+            sources.push((path.clone(), method.clone()));
+        }
+    }
+    let carried: Map<String, Value> = TOKEN_HEADERS
+        .iter()
+        .map(|h| {
+            (
+                format!("header.{h}"),
+                json!(format!("$response.header.{h}")),
+            )
+        })
+        .collect();
+    let sign_in = format!("{mount}/sign_in");
+    for (path, method, op) in operations_mut(doc) {
+        if !sources.contains(&(path.clone(), method.clone())) {
+            continue;
+        }
+        let mut links = Map::new();
+        for (target, target_method) in &targets {
+            links.insert(
+                link_name(target, target_method),
+                json!({
+                    "operationRef": operation_ref(target, target_method),
+                    "description": "The device's next request, with the token of this answer.",
+                    "parameters": carried,
+                }),
+            );
+        }
+        if path == mount && method == "post" {
+            links.insert(
+                link_name(&sign_in, "post"),
+                json!({
+                    "operationRef": operation_ref(&sign_in, "post"),
+                    "description": "Sign in again with the e-mail and password just registered.",
+                    "requestBody": {
+                        "email": "$request.body#/email",
+                        "password": "$request.body#/password"
+                    },
+                }),
+            );
+        }
+        if let Some(ok) = op
+            .pointer_mut("/responses/200")
+            .and_then(Value::as_object_mut)
+        {
+            ok.insert("links".into(), Value::Object(links));
         }
     }
 }
