@@ -169,12 +169,22 @@ impl<T> GuardedIo<T> {
     }
 }
 
-/// Polls `timer` set to `deadline`: `Ready` once it has passed.
+/// Whether `deadline` has passed, with `timer` set to wake the task when it does. The timer is
+/// moved only to an earlier deadline: a later one (the keep-alive window after each answer)
+/// waits until the timer fires, so a busy connection does not re-register a timer per request.
 fn expired(timer: &mut Pin<Box<Sleep>>, deadline: Instant, cx: &mut Context<'_>) -> bool {
-    if timer.deadline() != deadline {
+    if deadline < timer.deadline() {
         timer.as_mut().reset(deadline);
     }
-    timer.as_mut().poll(cx).is_ready()
+    loop {
+        if timer.as_mut().poll(cx).is_pending() {
+            return false;
+        }
+        if Instant::now() >= deadline {
+            return true;
+        }
+        timer.as_mut().reset(deadline);
+    }
 }
 
 fn timed_out(what: &'static str) -> io::Error {

@@ -285,15 +285,25 @@ async fn a_body_framed_twice_or_with_unknown_codings_is_refused() {
 }
 
 #[tokio::test]
-async fn a_request_hyper_cannot_parse_gets_400_and_a_close() {
+async fn requests_hyper_cannot_parse_get_its_400_or_431_and_a_close() {
     let app = spawn_app().await;
+    let many_headers: String = (0..150).map(|i| format!("X-H{i}: v\r\n")).collect();
+    let cases = [
+        (b"GET /ping HTTP/1.1\r\nHost toker\r\n\r\n".to_vec(), 400),
+        (
+            format!("GET /ping HTTP/1.1\r\nHost: toker\r\n{many_headers}\r\n").into_bytes(),
+            431,
+        ),
+    ];
 
-    let (answer, mut stream) = raw_answer(&app, b"GET /ping HTTP/1.1\r\nHost toker\r\n\r\n").await;
+    for (request, status) in cases {
+        let (answer, mut stream) = raw_answer(&app, &request).await;
 
-    assert_eq!(answer.status, 400);
-    assert!(answer.closes(), "{}", answer.head);
-    let (closed, _) = closed_within(&mut stream, Duration::from_secs(5)).await;
-    assert!(closed.is_some());
+        assert_eq!(answer.status, status);
+        assert!(answer.closes(), "{}", answer.head);
+        let (closed, _) = closed_within(&mut stream, Duration::from_secs(5)).await;
+        assert!(closed.is_some());
+    }
 }
 
 #[tokio::test]
