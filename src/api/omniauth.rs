@@ -398,36 +398,7 @@ impl OmniAuth {
     ///
     /// A mobile app that signed in with the provider's own SDK trades the provider's access
     /// token or id_token for toker credentials: the answer is that of `POST /auth/sign_in`.
-    #[oai(
-        path = "/auth/:provider/token",
-        method = "post",
-        response_header(
-            name = "access-token",
-            ty = "Option<String>",
-            description = "The device's first token."
-        ),
-        response_header(
-            name = "token-type",
-            ty = "Option<String>",
-            description = "Always `Bearer`."
-        ),
-        response_header(
-            name = "client",
-            ty = "Option<String>",
-            description = "The new device's client id."
-        ),
-        response_header(
-            name = "expiry",
-            ty = "Option<String>",
-            description = "Unix seconds when the token expires."
-        ),
-        response_header(name = "uid", ty = "Option<String>", description = "The user's uid."),
-        response_header(
-            name = "authorization",
-            ty = "Option<String>",
-            description = "`Bearer` + base64 of the five values as JSON."
-        )
-    )]
+    #[oai(path = "/auth/:provider/token", method = "post")]
     async fn token(
         &self,
         accounts: AccountsData<'_>,

@@ -121,35 +121,7 @@ pub enum DestroyResponse {
 #[derive(Default)]
 pub struct Registrations;
 
-#[OpenApi(
-    tag = "ApiTags::Registrations",
-    response_header(
-        name = "access-token",
-        ty = "Option<String>",
-        description = "The next token (see README: rotation)."
-    ),
-    response_header(
-        name = "token-type",
-        ty = "Option<String>",
-        description = "Always `Bearer`."
-    ),
-    response_header(
-        name = "client",
-        ty = "Option<String>",
-        description = "The device's client id."
-    ),
-    response_header(
-        name = "expiry",
-        ty = "Option<String>",
-        description = "Unix seconds when the token expires."
-    ),
-    response_header(name = "uid", ty = "Option<String>", description = "The user's uid."),
-    response_header(
-        name = "authorization",
-        ty = "Option<String>",
-        description = "`Bearer` + base64 of the five values as JSON."
-    )
-)]
+#[OpenApi(tag = "ApiTags::Registrations")]
 impl Registrations {
     /// Sign up
     ///

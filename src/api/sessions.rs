@@ -65,36 +65,7 @@ impl Sessions {
     /// Sign in
     ///
     /// Checks e-mail and password and creates a new device (client) with its first token.
-    #[oai(
-        path = "/auth/sign_in",
-        method = "post",
-        response_header(
-            name = "access-token",
-            ty = "Option<String>",
-            description = "The device's first token."
-        ),
-        response_header(
-            name = "token-type",
-            ty = "Option<String>",
-            description = "Always `Bearer`."
-        ),
-        response_header(
-            name = "client",
-            ty = "Option<String>",
-            description = "The new device's client id."
-        ),
-        response_header(
-            name = "expiry",
-            ty = "Option<String>",
-            description = "Unix seconds when the token expires."
-        ),
-        response_header(name = "uid", ty = "Option<String>", description = "The user's uid."),
-        response_header(
-            name = "authorization",
-            ty = "Option<String>",
-            description = "`Bearer` + base64 of the five values as JSON."
-        )
-    )]
+    #[oai(path = "/auth/sign_in", method = "post")]
     async fn sign_in(
         &self,
         accounts: AccountsData<'_>,

@@ -1,7 +1,8 @@
 //! The OpenAPI document: what `toker openapi` prints and `openapi.yaml` holds, what
 //! `/openapi.json` serves, and the page `/docs` shows, all from one transformation of
 //! poem-openapi's output, for what its declarations cannot say: the token headers required
-//! together, the answers of the body extractor shared by every operation with a body, the
+//! together and answered by the authentication middleware rather than by any one operation, the
+//! answers of the body extractor shared by every operation with a body, the
 //! configured `mount_path` and `omniauth_prefix` in place of the declared `/auth` and
 //! `/omniauth`, and links that carry a response's token to the next request.
 
@@ -18,6 +19,7 @@ pub fn json(mount: &str, omniauth: &str) -> String {
         return original;
     };
     token_requirements(&mut doc);
+    token_response_headers(&mut doc);
     body_errors(&mut doc);
     mount_paths(&mut doc, mount, omniauth);
     token_links(&mut doc, mount);
@@ -76,6 +78,63 @@ fn operations_mut(doc: &mut Value) -> impl Iterator<Item = (&String, &String, &m
         .flat_map(|paths| paths.iter_mut())
         .filter_map(|(path, item)| item.as_object_mut().map(|item| (path, item)))
         .flat_map(|(path, item)| item.iter_mut().map(move |(method, op)| (path, method, op)))
+}
+
+/// The headers `http::auth` puts on the answers of an authenticated request and of one that
+/// opens a session (docs/contract.md §2.0.8, §2.15), named as poem-openapi names headers.
+const TOKEN_RESPONSE_HEADERS: [(&str, &str); 6] = [
+    (
+        "ACCESS-TOKEN",
+        "The device's next token (its first on a new session); absent from an answer inside the \
+         batch window (see README: rotation).",
+    ),
+    ("TOKEN-TYPE", "Always `Bearer`."),
+    ("CLIENT", "The device's client id."),
+    ("EXPIRY", "Unix seconds when the token expires."),
+    ("UID", "The user's uid."),
+    (
+        "AUTHORIZATION",
+        "`Bearer` + base64 of the five values as JSON.",
+    ),
+];
+
+/// Operations that open a session without taking a token (declared paths).
+const OPENS_SESSION: [(&str, &str); 3] = [
+    ("/auth", "post"),
+    ("/auth/sign_in", "post"),
+    ("/auth/{provider}/token", "post"),
+];
+
+/// The token headers on every answer of the operations that take a token (but deletions, which
+/// end the session) or open a session.
+fn token_response_headers(doc: &mut Value) {
+    for (path, method, op) in operations_mut(doc) {
+        let takes_token = op.get("security").is_some() && method != "delete";
+        if !takes_token && !OPENS_SESSION.contains(&(path.as_str(), method.as_str())) {
+            continue;
+        }
+        let Some(responses) = op.get_mut("responses").and_then(Value::as_object_mut) else {
+            continue;
+        };
+        for response in responses.values_mut().filter_map(Value::as_object_mut) {
+            let headers = response
+                .entry("headers")
+                .or_insert_with(|| Value::Object(Map::new()));
+            let Some(headers) = headers.as_object_mut() else {
+                continue;
+            };
+            for (name, description) in TOKEN_RESPONSE_HEADERS {
+                headers.insert(
+                    name.into(),
+                    json!({
+                        "description": description,
+                        "deprecated": false,
+                        "schema": {"type": "string"}
+                    }),
+                );
+            }
+        }
+    }
 }
 
 /// What reading a body may answer, on every operation that takes one
@@ -247,6 +306,90 @@ mod tests {
                 .get("security")
                 .is_none()
         );
+    }
+
+    #[test]
+    fn operations_with_a_body_document_what_reading_it_may_answer() {
+        let doc: Value = serde_json::from_str(&json("/auth", "/omniauth")).unwrap();
+        let sign_in = &doc["paths"]["/auth/sign_in"]["post"]["responses"];
+        for status in ["400", "408", "413", "415"] {
+            assert_eq!(
+                sign_in[status]["content"]["application/json; charset=utf-8"]["schema"]["$ref"],
+                "#/components/schemas/ErrorBody",
+                "{status}"
+            );
+        }
+        // GET operations take query parameters, never a body.
+        for (path, item) in doc["paths"].as_object().unwrap() {
+            if let Some(get) = item.get("get") {
+                assert!(get.get("requestBody").is_none(), "GET {path} has a body");
+                assert!(get["responses"].get("415").is_none(), "GET {path}");
+            }
+        }
+        let failure = &doc["paths"]["/auth/failure"]["get"]["parameters"][0];
+        assert_eq!(failure["in"], "query");
+        assert_eq!(
+            failure["schema"]["$ref"],
+            "#/components/schemas/FailureRequest"
+        );
+    }
+
+    #[test]
+    fn answers_that_carry_a_token_link_to_the_requests_that_take_one() {
+        let doc: Value = serde_json::from_str(&json("/api/v1/auth", "/omniauth")).unwrap();
+        let links = &doc["paths"]["/api/v1/auth/sign_in"]["post"]["responses"]["200"]["links"];
+        let validate = &links["get_api_v1_auth_validate_token"];
+        assert_eq!(
+            validate["operationRef"],
+            "#/paths/~1api~1v1~1auth~1validate_token/get"
+        );
+        assert_eq!(
+            validate["parameters"]["header.access-token"],
+            "$response.header.access-token"
+        );
+        assert!(links.get("delete_api_v1_auth_sign_out").is_some());
+        assert!(links.get("get_api_me").is_some());
+        // Sign-up also leads to signing in with what it registered.
+        let sign_up = &doc["paths"]["/api/v1/auth"]["post"]["responses"]["200"]["links"];
+        assert_eq!(
+            sign_up["post_api_v1_auth_sign_in"]["requestBody"]["email"],
+            "$request.body#/email"
+        );
+        // A deletion ends the session: nothing follows it.
+        let deleted = &doc["paths"]["/api/v1/auth"]["delete"]["responses"]["200"];
+        assert!(deleted.get("links").is_none());
+        assert!(deleted.get("headers").is_none());
+    }
+
+    #[test]
+    fn refused_sign_up_bodies_have_schemas_of_their_own() {
+        let doc: Value = serde_json::from_str(&json("/auth", "/omniauth")).unwrap();
+        let schemas = &doc["components"]["schemas"];
+        // E3's `data` is there, and may be null.
+        let e3 = &schemas["StatusErrorWithDataBody"];
+        assert!(e3["required"].as_array().unwrap().contains(&"data".into()));
+        assert_eq!(e3["properties"]["data"]["nullable"], true);
+        assert_eq!(
+            e3["properties"]["data"]["allOf"][0]["$ref"],
+            "#/components/schemas/UnsavedUser"
+        );
+        // The unsaved user has no id yet.
+        assert_eq!(schemas["UnsavedUser"]["properties"]["id"]["nullable"], true);
+        assert!(
+            schemas["User"]["properties"]["id"]
+                .get("nullable")
+                .is_none()
+        );
+        // E2 bodies also fit E3's schema, so the 422 unions are anyOf.
+        assert!(schemas["SignUpRejection"].get("anyOf").is_some());
+        assert!(schemas["UpdateRejection"].get("anyOf").is_some());
+        // What an operation cannot do without is required.
+        let sign_in = &schemas["SignInRequest"];
+        assert_eq!(
+            sign_in["required"],
+            serde_json::json!(["email", "password"])
+        );
+        assert_eq!(sign_in["properties"]["email"]["format"], "email");
     }
 
     #[test]
