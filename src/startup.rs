@@ -4,10 +4,9 @@
 use std::{sync::Arc, time::Duration};
 
 use poem::{
-    Endpoint, EndpointExt, IntoResponse, Request, Response, Route, Server, handler,
-    listener::{Acceptor, Listener, TcpAcceptor, TcpListener},
-    web::Json,
+    Endpoint, EndpointExt, IntoResponse, Request, Response, Route, get, handler, web::Json,
 };
+use tokio::net::TcpListener;
 
 use crate::{
     accounts::{Accounts, Hasher, password::PoolSize},
@@ -15,7 +14,16 @@ use crate::{
     config::Settings,
     contract::{messages, params::BodyLimit, shapes::ErrorShape},
     error::{Outages, json_errors, unavailable_response},
-    http::{ApiHeaders, RequestLimits, auth::TokenAuth, cors::Cors, request_log::RequestLog},
+    http::{
+        ApiHeaders, RequestLimits,
+        allow::{AllowHeader, AllowedMethods},
+        auth::TokenAuth,
+        connection::ConnectionLimits,
+        cors::Cors,
+        listener::{connection_cap, raise_open_files_limit},
+        request_log::RequestLog,
+        server,
+    },
     limits::{LimitSettings, Limits, Rate},
     origins::OriginMatcher,
     proxies::TrustedProxies,
@@ -26,10 +34,12 @@ use crate::{
 
 /// A built server, bound and ready to run.
 pub struct Application {
-    acceptor: TcpAcceptor,
+    listener: TcpListener,
     port: u16,
     app: poem::endpoint::BoxEndpoint<'static, Response>,
     accounts: Accounts,
+    limits: ConnectionLimits,
+    max_connections: usize,
 }
 
 impl Application {
@@ -61,20 +71,27 @@ impl Application {
         let settings = Arc::new(settings);
         let accounts = accounts_for(settings.clone(), store).await?;
         let app = routes(&accounts)?;
-        let acceptor = TcpListener::bind(settings.bind.clone())
-            .into_acceptor()
+        let listener = TcpListener::bind(settings.bind.as_str())
             .await
             .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", settings.bind))?;
-        let port = acceptor
-            .local_addr()
-            .first()
-            .and_then(|a| a.as_socket_addr().map(|a| a.port()))
-            .unwrap_or_default();
+        let port = listener.local_addr()?.port();
+        let max_connections = connection_cap(settings.max_connections, raise_open_files_limit());
+        if max_connections < settings.max_connections {
+            tracing::warn!(
+                max_connections,
+                "max_connections lowered to what the open-files limit allows"
+            );
+        }
         Ok(Application {
-            acceptor,
+            listener,
             port,
             app: app.boxed(),
             accounts,
+            limits: ConnectionLimits {
+                header_read: settings.header_read_timeout(),
+                keep_alive: settings.keep_alive_timeout(),
+            },
+            max_connections,
         })
     }
 
@@ -93,14 +110,29 @@ impl Application {
 
     /// Serves until Ctrl-C or SIGTERM, then lets in-flight requests finish (10 s at most).
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        Server::new_with_acceptor(self.acceptor)
-            .run_with_graceful_shutdown(self.app, shutdown_signal(), Some(Duration::from_secs(10)))
+        self.serve(shutdown_signal(), Some(Duration::from_secs(10)))
             .await
     }
 
     /// Serves forever (tests drop the task instead of signalling).
     pub async fn run(self) -> std::io::Result<()> {
-        Server::new_with_acceptor(self.acceptor).run(self.app).await
+        self.serve(std::future::pending(), None).await
+    }
+
+    async fn serve(
+        self,
+        shutdown: impl std::future::Future<Output = ()>,
+        grace: Option<Duration>,
+    ) -> std::io::Result<()> {
+        server::serve(
+            self.listener,
+            self.app,
+            self.limits,
+            self.max_connections,
+            shutdown,
+            grace,
+        )
+        .await
     }
 }
 
@@ -212,19 +244,27 @@ pub fn routes(accounts: &Accounts) -> anyhow::Result<impl Endpoint<Output = Resp
         .with(TokenAuth {
             accounts: accounts.clone(),
         });
+    let mut served = api::served_methods();
+    let pages = ["/docs", "/docs/", "/openapi.json", "/health", "/ping"];
+    served.extend(pages.map(|path| (path.to_string(), poem::http::Method::GET)));
+    let allowed = AllowedMethods::new(served.iter().map(|(p, m)| (p.as_str(), m.clone())));
     let router = Route::new()
         .nest("/", api)
         .at(
             "/docs",
-            static_endpoint(docs.clone(), "text/html; charset=utf-8"),
+            get(static_endpoint(docs.clone(), "text/html; charset=utf-8")),
         )
-        .at("/docs/", static_endpoint(docs, "text/html; charset=utf-8"))
+        .at(
+            "/docs/",
+            get(static_endpoint(docs, "text/html; charset=utf-8")),
+        )
         .at(
             "/openapi.json",
-            static_endpoint(spec, "application/json; charset=utf-8"),
+            get(static_endpoint(spec, "application/json; charset=utf-8")),
         )
-        .at("/health", health)
-        .at("/ping", ping);
+        .at("/health", get(health))
+        .at("/ping", get(ping))
+        .with(AllowHeader(Arc::new(allowed)));
     let cors = Cors::new(
         OriginMatcher::new(&settings.cors_origins).map_err(|e| anyhow::anyhow!(e))?,
         &settings.headers_names,
@@ -237,7 +277,10 @@ pub fn routes(accounts: &Accounts) -> anyhow::Result<impl Endpoint<Output = Resp
     }));
     let app = MountPath::new(router, settings)
         .with(RequestLimits(settings.max_body_size))
-        .data(BodyLimit(settings.max_body_size))
+        .data(BodyLimit {
+            max_bytes: settings.max_body_size,
+            read_timeout: settings.body_read_timeout(),
+        })
         .data(accounts.clone())
         .with(cors)
         .with(ApiHeaders)

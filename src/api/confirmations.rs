@@ -13,14 +13,14 @@ use crate::{
     accounts::{Accounts, Limited, LinkOutcome, LinkRequest, confirmable::ConfirmOutcome},
     contract::{
         ErrorBody, StatusErrorWithDataBody, SuccessMessageBody, messages,
-        params::{Param, Params},
+        params::{Param, Params, RequiredEmailParam},
     },
     redirect::{Target, build_redirect_url},
 };
 
 #[derive(Debug, Object)]
 pub struct ResendRequest {
-    email: Param,
+    email: RequiredEmailParam,
     /// Where the new link lands (default: `default_confirm_success_url`).
     redirect_url: Param,
     /// Copied into the link as `config`.

@@ -14,8 +14,8 @@ mod unlocks;
 
 use std::net::IpAddr;
 
-use poem::{Request, web::Data};
-use poem_openapi::{OpenApiService, Tags, payload::Json};
+use poem::{Request, http::Method, web::Data};
+use poem_openapi::{OpenApi, OpenApiService, Tags, payload::Json};
 
 use crate::{
     accounts::{Accounts, Origin, password::Busy},
@@ -68,6 +68,19 @@ pub fn service(server_url: &str) -> OpenApiService<Api, ()> {
              carry the next token in the same headers (see the README for the rotation rules).",
         )
         .server(server_url)
+}
+
+/// Every (path template, method) the document lists, for the `Allow` header of 405 answers.
+pub fn served_methods() -> Vec<(String, Method)> {
+    Api::meta()
+        .into_iter()
+        .flat_map(|api| api.paths)
+        .flat_map(|path| {
+            path.operations
+                .into_iter()
+                .map(move |op| (path.path.clone(), op.method))
+        })
+        .collect()
 }
 
 /// The OpenAPI document as YAML, exactly what `toker openapi` prints and `openapi.yaml` holds.

@@ -21,7 +21,7 @@ use crate::{
     },
     contract::{
         DataBody, ErrorBody,
-        params::{Param, Params},
+        params::{Param, Params, QueryParams},
     },
     http::auth::RequestAuth,
     oauth::{SignInRequest, page, providers::ProviderConfig, state::StatePayload},
@@ -233,7 +233,20 @@ impl OmniAuth {
     ///
     /// Opened by the frontend (popup, in-app browser or the page itself): redirects to the
     /// provider with a signed `state`.
-    #[oai(path = "/auth/:provider", method = "get", method = "post")]
+    #[oai(path = "/auth/:provider", method = "get")]
+    async fn start_get(
+        &self,
+        accounts: AccountsData<'_>,
+        provider: Path<String>,
+        query: QueryParams<StartRequest>,
+    ) -> poem::Result<OAuthResponse> {
+        self.start(accounts, provider, query.0).await
+    }
+
+    /// Start an OAuth sign-in (form post)
+    ///
+    /// The same as `GET`, with the parameters in the body.
+    #[oai(path = "/auth/:provider", method = "post")]
     async fn start(
         &self,
         accounts: AccountsData<'_>,
@@ -275,7 +288,20 @@ impl OmniAuth {
     /// Start an OAuth sign-in (OmniAuth's path)
     ///
     /// The same as `/auth/{provider}`.
-    #[oai(path = "/omniauth/:provider", method = "get", method = "post")]
+    #[oai(path = "/omniauth/:provider", method = "get")]
+    async fn start_alias_get(
+        &self,
+        accounts: AccountsData<'_>,
+        provider: Path<String>,
+        query: QueryParams<StartRequest>,
+    ) -> poem::Result<OAuthResponse> {
+        self.start(accounts, provider, query.0).await
+    }
+
+    /// Start an OAuth sign-in (OmniAuth's path, form post)
+    ///
+    /// The same as `POST /auth/{provider}`.
+    #[oai(path = "/omniauth/:provider", method = "post")]
     async fn start_alias(
         &self,
         accounts: AccountsData<'_>,
@@ -289,7 +315,21 @@ impl OmniAuth {
     ///
     /// The provider sends the browser here with `code` and `state`; the answer is the
     /// credentials page or a redirect to the frontend.
-    #[oai(path = "/omniauth/:provider/callback", method = "get", method = "post")]
+    #[oai(path = "/omniauth/:provider/callback", method = "get")]
+    async fn callback_get(
+        &self,
+        accounts: AccountsData<'_>,
+        req: &Request,
+        provider: Path<String>,
+        query: QueryParams<CallbackRequest>,
+    ) -> poem::Result<OAuthResponse> {
+        callback(&accounts, req, &provider, &query.0).await
+    }
+
+    /// OAuth callback (form post)
+    ///
+    /// The same as `GET`, for providers that post the answer (`response_mode=form_post`).
+    #[oai(path = "/omniauth/:provider/callback", method = "post")]
     async fn callback(
         &self,
         accounts: AccountsData<'_>,
@@ -303,7 +343,21 @@ impl OmniAuth {
     /// OAuth callback (alias)
     ///
     /// The same as `/omniauth/{provider}/callback`.
-    #[oai(path = "/auth/:provider/callback", method = "get", method = "post")]
+    #[oai(path = "/auth/:provider/callback", method = "get")]
+    async fn callback_alias_get(
+        &self,
+        accounts: AccountsData<'_>,
+        req: &Request,
+        provider: Path<String>,
+        query: QueryParams<CallbackRequest>,
+    ) -> poem::Result<OAuthResponse> {
+        callback(&accounts, req, &provider, &query.0).await
+    }
+
+    /// OAuth callback (alias, form post)
+    ///
+    /// The same as `POST /omniauth/{provider}/callback`.
+    #[oai(path = "/auth/:provider/callback", method = "post")]
     async fn callback_alias(
         &self,
         accounts: AccountsData<'_>,
@@ -317,7 +371,19 @@ impl OmniAuth {
     /// OAuth failure
     ///
     /// Renders a failure for the frontend (`authFailure` page or `?blank=true&error=` redirect).
-    #[oai(path = "/auth/failure", method = "get", method = "post")]
+    #[oai(path = "/auth/failure", method = "get")]
+    async fn failure_route_get(
+        &self,
+        accounts: AccountsData<'_>,
+        query: QueryParams<FailureRequest>,
+    ) -> OAuthResponse {
+        failure_from(&accounts, &query.0)
+    }
+
+    /// OAuth failure (form post)
+    ///
+    /// The same as `GET`, with the parameters in the body.
+    #[oai(path = "/auth/failure", method = "post")]
     async fn failure_route(
         &self,
         accounts: AccountsData<'_>,
@@ -329,7 +395,19 @@ impl OmniAuth {
     /// OAuth failure (OmniAuth's path)
     ///
     /// The same as `/auth/failure`.
-    #[oai(path = "/omniauth/failure", method = "get", method = "post")]
+    #[oai(path = "/omniauth/failure", method = "get")]
+    async fn omniauth_failure_get(
+        &self,
+        accounts: AccountsData<'_>,
+        query: QueryParams<FailureRequest>,
+    ) -> OAuthResponse {
+        failure_from(&accounts, &query.0)
+    }
+
+    /// OAuth failure (OmniAuth's path, form post)
+    ///
+    /// The same as `POST /auth/failure`.
+    #[oai(path = "/omniauth/failure", method = "post")]
     async fn omniauth_failure(
         &self,
         accounts: AccountsData<'_>,

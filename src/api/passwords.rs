@@ -18,7 +18,7 @@ use crate::{
     contract::{
         ErrorBody, StatusErrorWithDataBody, SuccessMessageBody, SuccessUserMessageBody,
         SuccessValidationErrorBody, messages,
-        params::{Param, Params},
+        params::{Param, Params, RequiredEmailParam, RequiredParam},
     },
     http::auth::RequestAuth,
     redirect::{Target, build_redirect_url, build_redirect_url_owned, credential_params},
@@ -26,7 +26,7 @@ use crate::{
 
 #[derive(Debug, Object)]
 pub struct ResetRequest {
-    email: Param,
+    email: RequiredEmailParam,
     /// Where the mailed link lands (default: `default_password_reset_url`).
     redirect_url: Param,
     /// Copied into the link as `config`.
@@ -35,8 +35,8 @@ pub struct ResetRequest {
 
 #[derive(Debug, Object)]
 pub struct PasswordUpdateRequest {
-    password: Param,
-    password_confirmation: Param,
+    password: RequiredParam,
+    password_confirmation: RequiredParam,
     /// Required when `check_current_password_before_update` is set, unless the user came
     /// through a reset link.
     current_password: Param,

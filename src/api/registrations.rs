@@ -14,8 +14,8 @@ use crate::{
     },
     contract::{
         ErrorBody, StatusDataBody, StatusErrorBody, StatusErrorWithDataBody, StatusMessageBody,
-        UserJson, ValidationErrorBody, messages,
-        params::{Param, Params},
+        UnsavedUser, ValidationErrorBody, messages,
+        params::{EmailParam, Param, Params, RequiredEmailParam, RequiredParam},
     },
     http::auth::RequestAuth,
 };
@@ -24,8 +24,8 @@ use crate::{
 #[derive(Debug, Object)]
 pub struct SignUpRequest {
     /// The account's e-mail; lower-cased and stripped, it becomes the `uid`.
-    email: Param,
-    password: Param,
+    email: RequiredEmailParam,
+    password: RequiredParam,
     password_confirmation: Param,
     /// Where the confirmation link lands; required when `confirmable` is on and
     /// `default_confirm_success_url` is unset. Checked against `redirect_whitelist`.
@@ -37,7 +37,7 @@ pub struct SignUpRequest {
 /// Account-update parameters; the app's `account_update_attributes` are accepted beside them.
 #[derive(Debug, Object)]
 pub struct AccountUpdateRequest {
-    email: Param,
+    email: EmailParam,
     password: Param,
     password_confirmation: Param,
     /// Required per `check_current_password_before_update`.
@@ -58,9 +58,8 @@ pub struct BodyCredentials {
     uid: Param,
 }
 
-/// The 422 answers of sign-up.
+/// The 422 answers of sign-up. `anyOf`, not `oneOf`: an E3 body also fits E2's schema.
 #[derive(Debug, Union)]
-#[oai(one_of)]
 pub enum SignUpRejection {
     /// E2: no sign-up parameter at all.
     NoParams(StatusErrorBody),
@@ -109,9 +108,8 @@ pub enum Unavailable {
     Busy(StatusErrorBody),
 }
 
-/// The 422 answers of account update.
+/// The 422 answers of account update. `anyOf`, not `oneOf`: an E3 body also fits E2's schema.
 #[derive(Debug, Union)]
-#[oai(one_of)]
 pub enum UpdateRejection {
     /// E2: no account-update parameter at all.
     NoParams(StatusErrorBody),
@@ -156,35 +154,7 @@ pub enum DestroyResponse {
 #[derive(Default)]
 pub struct Registrations;
 
-#[OpenApi(
-    tag = "ApiTags::Registrations",
-    response_header(
-        name = "access-token",
-        ty = "Option<String>",
-        description = "The next token (see README: rotation)."
-    ),
-    response_header(
-        name = "token-type",
-        ty = "Option<String>",
-        description = "Always `Bearer`."
-    ),
-    response_header(
-        name = "client",
-        ty = "Option<String>",
-        description = "The device's client id."
-    ),
-    response_header(
-        name = "expiry",
-        ty = "Option<String>",
-        description = "Unix seconds when the token expires."
-    ),
-    response_header(name = "uid", ty = "Option<String>", description = "The user's uid."),
-    response_header(
-        name = "authorization",
-        ty = "Option<String>",
-        description = "`Bearer` + base64 of the five values as JSON."
-    )
-)]
+#[OpenApi(tag = "ApiTags::Registrations")]
 impl Registrations {
     /// Sign up
     ///
@@ -245,19 +215,19 @@ impl Registrations {
             SignUpOutcome::MissingConfirmUrl(draft) => {
                 rejected(SignUpRejection::Redirect(StatusErrorWithDataBody::new(
                     messages::MISSING_CONFIRM_SUCCESS_URL,
-                    Some(UserJson(draft)),
+                    Some(UnsavedUser(draft)),
                 )))
             }
             SignUpOutcome::RedirectNotAllowed(url, draft) => {
                 rejected(SignUpRejection::Redirect(StatusErrorWithDataBody::new(
                     messages::redirect_not_allowed(&url),
-                    Some(UserJson(draft)),
+                    Some(UnsavedUser(draft)),
                 )))
             }
             SignUpOutcome::Invalid(errors, draft) => {
                 rejected(SignUpRejection::Invalid(ValidationErrorBody {
                     status: "error".into(),
-                    data: Some(UserJson(draft)),
+                    data: Some(UnsavedUser(draft)),
                     errors: errors.to_body(),
                 }))
             }

@@ -14,15 +14,15 @@ use crate::{
     },
     contract::{
         DataBody, ErrorBody, SuccessBody, messages,
-        params::{Param, Params},
+        params::{Params, RequiredEmailParam, RequiredParam},
     },
     http::auth::RequestAuth,
 };
 
 #[derive(Debug, Object)]
 pub struct SignInRequest {
-    email: Param,
-    password: Param,
+    email: RequiredEmailParam,
+    password: RequiredParam,
 }
 
 #[derive(Debug, ApiResponse)]
@@ -56,7 +56,12 @@ pub enum SignInResponse {
 pub enum SignInGetResponse {
     /// E1: sign-in is POST only.
     #[oai(status = 405)]
-    MethodNotAllowed(Json<ErrorBody>),
+    MethodNotAllowed(
+        Json<ErrorBody>,
+        /// `POST`.
+        #[oai(header = "allow")]
+        String,
+    ),
 }
 
 #[derive(Debug, ApiResponse)]
@@ -77,36 +82,7 @@ impl Sessions {
     /// Sign in
     ///
     /// Checks e-mail and password and creates a new device (client) with its first token.
-    #[oai(
-        path = "/auth/sign_in",
-        method = "post",
-        response_header(
-            name = "access-token",
-            ty = "Option<String>",
-            description = "The device's first token."
-        ),
-        response_header(
-            name = "token-type",
-            ty = "Option<String>",
-            description = "Always `Bearer`."
-        ),
-        response_header(
-            name = "client",
-            ty = "Option<String>",
-            description = "The new device's client id."
-        ),
-        response_header(
-            name = "expiry",
-            ty = "Option<String>",
-            description = "Unix seconds when the token expires."
-        ),
-        response_header(name = "uid", ty = "Option<String>", description = "The user's uid."),
-        response_header(
-            name = "authorization",
-            ty = "Option<String>",
-            description = "`Bearer` + base64 of the five values as JSON."
-        )
-    )]
+    #[oai(path = "/auth/sign_in", method = "post")]
     async fn sign_in(
         &self,
         accounts: AccountsData<'_>,
@@ -148,12 +124,14 @@ impl Sessions {
         }
     }
 
-    /// Sign in with GET (not supported)
-    ///
-    /// Always 405, as devise_token_auth.
-    #[oai(path = "/auth/sign_in", method = "get")]
+    /// Sign in with GET: always 405 with devise_token_auth's message. Not in the document,
+    /// which lists what the server serves: this only says what it does not.
+    #[oai(path = "/auth/sign_in", method = "get", hidden)]
     async fn sign_in_get(&self) -> SignInGetResponse {
-        SignInGetResponse::MethodNotAllowed(Json(ErrorBody::new(messages::NOT_SUPPORTED)))
+        SignInGetResponse::MethodNotAllowed(
+            Json(ErrorBody::new(messages::NOT_SUPPORTED)),
+            "POST".into(),
+        )
     }
 
     /// Sign out

@@ -29,36 +29,7 @@ impl TokenValidations {
     ///
     /// Frontends call this on page load. Credentials come from the headers, or from the
     /// `access-token`, `client` and `uid` query parameters (redux-token-auth).
-    #[oai(
-        path = "/auth/validate_token",
-        method = "get",
-        response_header(
-            name = "access-token",
-            ty = "Option<String>",
-            description = "The next token (see README: rotation)."
-        ),
-        response_header(
-            name = "token-type",
-            ty = "Option<String>",
-            description = "Always `Bearer`."
-        ),
-        response_header(
-            name = "client",
-            ty = "Option<String>",
-            description = "The device's client id."
-        ),
-        response_header(
-            name = "expiry",
-            ty = "Option<String>",
-            description = "Unix seconds when the token expires."
-        ),
-        response_header(name = "uid", ty = "Option<String>", description = "The user's uid."),
-        response_header(
-            name = "authorization",
-            ty = "Option<String>",
-            description = "`Bearer` + base64 of the five values as JSON."
-        )
-    )]
+    #[oai(path = "/auth/validate_token", method = "get")]
     async fn validate_token(
         &self,
         _token: TokenHeaders,

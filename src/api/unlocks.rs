@@ -9,14 +9,14 @@ use crate::{
     accounts::{Limited, LinkOutcome, LinkRequest},
     contract::{
         ErrorBody, SuccessMessageBody, messages,
-        params::{Param, Params},
+        params::{Params, RequiredEmailParam},
     },
     redirect::{build_redirect_url_owned, credential_params},
 };
 
 #[derive(Debug, Object)]
 pub struct UnlockRequest {
-    email: Param,
+    email: RequiredEmailParam,
 }
 
 #[derive(Debug, ApiResponse)]

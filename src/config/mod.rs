@@ -158,6 +158,16 @@ pub struct Settings {
     pub cors_allow_private_network: bool,
     /// Largest accepted request body in bytes; larger ones get 413.
     pub max_body_size: usize,
+    /// Seconds a client may take to send a request's headers, from their first byte.
+    pub header_read_timeout: u64,
+    /// Seconds a client may take to send a request's body once its headers are in (408 after).
+    pub body_read_timeout: u64,
+    /// Seconds an idle connection waits for its next request; also the longest a client may
+    /// leave an answer unread.
+    pub keep_alive_timeout: u64,
+    /// Most client connections open at once; more wait until one closes. Lowered at startup
+    /// to what the process's open-files limit allows.
+    pub max_connections: usize,
     /// Extra user attributes permitted on sign-up (Devise's `permit(:sign_up, keys: …)`).
     pub sign_up_attributes: Vec<String>,
     /// Extra user attributes permitted on account update.
@@ -292,6 +302,10 @@ impl Default for Settings {
             cors_max_age: 7200,
             cors_allow_private_network: false,
             max_body_size: 64 * 1024,
+            header_read_timeout: 30,
+            body_read_timeout: 30,
+            keep_alive_timeout: 75,
+            max_connections: 16_384,
             sign_up_attributes: Vec::new(),
             account_update_attributes: Vec::new(),
             log_level: "info".into(),
@@ -485,6 +499,18 @@ impl Settings {
             .map_err(|p| invalid("cors_origins", p))?;
         if self.max_body_size < 1024 {
             return Err(invalid("max_body_size", "must be at least 1024 bytes"));
+        }
+        for (setting, seconds) in [
+            ("header_read_timeout", self.header_read_timeout),
+            ("body_read_timeout", self.body_read_timeout),
+            ("keep_alive_timeout", self.keep_alive_timeout),
+        ] {
+            if !(1..=3600).contains(&seconds) {
+                return Err(invalid(setting, "must be between 1 and 3600 seconds"));
+            }
+        }
+        if !(1..=1_000_000).contains(&self.max_connections) {
+            return Err(invalid("max_connections", "must be between 1 and 1000000"));
         }
         for (setting, list) in [
             ("sign_up_attributes", &self.sign_up_attributes),
@@ -725,6 +751,18 @@ impl Settings {
         Duration::from_secs(self.token_lifespan)
     }
 
+    pub fn header_read_timeout(&self) -> Duration {
+        Duration::from_secs(self.header_read_timeout)
+    }
+
+    pub fn body_read_timeout(&self) -> Duration {
+        Duration::from_secs(self.body_read_timeout)
+    }
+
+    pub fn keep_alive_timeout(&self) -> Duration {
+        Duration::from_secs(self.keep_alive_timeout)
+    }
+
     pub fn batch_window(&self) -> Duration {
         Duration::from_secs(self.batch_request_buffer_throttle)
     }
@@ -876,6 +914,54 @@ mod tests {
             let parsed = Figment::from(Toml::string(&format!("database_acquire_timeout = {bad}")))
                 .extract::<Settings>();
             assert!(parsed.is_err(), "{bad} was accepted");
+        }
+    }
+
+    #[test]
+    fn connection_settings_refuse_zero_huge_and_malformed_values() {
+        let bad = [
+            Settings {
+                header_read_timeout: 0,
+                ..Settings::default()
+            },
+            Settings {
+                body_read_timeout: 3601,
+                ..Settings::default()
+            },
+            Settings {
+                keep_alive_timeout: u64::MAX,
+                ..Settings::default()
+            },
+            Settings {
+                max_connections: 0,
+                ..Settings::default()
+            },
+            Settings {
+                max_connections: usize::MAX,
+                ..Settings::default()
+            },
+        ];
+        let names = [
+            "`header_read_timeout`",
+            "`body_read_timeout`",
+            "`keep_alive_timeout`",
+            "`max_connections`",
+            "`max_connections`",
+        ];
+        for (settings, name) in bad.into_iter().zip(names) {
+            let e = settings.validate().unwrap_err().to_string();
+            assert!(e.contains(name), "{e}");
+        }
+        for toml in [
+            "keep_alive_timeout = -1",
+            "header_read_timeout = \"soon\"",
+            "max_connections = 1.5",
+        ] {
+            let e = Figment::from(Toml::string(toml))
+                .extract::<Settings>()
+                .unwrap_err();
+            let key = toml.split(' ').next().unwrap();
+            assert!(describe_figment_error(e).contains(key), "{toml}");
         }
     }
 

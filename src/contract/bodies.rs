@@ -67,39 +67,115 @@ macro_rules! json_object_type {
 #[derive(Debug, Clone, PartialEq)]
 pub struct UserJson(pub Map<String, Value>);
 
-json_object_type!(UserJson, "User", {
+/// The user JSON's schema; an unsaved user (sign-up refused) has `null` for `id` and for both
+/// timestamps.
+fn user_schema(unsaved: bool) -> MetaSchema {
     let string = || String::schema_ref();
-    let mut nullable_string = MetaSchema::new("string");
-    nullable_string.nullable = true;
-    let nullable = || MetaSchemaRef::Inline(Box::new(nullable_string.clone()));
+    let inline = |schema: MetaSchema| MetaSchemaRef::Inline(Box::new(schema));
+    let nullable = |mut schema: MetaSchema| {
+        schema.nullable = true;
+        schema
+    };
+    let mut id = MetaSchema::new_with_format("integer", "int64");
     let mut timestamp = MetaSchema::new_with_format("string", "date-time");
-    timestamp.description =
-        Some("ISO-8601 UTC with milliseconds; absent in sign-in and validate_token answers");
+    if unsaved {
+        id = nullable(id);
+        id.description = Some("Always `null`: the user was not saved.");
+        timestamp = nullable(timestamp);
+        timestamp.description = Some("Always `null`: the user was not saved.");
+    } else {
+        timestamp.description =
+            Some("ISO-8601 UTC with milliseconds; absent in sign-in and validate_token answers");
+    }
     MetaSchema {
-        description: Some(
+        description: Some(if unsaved {
+            "The user a refused sign-up would have created, with what was sent."
+        } else {
             "A user: every column but the secret ones. Extra attributes permitted by \
-             `sign_up_attributes` / `account_update_attributes` appear as further keys.",
-        ),
+             `sign_up_attributes` / `account_update_attributes` appear as further keys."
+        }),
         properties: vec![
-            ("id", i64::schema_ref()),
+            ("id", inline(id)),
             ("provider", string()),
             ("uid", string()),
             ("allow_password_change", bool::schema_ref()),
-            ("name", nullable()),
-            ("nickname", nullable()),
-            ("image", nullable()),
-            ("email", nullable()),
-            (
-                "created_at",
-                MetaSchemaRef::Inline(Box::new(timestamp.clone())),
-            ),
-            ("updated_at", MetaSchemaRef::Inline(Box::new(timestamp))),
+            ("name", inline(nullable(MetaSchema::new("string")))),
+            ("nickname", inline(nullable(MetaSchema::new("string")))),
+            ("image", inline(nullable(MetaSchema::new("string")))),
+            ("email", inline(nullable(MetaSchema::new("string")))),
+            ("created_at", inline(timestamp.clone())),
+            ("updated_at", inline(timestamp)),
         ],
         required: vec!["id", "provider", "uid", "allow_password_change"],
         additional_properties: Some(Box::new(MetaSchemaRef::Inline(Box::new(MetaSchema::ANY)))),
         ..MetaSchema::new("object")
     }
-});
+}
+
+json_object_type!(UserJson, "User", user_schema(false));
+
+/// The user a refused sign-up would have created (E3, E4).
+#[derive(Debug, Clone, PartialEq)]
+pub struct UnsavedUser(pub Map<String, Value>);
+
+json_object_type!(UnsavedUser, "UnsavedUser", user_schema(true));
+
+/// E3's `data`: the unsaved user, or `null` where there is none.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UnsavedUserOrNull(pub Option<UnsavedUser>);
+
+impl Type for UnsavedUserOrNull {
+    const IS_REQUIRED: bool = true;
+    type RawValueType = Self;
+    type RawElementValueType = Self;
+
+    fn name() -> Cow<'static, str> {
+        "UnsavedUserOrNull".into()
+    }
+
+    fn schema_ref() -> MetaSchemaRef {
+        MetaSchemaRef::Inline(Box::new(MetaSchema {
+            all_of: vec![UnsavedUser::schema_ref()],
+            nullable: true,
+            ..MetaSchema::ANY
+        }))
+    }
+
+    fn register(registry: &mut Registry) {
+        UnsavedUser::register(registry);
+    }
+
+    fn as_raw_value(&self) -> Option<&Self::RawValueType> {
+        Some(self)
+    }
+
+    fn raw_element_iter<'a>(
+        &'a self,
+    ) -> Box<dyn Iterator<Item = &'a Self::RawElementValueType> + 'a> {
+        Box::new(std::iter::once(self))
+    }
+}
+
+impl ParseFromJSON for UnsavedUserOrNull {
+    fn parse_from_json(value: Option<Value>) -> ParseResult<Self> {
+        match value {
+            None | Some(Value::Null) => Ok(UnsavedUserOrNull(None)),
+            other => UnsavedUser::parse_from_json(other)
+                .map(|u| UnsavedUserOrNull(Some(u)))
+                .map_err(poem_openapi::types::ParseError::propagate),
+        }
+    }
+}
+
+impl ToJSON for UnsavedUserOrNull {
+    fn to_json(&self) -> Option<Value> {
+        Some(
+            self.0
+                .as_ref()
+                .map_or(Value::Null, |u| Value::Object(u.0.clone())),
+        )
+    }
+}
 
 /// `{"<attribute>": ["<message>", …], …, "full_messages": ["<Attribute message>", …]}`.
 #[derive(Debug, Clone, PartialEq)]
@@ -163,16 +239,16 @@ pub struct StatusErrorWithDataBody {
     pub errors: Vec<String>,
     /// Always `"error"`.
     pub status: String,
-    pub data: Option<UserJson>,
+    pub data: UnsavedUserOrNull,
 }
 
 impl StatusErrorWithDataBody {
-    pub fn new(message: impl Into<String>, data: Option<UserJson>) -> StatusErrorWithDataBody {
+    pub fn new(message: impl Into<String>, data: Option<UnsavedUser>) -> StatusErrorWithDataBody {
         StatusErrorWithDataBody {
             success: false,
             errors: vec![message.into()],
             status: "error".into(),
-            data,
+            data: UnsavedUserOrNull(data),
         }
     }
 }
@@ -184,7 +260,7 @@ pub struct ValidationErrorBody {
     pub status: String,
     /// The unsaved user (sign-up only).
     #[oai(skip_serializing_if_is_none)]
-    pub data: Option<UserJson>,
+    pub data: Option<UnsavedUser>,
     pub errors: ValidationErrors,
 }
 

@@ -9,17 +9,28 @@ use std::borrow::Cow;
 use poem::{Request, RequestBody, Response, error::ResponseError, http::StatusCode};
 use poem_openapi::{
     ApiExtractor, ApiExtractorType, ExtractParamOptions,
-    registry::{MetaMediaType, MetaRequest, MetaSchemaRef, Registry},
+    registry::{MetaMediaType, MetaParamIn, MetaRequest, MetaSchema, MetaSchemaRef, Registry},
     types::{ParseError, ParseFromJSON, ParseResult, ToJSON, Type},
 };
 use serde_json::{Map, Value};
 
 /// A scalar parameter, lenient as Rails params: strings as they are, numbers and booleans as
-/// their text, `null`, arrays and objects as absent. Never fails to parse.
+/// their text, `null`, arrays and objects as absent. Never fails to parse. `REQUIRED` and
+/// `EMAIL` only shape the document (required; `format: email`): a request without the value,
+/// or with something else, still parses and gets the contract's own answer for it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Param(pub Option<String>);
+pub struct Param<const REQUIRED: bool = false, const EMAIL: bool = false>(pub Option<String>);
 
-impl Param {
+/// A parameter the operation cannot succeed without.
+pub type RequiredParam = Param<true>;
+
+/// An e-mail address.
+pub type EmailParam = Param<false, true>;
+
+/// An e-mail address the operation cannot succeed without.
+pub type RequiredEmailParam = Param<true, true>;
+
+impl<const REQUIRED: bool, const EMAIL: bool> Param<REQUIRED, EMAIL> {
     pub fn as_deref(&self) -> Option<&str> {
         self.0.as_deref()
     }
@@ -44,8 +55,8 @@ pub fn scalar(value: &Value) -> Option<String> {
     }
 }
 
-impl Type for Param {
-    const IS_REQUIRED: bool = false;
+impl<const REQUIRED: bool, const EMAIL: bool> Type for Param<REQUIRED, EMAIL> {
+    const IS_REQUIRED: bool = REQUIRED;
     type RawValueType = String;
     type RawElementValueType = String;
 
@@ -54,7 +65,11 @@ impl Type for Param {
     }
 
     fn schema_ref() -> MetaSchemaRef {
-        String::schema_ref()
+        if EMAIL {
+            MetaSchemaRef::Inline(Box::new(MetaSchema::new_with_format("string", "email")))
+        } else {
+            String::schema_ref()
+        }
     }
 
     fn as_raw_value(&self) -> Option<&Self::RawValueType> {
@@ -72,13 +87,13 @@ impl Type for Param {
     }
 }
 
-impl ParseFromJSON for Param {
+impl<const REQUIRED: bool, const EMAIL: bool> ParseFromJSON for Param<REQUIRED, EMAIL> {
     fn parse_from_json(value: Option<Value>) -> ParseResult<Self> {
         Ok(Param(value.as_ref().and_then(scalar)))
     }
 }
 
-impl ToJSON for Param {
+impl<const REQUIRED: bool, const EMAIL: bool> ToJSON for Param<REQUIRED, EMAIL> {
     fn to_json(&self) -> Option<Value> {
         self.0.clone().map(Value::String)
     }
@@ -112,15 +127,30 @@ impl<T> Params<T> {
     }
 }
 
-/// Body size limit, set by the app as request data.
+/// How much of a body is read, and for how long; set by the app as request data.
 #[derive(Debug, Clone, Copy)]
-pub struct BodyLimit(pub usize);
+pub struct BodyLimit {
+    pub max_bytes: usize,
+    /// From the end of the headers to the end of the body.
+    pub read_timeout: std::time::Duration,
+}
+
+impl Default for BodyLimit {
+    fn default() -> BodyLimit {
+        BodyLimit {
+            max_bytes: 64 * 1024,
+            read_timeout: std::time::Duration::from_secs(30),
+        }
+    }
+}
 
 /// A body the parameter rules refuse, answered with an E1 body and its status.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ParamsError {
     #[error("Request body is too large.")]
     TooLarge,
+    #[error("Request body not received in time.")]
+    TimedOut,
     #[error("Could not read the request body.")]
     Unreadable,
     #[error("Invalid form body: not UTF-8.")]
@@ -142,6 +172,7 @@ impl ResponseError for ParamsError {
     fn status(&self) -> StatusCode {
         match self {
             ParamsError::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            ParamsError::TimedOut => StatusCode::REQUEST_TIMEOUT,
             ParamsError::UnsupportedType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             _ => StatusCode::BAD_REQUEST,
         }
@@ -246,12 +277,14 @@ pub async fn read_params(
     req: &Request,
     body: &mut RequestBody,
 ) -> Result<Map<String, Value>, ParamsError> {
-    let limit = req.data::<BodyLimit>().map_or(64 * 1024, |l| l.0);
-    let bytes = body
+    let limit = req.data::<BodyLimit>().copied().unwrap_or_default();
+    let read = body
         .take()
         .map_err(|_| ParamsError::Unreadable)?
-        .into_bytes_limit(limit)
+        .into_bytes_limit(limit.max_bytes);
+    let bytes = tokio::time::timeout(limit.read_timeout, read)
         .await
+        .map_err(|_| ParamsError::TimedOut)?
         .map_err(|e| match e {
             poem::error::ReadBodyError::PayloadTooLarge => ParamsError::TooLarge,
             _ => ParamsError::Unreadable,
@@ -333,6 +366,41 @@ impl<'a, T: ParseFromJSON + ToJSON> ApiExtractor<'a> for Params<T> {
     }
 }
 
+/// The same parameters from the query string alone, for `GET` operations: the document lists
+/// them as query parameters (one object in OpenAPI's default `form` style, each property its
+/// own `name=value`) rather than as a body a `GET` should not have.
+pub struct QueryParams<T>(pub Params<T>);
+
+impl<'a, T: ParseFromJSON + ToJSON> ApiExtractor<'a> for QueryParams<T> {
+    const TYPES: &'static [ApiExtractorType] = &[ApiExtractorType::Parameter];
+    type ParamType = ();
+    type ParamRawType = ();
+
+    fn register(registry: &mut Registry) {
+        T::register(registry);
+    }
+
+    fn param_in() -> Option<MetaParamIn> {
+        Some(MetaParamIn::Query)
+    }
+
+    fn param_schema_ref() -> Option<MetaSchemaRef> {
+        Some(T::schema_ref())
+    }
+
+    async fn from_request(
+        request: &'a Request,
+        _body: &mut RequestBody,
+        _param_opts: ExtractParamOptions<Self::ParamType>,
+    ) -> poem::Result<Self> {
+        let mut raw = query_params(request);
+        drop_nul(&mut raw);
+        let typed = T::parse_from_json(Some(Value::Object(raw.clone())))
+            .map_err(|e: ParseError<T>| ParamsError::Invalid(e.into_message()))?;
+        Ok(QueryParams(Params { typed, raw }))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -357,8 +425,9 @@ mod tests {
         assert_eq!(scalar(&serde_json::json!(["x"])), None);
         assert_eq!(scalar(&serde_json::json!(null)), None);
         assert_eq!(
-            Param::parse_from_json(Some(serde_json::json!({"a": 1}))).unwrap(),
+            Param::<false, false>::parse_from_json(Some(serde_json::json!({"a": 1}))).unwrap(),
             Param(None)
         );
+        assert_eq!(RequiredParam::parse_from_json(None).unwrap(), Param(None));
     }
 }

@@ -6,6 +6,7 @@ mod bad_input;
 mod cli;
 mod concurrency;
 mod confirmations;
+mod connections;
 mod cors;
 mod helpers;
 mod limits;

@@ -65,6 +65,24 @@ impl Serve {
             .expect("prlimit task");
     }
 
+    /// The same, with the open-files limit of the process set by `ulimit_args` (`-Sn 256`).
+    pub async fn start_with_open_files(
+        ulimit_args: &str,
+        database_url: &str,
+        env: &[(&str, &str)],
+    ) -> Serve {
+        let mut cmd = Command::new("bash");
+        cmd.arg("-c")
+            .arg(format!("ulimit {ulimit_args} && exec \"$0\" serve"))
+            .arg(env!("CARGO_BIN_EXE_toker"));
+        Serve::spawn(cmd, database_url, env).await
+    }
+
+    /// The process id (`exec` keeps the shell's).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     async fn spawn(mut cmd: Command, database_url: &str, env: &[(&str, &str)]) -> Serve {
         cmd.current_dir(std::env::temp_dir())
             .env("TOKER_BIND", "127.0.0.1:0")
