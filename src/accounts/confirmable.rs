@@ -2,7 +2,7 @@
 //! link landing. Confirmation tokens are stored as SHA-256 digests (devise_token_auth stores
 //! them raw), so a database leak does not confirm accounts; links are single-use.
 
-use chrono::{DateTime, Duration as ChronoDuration, Utc};
+use chrono::{DateTime, Utc};
 
 use super::{
     Accounts,
@@ -21,7 +21,7 @@ pub enum ConfirmOutcome {
 impl Accounts {
     fn confirmation_expired(&self, sent_at: Option<DateTime<Utc>>, now: DateTime<Utc>) -> bool {
         match (self.settings.confirm_within, sent_at) {
-            (Some(secs), Some(sent)) => sent + ChronoDuration::seconds(secs as i64) <= now,
+            (Some(secs), Some(sent)) => super::later(sent, secs) <= now,
             (Some(_), None) => true,
             (None, _) => false,
         }
@@ -55,13 +55,14 @@ impl Accounts {
             return Ok(ConfirmOutcome::Invalid);
         }
         let now = Utc::now();
-        let Some(mut user) = self
+        let Some(before) = self
             .store
             .find_by_confirmation_digest(&tokens::digest(token))
             .await?
         else {
             return Ok(ConfirmOutcome::Invalid);
         };
+        let mut user = before.clone();
         let pending_change = user.unconfirmed_email.is_some();
         if (user.confirmed_at.is_some() && !pending_change)
             || self.confirmation_expired(user.confirmation_sent_at, now)
@@ -77,7 +78,7 @@ impl Accounts {
             user.email = Some(email);
         }
         user.updated_at = now;
-        match self.store.save_user(&user).await {
+        match self.save_user_changes(&before, &user).await {
             Ok(saved) => Ok(ConfirmOutcome::Confirmed(Box::new(saved))),
             // The new address was taken meanwhile by someone else.
             Err(crate::store::StoreError::Conflict) => Ok(ConfirmOutcome::Invalid),

@@ -26,27 +26,29 @@ pub enum MailFlowError {
     Store(#[from] StoreError),
 }
 
+/// Stores `digest` as `user`'s `kind` token, sent now; `None` puts back the token `from` had,
+/// with its sending time.
 fn set_token(user: &mut User, kind: TokenKind, digest: Option<String>, from: &User) {
-    let now = Utc::now();
-    match kind {
-        TokenKind::Confirmation => {
-            user.confirmation_sent_at = if digest.is_some() {
-                Some(now)
-            } else {
-                from.confirmation_sent_at
-            };
-            user.confirmation_token = digest;
-        }
-        TokenKind::ResetPassword => {
-            user.reset_password_sent_at = if digest.is_some() {
-                Some(now)
-            } else {
-                from.reset_password_sent_at
-            };
-            user.reset_password_token = digest;
-        }
-        TokenKind::Unlock => user.unlock_token = digest,
-    }
+    let issued = digest.is_some().then(Utc::now);
+    let (token, sent_at, previous_sent_at) = match kind {
+        TokenKind::Confirmation => (
+            &mut user.confirmation_token,
+            &mut user.confirmation_sent_at,
+            from.confirmation_sent_at,
+        ),
+        TokenKind::ResetPassword => (
+            &mut user.reset_password_token,
+            &mut user.reset_password_sent_at,
+            from.reset_password_sent_at,
+        ),
+        TokenKind::Unlock => (
+            &mut user.unlock_token,
+            &mut user.unlock_token_sent_at,
+            from.unlock_token_sent_at,
+        ),
+    };
+    *sent_at = issued.or(previous_sent_at);
+    *token = digest;
 }
 
 impl Accounts {
@@ -62,7 +64,7 @@ impl Accounts {
         let mut pending = user.clone();
         set_token(&mut pending, kind, Some(tokens::digest(&token)), user);
         pending.updated_at = Utc::now();
-        let saved = self.store.save_user(&pending).await?;
+        let saved = self.save_user_changes(user, &pending).await?;
         let message = email(&token);
         let recipient = message.to.clone();
         if let Err(e) = self.mailer.send(message).await {
@@ -74,7 +76,7 @@ impl Accounts {
                 TokenKind::Unlock => user.unlock_token.clone(),
             };
             set_token(&mut withdrawn, kind, previous, user);
-            self.store.save_user(&withdrawn).await?;
+            self.save_user_changes(&saved, &withdrawn).await?;
             return Err(MailFlowError::Mail(e));
         }
         Ok(saved)

@@ -8,7 +8,7 @@ use poem_openapi::{ApiResponse, Object, OpenApi, param::Query, payload::Json};
 use super::{AccountsData, ApiTags, internal, origin_of, security::TokenHeaders};
 use crate::{
     accounts::{
-        Accounts, LinkOutcome, LinkRequest,
+        Accounts, LinkOutcome, LinkRequest, SignInMethod,
         recoverable::{PasswordOutcome, PasswordUpdate},
         user_json::{Shape, user_json},
     },
@@ -272,7 +272,7 @@ async fn update_password(
                 return unauthorized();
             };
             let session = accounts
-                .open_session(&user, &origin_of(req))
+                .open_session(&user, &origin_of(req), SignInMethod::ResetToken)
                 .await
                 .map_err(internal)?;
             auth.issue(&user, session);

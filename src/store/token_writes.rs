@@ -8,6 +8,9 @@
 //!
 //! Each rotation stays a compare-and-swap on `version`, evaluated per row by the database, so
 //! the semantics across processes and instances are exactly those of a single-row UPDATE.
+//! Every round writes its rows in ascending id order: two instances whose rounds share rows
+//! then lock them in the same order and cannot deadlock (MySQL runs a round as a transaction
+//! of single-row updates, each holding its row lock until the commit).
 
 use std::collections::{HashMap, HashSet};
 
@@ -21,7 +24,7 @@ use super::{StoreError, StoreResult};
 use crate::tokens::Chain;
 use entity::device;
 
-/// Rows per statement: well under SQLite's and PostgreSQL's parameter limits (7 per row).
+/// Rows per statement: well under SQLite's and PostgreSQL's parameter limits (8 per row).
 const MAX_ROUND: usize = 256;
 
 /// A queued write and where its outcome goes.
@@ -160,6 +163,7 @@ async fn run(db: DatabaseConnection, mut rx: mpsc::UnboundedReceiver<Write>) {
             }
         }
         deferred = later;
+        rotations.sort_unstable_by_key(|r| r.id);
 
         if !rotations.is_empty() {
             match rotate_all(&db, &rotations).await {
@@ -176,7 +180,8 @@ async fn run(db: DatabaseConnection, mut rx: mpsc::UnboundedReceiver<Write>) {
             }
         }
         if !touches.is_empty() {
-            let rows: Vec<(i64, i64)> = touches.iter().map(|(id, t)| (*id, t.at)).collect();
+            let mut rows: Vec<(i64, i64)> = touches.iter().map(|(id, t)| (*id, t.at)).collect();
+            rows.sort_unstable();
             let result = touch_all(&db, &rows).await;
             for touched in touches.into_values() {
                 for reply in touched.replies {
@@ -205,8 +210,8 @@ async fn rotate_all(
         txn.commit().await?;
         return Ok(won);
     }
-    const TYPES: [&str; 7] = [
-        "bigint", "bigint", "text", "text", "text", "bigint", "bigint",
+    const TYPES: [&str; 8] = [
+        "bigint", "bigint", "text", "text", "text", "bigint", "bigint", "bigint",
     ];
     let mut values = Vec::with_capacity(rotations.len() * TYPES.len());
     let mut rows = Vec::with_capacity(rotations.len());
@@ -220,13 +225,14 @@ async fn rotate_all(
             Value::from(r.chain.last_token_hash.clone()),
             Value::from(r.chain.expiry),
             Value::from(r.chain.touched_at),
+            Value::from(r.chain.rotated_at),
         ]);
     }
-    let columns =
-        "id, version, token_hash, previous_token_hash, last_token_hash, expiry, touched_at";
+    let columns = "id, version, token_hash, previous_token_hash, last_token_hash, expiry, \
+                   touched_at, rotated_at";
     let set = "token_hash = v.token_hash, previous_token_hash = v.previous_token_hash, \
                last_token_hash = v.last_token_hash, expiry = v.expiry, \
-               touched_at = v.touched_at, version = v.version + 1";
+               touched_at = v.touched_at, rotated_at = v.rotated_at, version = v.version + 1";
     let sql = format!(
         "WITH v ({columns}) AS (VALUES {rows}) \
          UPDATE devices SET {set} FROM v \
@@ -258,6 +264,7 @@ async fn rotate_one<C: ConnectionTrait>(db: &C, r: &Rotation) -> Result<bool, Db
         )
         .col_expr(device::Column::Expiry, Expr::value(r.chain.expiry))
         .col_expr(device::Column::TouchedAt, Expr::value(r.chain.touched_at))
+        .col_expr(device::Column::RotatedAt, Expr::value(r.chain.rotated_at))
         .col_expr(device::Column::Version, Expr::value(r.expected_version + 1))
         .filter(device::Column::Id.eq(r.id))
         .filter(device::Column::Version.eq(r.expected_version))

@@ -7,6 +7,8 @@ mod cli;
 mod concurrency;
 mod confirmations;
 mod cors;
+mod credential_changes;
+mod exact_keys;
 mod helpers;
 mod logs;
 mod oauth_provider;
