@@ -61,12 +61,15 @@ pub struct TokenPolicy {
 }
 
 impl TokenPolicy {
+    /// Saturating, like every clock sum here: settings bound the durations, but arithmetic on
+    /// them must not be able to overflow whatever a caller builds.
     pub fn expiry_from(&self, now_ms: i64) -> i64 {
-        now_ms / 1000 + self.lifespan.as_secs() as i64
+        let lifespan = i64::try_from(self.lifespan.as_secs()).unwrap_or(i64::MAX);
+        (now_ms / 1000).saturating_add(lifespan)
     }
 
     fn window_ms(&self) -> i64 {
-        self.batch_window.as_millis() as i64
+        i64::try_from(self.batch_window.as_millis()).unwrap_or(i64::MAX)
     }
 }
 
@@ -138,7 +141,7 @@ pub fn check(
     let previous = matches(chain.previous_token_hash.as_deref());
     let two_back = matches(chain.last_token_hash.as_deref());
     let unexpired = !chain.expired(now_ms);
-    let in_grace = chain.rotated_at > now_ms - policy.window_ms();
+    let in_grace = chain.rotated_at > now_ms.saturating_sub(policy.window_ms());
     match (current, previous, two_back) {
         _ if !unexpired && (current || previous || two_back) => Err(Refused::Expired),
         (true, _, _) => Ok(Accepted::Current),
@@ -182,7 +185,7 @@ pub fn finish(
     request_started_ms: i64,
     unbatch: bool,
 ) -> Finish {
-    let touched_within = |ms: i64| chain.touched_at > request_started_ms - ms;
+    let touched_within = |ms: i64| chain.touched_at > request_started_ms.saturating_sub(ms);
     let window = policy.window_ms();
     let batch = !unbatch && touched_within(window);
     let lost_race = accepted != Accepted::Current && touched_within(window.max(RACE_GRACE_MS));
@@ -417,6 +420,23 @@ mod tests {
         assert_eq!(
             finish(&p, &c, Accepted::Previous, t0 + RACE_GRACE_MS, false),
             Finish::Rotate
+        );
+    }
+
+    #[test]
+    fn huge_durations_saturate_instead_of_overflowing() {
+        let p = TokenPolicy {
+            lifespan: Duration::MAX,
+            batch_window: Duration::MAX,
+            ..policy()
+        };
+        let t0 = 1_000_000_000_000;
+        let c = a_then_b_then_c(&p, t0);
+        assert_eq!(c.expiry, i64::MAX);
+        assert_eq!(accept(&p, &c, "a", t0 + 1), Some(Accepted::TwoBack));
+        assert_eq!(
+            finish(&p, &c, Accepted::Current, t0 + 1, false),
+            Finish::Batch
         );
     }
 

@@ -339,6 +339,39 @@ async fn password_change_and_reset_refuse_a_password_beyond_72_bytes() {
 }
 
 #[tokio::test]
+async fn a_reset_refuses_a_password_beyond_72_bytes_and_keeps_the_link() {
+    // Arrange: the mobile flow, where the reset token itself authorizes the new password
+    let smtp = SmtpServer::start();
+    let app = mail_app(&smtp, |s| s.require_client_password_reset_token = true).await;
+    app.sign_up("reset@example.com", "password1").await;
+    let link = reset_link(&app, &smtp, "reset@example.com", 1).await;
+    let token = url::Url::parse(&link)
+        .unwrap()
+        .query_pairs()
+        .find(|(k, _)| k == "reset_password_token")
+        .map(|(_, v)| v.into_owned())
+        .unwrap();
+    let long = too_long_password();
+    let set = |password: String| {
+        app.request(Method::PUT, "/auth/password")
+            .json(&json!({"reset_password_token": token, "password": password, "password_confirmation": password}))
+            .send()
+    };
+
+    // Act
+    let refused = set(long).await.unwrap();
+    let accepted = set("password2".into()).await.unwrap();
+
+    // Assert
+    assert_eq!(refused.status(), 422);
+    assert_eq!(
+        json(refused).await["errors"]["full_messages"],
+        json!([TOO_LONG])
+    );
+    assert_eq!(accepted.status(), 200);
+}
+
+#[tokio::test]
 async fn existing_devise_hashes_of_long_peppered_passwords_still_sign_in() {
     // Arrange: a hash made as Devise makes it, bcrypt over password + pepper, from a password
     // longer than 72 bytes (bcrypt read its first 72)
