@@ -65,12 +65,15 @@ pub struct TokenPolicy {
 }
 
 impl TokenPolicy {
+    /// Saturating, like every clock sum here: settings bound the durations, but arithmetic on
+    /// them must not be able to overflow whatever a caller builds.
     pub fn expiry_from(&self, now_ms: i64) -> i64 {
-        now_ms / 1000 + self.lifespan.as_secs() as i64
+        let lifespan = i64::try_from(self.lifespan.as_secs()).unwrap_or(i64::MAX);
+        (now_ms / 1000).saturating_add(lifespan)
     }
 
     fn window_ms(&self) -> i64 {
-        self.batch_window.as_millis() as i64
+        i64::try_from(self.batch_window.as_millis()).unwrap_or(i64::MAX)
     }
 }
 
@@ -84,6 +87,15 @@ pub struct Chain {
     pub expiry: i64,
     /// Unix milliseconds of the last rotation or batch touch.
     pub touched_at: i64,
+    /// Unix milliseconds of the last rotation (or of the device's creation).
+    pub rotated_at: i64,
+}
+
+impl Chain {
+    /// The device's newest token has expired, so no token of it is accepted any more.
+    pub fn expired(&self, now_ms: i64) -> bool {
+        self.expiry <= now_ms / 1000
+    }
 }
 
 /// Which link of the chain a presented token matched.
@@ -95,32 +107,58 @@ pub enum Accepted {
     TwoBack,
 }
 
-/// docs/contract.md §3.3 steps 4–5: the current and previous tokens until expiry (strictly later than
-/// now), the one before them only while the device was touched within the batch window.
-pub fn accept(policy: &TokenPolicy, chain: &Chain, token: &str, now_ms: i64) -> Option<Accepted> {
+/// Why a presented token was refused for a device that exists (a security event: someone
+/// holds the uid and client id).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refused {
+    /// A token of this device, but the device has expired.
+    Expired,
+    /// The token two rotations back, after its grace.
+    RotatedAway,
+    /// None of the device's tokens (older, forged or from another device).
+    Unknown,
+}
+
+impl Refused {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Refused::Expired => "expired",
+            Refused::RotatedAway => "rotated_away",
+            Refused::Unknown => "unknown_token",
+        }
+    }
+}
+
+/// docs/contract.md §3.3 steps 4–5 with docs/decisions.md D3: the current and previous tokens
+/// until expiry (strictly later than now); the one before them only while unexpired and within
+/// the batch window after the rotation that superseded it. Touches do not extend that grace, so
+/// a request carrying an old token cannot keep it alive.
+pub fn check(
+    policy: &TokenPolicy,
+    chain: &Chain,
+    token: &str,
+    now_ms: i64,
+) -> Result<Accepted, Refused> {
     let presented = digest(token);
-    let unexpired = chain.expiry > now_ms / 1000;
-    if unexpired && same_digest(&presented, &chain.token_hash) {
-        return Some(Accepted::Current);
+    let matches = |hash: Option<&str>| hash.is_some_and(|h| same_digest(&presented, h));
+    let current = matches(Some(&chain.token_hash));
+    let previous = matches(chain.previous_token_hash.as_deref());
+    let two_back = matches(chain.last_token_hash.as_deref());
+    let unexpired = !chain.expired(now_ms);
+    let in_grace = chain.rotated_at > now_ms.saturating_sub(policy.window_ms());
+    match (current, previous, two_back) {
+        _ if !unexpired && (current || previous || two_back) => Err(Refused::Expired),
+        (true, _, _) => Ok(Accepted::Current),
+        (_, true, _) => Ok(Accepted::Previous),
+        (_, _, true) if in_grace => Ok(Accepted::TwoBack),
+        (_, _, true) => Err(Refused::RotatedAway),
+        _ => Err(Refused::Unknown),
     }
-    if unexpired
-        && chain
-            .previous_token_hash
-            .as_deref()
-            .is_some_and(|h| same_digest(&presented, h))
-    {
-        return Some(Accepted::Previous);
-    }
-    let in_window = chain.touched_at > now_ms - policy.window_ms();
-    if in_window
-        && chain
-            .last_token_hash
-            .as_deref()
-            .is_some_and(|h| same_digest(&presented, h))
-    {
-        return Some(Accepted::TwoBack);
-    }
-    None
+}
+
+/// [`check`] without the reason.
+pub fn accept(policy: &TokenPolicy, chain: &Chain, token: &str, now_ms: i64) -> Option<Accepted> {
+    check(policy, chain, token, now_ms).ok()
 }
 
 /// How an authenticated response ends (docs/contract.md §3.4–3.6).
@@ -151,7 +189,7 @@ pub fn finish(
     request_started_ms: i64,
     unbatch: bool,
 ) -> Finish {
-    let touched_within = |ms: i64| chain.touched_at > request_started_ms - ms;
+    let touched_within = |ms: i64| chain.touched_at > request_started_ms.saturating_sub(ms);
     let window = policy.window_ms();
     let batch = !unbatch && touched_within(window);
     let lost_race = accepted != Accepted::Current && touched_within(window.max(RACE_GRACE_MS));
@@ -173,6 +211,7 @@ pub fn rotated(policy: &TokenPolicy, chain: &Chain, new_token_hash: String, now_
         last_token_hash: chain.previous_token_hash.clone(),
         expiry: policy.expiry_from(now_ms),
         touched_at: now_ms,
+        rotated_at: now_ms,
     }
 }
 
@@ -226,7 +265,18 @@ mod tests {
             last_token_hash: None,
             expiry: policy().expiry_from(now_ms),
             touched_at: now_ms,
+            rotated_at: now_ms,
         }
+    }
+
+    /// "a" issued and rotated twice at `t0`: "c" current, "b" previous, "a" two back.
+    fn a_then_b_then_c(p: &TokenPolicy, t0: i64) -> Chain {
+        rotated(
+            p,
+            &rotated(p, &fresh("a", t0), digest("b"), t0),
+            digest("c"),
+            t0,
+        )
     }
 
     #[test]
@@ -267,12 +317,7 @@ mod tests {
     fn two_back_token_dies_when_the_window_passes() {
         let p = policy();
         let t0 = 1_000_000_000_000;
-        let c = rotated(
-            &p,
-            &rotated(&p, &fresh("a", t0), digest("b"), t0),
-            digest("c"),
-            t0,
-        );
+        let c = a_then_b_then_c(&p, t0);
         assert_eq!(accept(&p, &c, "a", t0 + 4_999), Some(Accepted::TwoBack));
         assert_eq!(accept(&p, &c, "a", t0 + 5_000), None);
         // The previous token is still good until expiry.
@@ -280,6 +325,42 @@ mod tests {
             accept(&p, &c, "b", t0 + 3_000_000),
             Some(Accepted::Previous)
         );
+    }
+
+    #[test]
+    fn two_back_grace_runs_from_the_rotation_not_from_later_touches() {
+        let p = policy();
+        let t0 = 1_000_000_000_000;
+        let mut c = a_then_b_then_c(&p, t0);
+        // Batch requests kept touching the device; the grace of "a" does not move.
+        c.touched_at = t0 + 4_900;
+        assert_eq!(accept(&p, &c, "a", t0 + 4_999), Some(Accepted::TwoBack));
+        assert_eq!(check(&p, &c, "a", t0 + 5_000), Err(Refused::RotatedAway));
+        assert_eq!(check(&p, &c, "zz", t0), Err(Refused::Unknown));
+    }
+
+    #[test]
+    fn no_token_of_an_expired_device_is_accepted_not_even_two_back() {
+        let p = TokenPolicy {
+            lifespan: Duration::from_secs(1),
+            ..policy()
+        };
+        let t0 = 1_000_000_000_000;
+        let c = a_then_b_then_c(&p, t0);
+        let after_expiry = c.expiry * 1000;
+        assert!(
+            after_expiry - t0 < WINDOW.as_millis() as i64,
+            "inside the window"
+        );
+        for token in ["a", "b", "c"] {
+            assert_eq!(
+                check(&p, &c, token, after_expiry),
+                Err(Refused::Expired),
+                "{token}"
+            );
+        }
+        assert!(c.expired(after_expiry));
+        assert!(!c.expired(after_expiry - 1));
     }
 
     #[test]
@@ -343,6 +424,23 @@ mod tests {
         assert_eq!(
             finish(&p, &c, Accepted::Previous, t0 + RACE_GRACE_MS, false),
             Finish::Rotate
+        );
+    }
+
+    #[test]
+    fn huge_durations_saturate_instead_of_overflowing() {
+        let p = TokenPolicy {
+            lifespan: Duration::MAX,
+            batch_window: Duration::MAX,
+            ..policy()
+        };
+        let t0 = 1_000_000_000_000;
+        let c = a_then_b_then_c(&p, t0);
+        assert_eq!(c.expiry, i64::MAX);
+        assert_eq!(accept(&p, &c, "a", t0 + 1), Some(Accepted::TwoBack));
+        assert_eq!(
+            finish(&p, &c, Accepted::Current, t0 + 1, false),
+            Finish::Batch
         );
     }
 

@@ -19,6 +19,9 @@ pub struct Model {
     pub expiry: i64,
     /// Unix milliseconds of the last rotation or batch touch.
     pub touched_at: i64,
+    /// Unix milliseconds of the last rotation (or of the device's creation): the two-back
+    /// token's grace runs from here, whatever touched the device since.
+    pub rotated_at: i64,
     pub version: i64,
     pub user_agent: Option<String>,
     pub ip: Option<String>,

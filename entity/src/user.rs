@@ -21,6 +21,8 @@ pub struct Model {
     pub unconfirmed_email: Option<String>,
     pub failed_attempts: i32,
     pub unlock_token: Option<String>,
+    /// When the unlock link was mailed; it expires `unlock_within` later.
+    pub unlock_token_sent_at: Option<DateTimeUtc>,
     pub locked_at: Option<DateTimeUtc>,
     pub sign_in_count: i32,
     pub current_sign_in_at: Option<DateTimeUtc>,

@@ -5,6 +5,9 @@ pub use sea_orm_migration::prelude::*;
 mod m20261123_000001_create_users;
 mod m20261123_000002_create_devices;
 mod m20261123_000003_create_oauth_nonces;
+mod m20261124_000004_device_rotated_at;
+mod m20261124_000005_unlock_token_sent_at;
+mod m20261124_000006_mysql_binary_keys;
 
 pub struct Migrator;
 
@@ -15,6 +18,9 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000001_create_users::Migration),
             Box::new(m20261123_000002_create_devices::Migration),
             Box::new(m20261123_000003_create_oauth_nonces::Migration),
+            Box::new(m20261124_000004_device_rotated_at::Migration),
+            Box::new(m20261124_000005_unlock_token_sent_at::Migration),
+            Box::new(m20261124_000006_mysql_binary_keys::Migration),
         ]
     }
 }

@@ -2,9 +2,15 @@
 //! §2.5): signing in with e-mail and password, the devices a sign-in creates, signing one out,
 //! and whether an account may authenticate at all (Devise's `active_for_authentication?`).
 
-use chrono::{DateTime, Duration as ChronoDuration, Utc};
+use chrono::{DateTime, Utc};
 
-use super::{Accounts, NewSession, Origin, lockable, validation::normalize_email};
+use super::{
+    Accounts, NewSession, Origin,
+    events::{self, SignInFailure, SignInMethod},
+    later,
+    lockable::{self, Attempt, FailedSignIn},
+    validation::normalize_email,
+};
 use crate::{
     config::Settings,
     store::{NewDevice, StoreError, User},
@@ -43,7 +49,7 @@ pub fn inactive_reason(s: &Settings, user: &User, now: DateTime<Utc>) -> Option<
             Some(0) => false,
             Some(secs) => user
                 .confirmation_sent_at
-                .is_some_and(|sent| sent + ChronoDuration::seconds(secs as i64) > now),
+                .is_some_and(|sent| later(sent, secs) > now),
         };
         if !allowed {
             return Some(Inactive::Unconfirmed);
@@ -57,11 +63,12 @@ impl Accounts {
         inactive_reason(&self.settings, user, now)
     }
 
-    /// Creates a device with a fresh token for `user` (sign-in, sign-up, mailed links).
+    /// Creates a device with a fresh token for `user` (sign-in, sign-up, mailed links, OAuth).
     pub async fn open_session(
         &self,
         user: &User,
         origin: &Origin,
+        method: SignInMethod,
     ) -> Result<NewSession, StoreError> {
         let now = Self::now();
         let now_ms = now.timestamp_millis();
@@ -72,8 +79,9 @@ impl Accounts {
             last_token_hash: None,
             expiry: self.policy.expiry_from(now_ms),
             touched_at: now_ms,
+            rotated_at: now_ms,
         };
-        let device = self
+        let (device, evicted) = self
             .store
             .create_device(
                 NewDevice {
@@ -87,6 +95,16 @@ impl Accounts {
                 now,
             )
             .await?;
+        events::sign_in(
+            user.id,
+            &user.provider,
+            device.id,
+            method,
+            origin.ip.as_deref(),
+        );
+        for id in evicted {
+            events::device_revoked(user.id, id, 1, events::Revocation::Evicted);
+        }
         Ok(NewSession { device, token })
     }
 
@@ -98,6 +116,7 @@ impl Accounts {
         origin: &Origin,
     ) -> anyhow::Result<SignInOutcome> {
         let now = Self::now();
+        let ip = origin.ip.as_deref();
         let user = match email.map(normalize_email).filter(|e| !e.is_empty()) {
             Some(email) => self.store.find_email_user(&email).await?,
             None => None,
@@ -106,56 +125,115 @@ impl Accounts {
             self.hasher
                 .verify_dummy(password.unwrap_or_default())
                 .await?;
+            events::sign_in_failed(None, SignInFailure::UnknownAccount, None, ip);
             return Ok(SignInOutcome::BadCredentials);
         };
+        self.end_expired_lock(&mut user, now).await?;
         if let Some(reason) = self.inactive_reason(&user, now) {
             // Devise answers this before the password check; paranoid mode hides it.
             self.hasher
                 .verify_dummy(password.unwrap_or_default())
                 .await?;
-            return Ok(match (self.settings.paranoid, reason) {
-                (true, _) => SignInOutcome::BadCredentials,
-                (false, Inactive::Locked) => SignInOutcome::Locked,
-                (false, Inactive::Unconfirmed) => {
-                    SignInOutcome::NotConfirmed(user.email.clone().unwrap_or_default())
-                }
-            });
+            let failure = match reason {
+                Inactive::Locked => SignInFailure::Locked,
+                Inactive::Unconfirmed => SignInFailure::Unconfirmed,
+            };
+            events::sign_in_failed(Some(user.id), failure, None, ip);
+            return Ok(self.inactive_answer(&user, reason));
         }
         let Some(password) = password else {
             self.hasher.verify_dummy("").await?;
+            events::sign_in_failed(Some(user.id), SignInFailure::MissingPassword, None, ip);
             return Ok(SignInOutcome::BadCredentials);
         };
-        if !self
+        let attempt = self.reserve_attempt(&user).await?;
+        if attempt == Attempt::NoneLeft {
+            // Not checked: the account locked since it was read, or parallel requests hold
+            // every remaining attempt.
+            self.hasher.verify_dummy(password).await?;
+            let locked = self
+                .store
+                .find_user(user.id)
+                .await?
+                .is_some_and(|u| lockable::is_locked(&self.settings, &u, now));
+            let failure = match locked {
+                true => SignInFailure::Locked,
+                false => SignInFailure::NoAttemptLeft,
+            };
+            events::sign_in_failed(Some(user.id), failure, None, ip);
+            return Ok(match locked {
+                true => self.inactive_answer(&user, Inactive::Locked),
+                false => SignInOutcome::BadCredentials,
+            });
+        }
+        let verified = match self
             .hasher
             .verify(password, Some(&user.encrypted_password))
-            .await?
+            .await
         {
-            let failed = self.record_failed_sign_in(&user).await?;
+            Ok(verified) => verified,
+            Err(busy) => {
+                // The password was never checked: the attempt taken for it goes back, so a full
+                // hashing queue cannot lock anyone out.
+                self.release_attempt(&user, attempt).await?;
+                return Err(busy.into());
+            }
+        };
+        if !verified {
+            let attempts = match attempt {
+                Attempt::Numbered(n) => Some(n),
+                _ => None,
+            };
+            events::sign_in_failed(Some(user.id), SignInFailure::WrongPassword, attempts, ip);
+            let failed = self.settle_failed_attempt(&user, attempt, origin).await?;
             let warn = self.settings.last_attempt_warning && !self.settings.paranoid;
             return Ok(match failed {
-                lockable::FailedSignIn::LastAttempt if warn => SignInOutcome::LastAttempt,
+                FailedSignIn::LastAttempt if warn => SignInOutcome::LastAttempt,
                 // The attempt that locks still gets the bad-credentials text, as DTA.
                 _ => SignInOutcome::BadCredentials,
             });
         }
-        // Trackable, and a successful sign-in clears failed attempts: only those columns are
-        // written, so a lock taken meanwhile by a parallel failed attempt is not undone.
-        // A lock still set here has expired (`unlock_in`): the account passed the lock check.
-        let clear_lock = user.locked_at.is_some();
-        self.store
-            .record_sign_in(user.id, now, origin.ip.as_deref(), clear_lock)
-            .await?;
+        // Trackable, and the failed attempts (this one's included) back to zero: only those
+        // columns are written, and only while the account is unlocked, so a lock taken by a
+        // parallel attempt while this password was checked stands and this sign-in fails.
+        let guard_lock = self.settings.lockable;
+        if !self
+            .store
+            .record_sign_in(user.id, now, ip, guard_lock)
+            .await?
+        {
+            events::sign_in_failed(Some(user.id), SignInFailure::Locked, None, ip);
+            return Ok(self.inactive_answer(&user, Inactive::Locked));
+        }
+        user.failed_attempts = 0;
         user.updated_at = now;
-        let session = self.open_session(&user, origin).await?;
+        let session = self
+            .open_session(&user, origin, SignInMethod::Password)
+            .await?;
         Ok(SignInOutcome::SignedIn {
             user: Box::new(user),
             session: Box::new(session),
         })
     }
 
+    /// The answer for an account that may not sign in; paranoid mode hides why.
+    fn inactive_answer(&self, user: &User, reason: Inactive) -> SignInOutcome {
+        match (self.settings.paranoid, reason) {
+            (true, _) => SignInOutcome::BadCredentials,
+            (false, Inactive::Locked) => SignInOutcome::Locked,
+            (false, Inactive::Unconfirmed) => {
+                SignInOutcome::NotConfirmed(user.email.clone().unwrap_or_default())
+            }
+        }
+    }
+
     /// `DELETE /auth/sign_out`: the device's token is gone; false when it already was.
-    pub async fn sign_out(&self, device_id: i64) -> Result<bool, StoreError> {
-        self.store.delete_device(device_id).await
+    pub async fn sign_out(&self, user_id: i64, device_id: i64) -> Result<bool, StoreError> {
+        let deleted = self.store.delete_device(device_id).await?;
+        if deleted {
+            events::device_revoked(user_id, device_id, 1, events::Revocation::SignOut);
+        }
+        Ok(deleted)
     }
 }
 

@@ -2,7 +2,7 @@
 //! link landing. Confirmation tokens are stored as SHA-256 digests (devise_token_auth stores
 //! them raw), so a database leak does not confirm accounts; a link works once.
 
-use chrono::{DateTime, Duration as ChronoDuration, SubsecRound, Utc};
+use chrono::{DateTime, SubsecRound, Utc};
 use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
 
@@ -91,7 +91,7 @@ impl ConfirmationTokens {
 impl Accounts {
     fn confirmation_expired(&self, sent_at: Option<DateTime<Utc>>, now: DateTime<Utc>) -> bool {
         match (self.settings.confirm_within, sent_at) {
-            (Some(secs), Some(sent)) => sent + ChronoDuration::seconds(secs as i64) <= now,
+            (Some(secs), Some(sent)) => super::later(sent, secs) <= now,
             (Some(_), None) => true,
             (None, _) => false,
         }
@@ -150,13 +150,14 @@ impl Accounts {
             return Ok(ConfirmOutcome::Invalid);
         }
         let now = Utc::now();
-        let Some(mut user) = self
+        let Some(before) = self
             .store
             .find_by_confirmation_digest(&tokens::digest(token))
             .await?
         else {
             return Ok(ConfirmOutcome::Invalid);
         };
+        let mut user = before.clone();
         let pending_change = user.unconfirmed_email.is_some();
         if (user.confirmed_at.is_some() && !pending_change)
             || self.confirmation_expired(user.confirmation_sent_at, now)
@@ -172,7 +173,7 @@ impl Accounts {
             user.email = Some(email);
         }
         user.updated_at = now;
-        match self.store.save_user(&user).await {
+        match self.save_user_changes(&before, &user).await {
             Ok(saved) => Ok(ConfirmOutcome::Confirmed(Box::new(saved))),
             // The new address was taken meanwhile by someone else.
             Err(crate::store::StoreError::Conflict) => Ok(ConfirmOutcome::Invalid),
@@ -215,7 +216,7 @@ mod tests {
         for other in [
             keys.token(&other_id, "a@example.com", at),
             keys.token(&user(), "b@example.com", at),
-            keys.token(&user(), "a@example.com", at + ChronoDuration::seconds(1)),
+            keys.token(&user(), "a@example.com", at + chrono::Duration::seconds(1)),
             keys.token(&other_password, "a@example.com", at),
             ConfirmationTokens::new(Some(b"another key")).token(&user(), "a@example.com", at),
             ConfirmationTokens::new(None).token(&user(), "a@example.com", at),

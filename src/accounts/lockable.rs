@@ -1,17 +1,25 @@
-//! Devise's `:lockable` (docs/contract.md §2.4, §2.12–2.13): failed sign-ins counted atomically, the
-//! account locked at `maximum_attempts`, unlocked by a mailed link (`email`), by time (`time`),
-//! either (`both`) or neither (`none`).
+//! Devise's `:lockable` (docs/contract.md §2.4, §2.12–2.13): failed sign-ins counted, the account
+//! locked at `maximum_attempts`, unlocked by a mailed link (`email`), by time (`time`), either
+//! (`both`) or neither (`none`).
+//!
+//! Each password check first takes one of the remaining attempts in the database, and a
+//! correct password is accepted only if the account is still unlocked when the sign-in is
+//! recorded. So however many guesses arrive at once, on however many instances, at most
+//! `maximum_attempts` passwords are checked before the lock, and a right guess that was being
+//! checked while others locked the account does not get in.
 
-use chrono::{DateTime, Duration as ChronoDuration, Utc};
+use chrono::{DateTime, Utc};
 
 use super::{
-    Accounts, NewSession, Origin,
+    Accounts, NewSession, Origin, events,
+    events::SignInMethod,
+    later,
     mailed_token::{MailFlowError, TokenKind},
 };
 use crate::{
     config::{LockStrategy, Settings},
     mail::templates,
-    store::User,
+    store::{StoreResult, User},
     tokens,
 };
 
@@ -25,13 +33,32 @@ pub enum FailedSignIn {
     Locked,
 }
 
+/// The attempt a password check runs under.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Attempt {
+    /// Failed sign-ins are not counted (`lockable` off, or `lock_strategy = none`).
+    Uncounted,
+    /// The n-th consecutive attempt, already counted as failed until the password proves right.
+    Numbered(i32),
+    /// Locked, or every remaining attempt is being checked by other requests.
+    NoneLeft,
+}
+
 /// Locked now: `lockable` on, `locked_at` set and, with a time-based unlock, `unlock_in` not
 /// yet over.
 pub fn is_locked(s: &Settings, user: &User, now: DateTime<Utc>) -> bool {
     let Some(locked_at) = user.locked_at.filter(|_| s.lockable) else {
         return false;
     };
-    !(s.unlock_strategy.by_time() && locked_at + ChronoDuration::seconds(s.unlock_in as i64) <= now)
+    !lock_expired(s, locked_at, now)
+}
+
+fn lock_expired(s: &Settings, locked_at: DateTime<Utc>, now: DateTime<Utc>) -> bool {
+    s.unlock_strategy.by_time() && later(locked_at, s.unlock_in) <= now
+}
+
+fn counts_failures(s: &Settings) -> bool {
+    s.lockable && s.lock_strategy == LockStrategy::FailedAttempts
 }
 
 impl Accounts {
@@ -40,31 +67,93 @@ impl Accounts {
         self.settings.lockable && self.settings.unlock_strategy.by_email()
     }
 
-    /// Counts a failed sign-in and locks the account at `maximum_attempts`, mailing the unlock
-    /// link when unlocking by e-mail is on.
-    pub async fn record_failed_sign_in(&self, user: &User) -> anyhow::Result<FailedSignIn> {
+    /// Devise's `unlock_access! if lock_expired?` at a sign-in attempt: a lock whose `unlock_in`
+    /// is over ends, with its failed attempts and unlock link, before anything is checked.
+    pub(super) async fn end_expired_lock(
+        &self,
+        user: &mut User,
+        now: DateTime<Utc>,
+    ) -> StoreResult<()> {
         let s = &self.settings;
-        if !s.lockable || s.lock_strategy == LockStrategy::None {
-            return Ok(FailedSignIn::Counted);
+        let Some(locked_at) = user.locked_at.filter(|_| s.lockable) else {
+            return Ok(());
+        };
+        if !lock_expired(s, locked_at, now) {
+            return Ok(());
         }
-        let attempts = self.store.count_failed_attempt(user.id).await?;
-        let max = s.maximum_attempts as i32;
-        if attempts < max {
-            return Ok(if attempts == max - 1 {
+        // Any lock at least `unlock_in` old ends; one taken meanwhile stays.
+        let unlock_in = later(locked_at, s.unlock_in) - locked_at;
+        let cutoff = now - unlock_in;
+        if self.store.unlock_expired(user.id, cutoff).await? {
+            events::account_unlocked(user.id, "time");
+        }
+        user.locked_at = None;
+        user.failed_attempts = 0;
+        user.unlock_token = None;
+        user.unlock_token_sent_at = None;
+        Ok(())
+    }
+
+    /// Takes one of the account's attempts before its password is checked.
+    pub(super) async fn reserve_attempt(&self, user: &User) -> StoreResult<Attempt> {
+        let s = &self.settings;
+        if !counts_failures(s) {
+            return Ok(Attempt::Uncounted);
+        }
+        let maximum = i32::try_from(s.maximum_attempts).unwrap_or(i32::MAX);
+        Ok(
+            match self.store.reserve_sign_in_attempt(user.id, maximum).await? {
+                Some(n) => Attempt::Numbered(n),
+                None => Attempt::NoneLeft,
+            },
+        )
+    }
+
+    /// Gives back an attempt whose password was never checked.
+    pub(super) async fn release_attempt(&self, user: &User, attempt: Attempt) -> StoreResult<()> {
+        if let Attempt::Numbered(_) = attempt {
+            self.store.release_sign_in_attempt(user.id).await?;
+        }
+        Ok(())
+    }
+
+    /// The password of `attempt` was wrong: it stays counted, and the attempt that reaches
+    /// `maximum_attempts` locks the account and mails the unlock link when unlocking by e-mail
+    /// is on.
+    pub(super) async fn settle_failed_attempt(
+        &self,
+        user: &User,
+        attempt: Attempt,
+        origin: &Origin,
+    ) -> anyhow::Result<FailedSignIn> {
+        let s = &self.settings;
+        let Attempt::Numbered(number) = attempt else {
+            return Ok(FailedSignIn::Counted);
+        };
+        let maximum = i32::try_from(s.maximum_attempts).unwrap_or(i32::MAX);
+        if number < maximum {
+            return Ok(if number == maximum - 1 {
                 FailedSignIn::LastAttempt
             } else {
                 FailedSignIn::Counted
             });
         }
-        if self.store.lock(user.id, Utc::now()).await? && s.unlock_strategy.by_email() {
-            let fresh = self
-                .store
-                .find_user(user.id)
-                .await?
-                .unwrap_or_else(|| user.clone());
-            // The lock stands even when the mail fails: `POST /auth/unlock` sends another.
-            if let Err(e) = self.send_unlock(&fresh).await {
-                tracing::warn!(error = %e, "account locked, unlock mail not sent");
+        if self
+            .store
+            .lock_if_exhausted(user.id, maximum, Utc::now())
+            .await?
+        {
+            events::account_locked(user.id, number, origin.ip.as_deref());
+            if s.unlock_strategy.by_email() {
+                let fresh = self
+                    .store
+                    .find_user(user.id)
+                    .await?
+                    .unwrap_or_else(|| user.clone());
+                // The lock stands even when the mail fails: `POST /auth/unlock` sends another.
+                if let Err(e) = self.send_unlock(&fresh).await {
+                    tracing::warn!(error = %e, "account locked, unlock mail not sent");
+                }
             }
         }
         Ok(FailedSignIn::Locked)
@@ -84,7 +173,8 @@ impl Accounts {
     }
 
     /// Follows an unlock link: unlocks the account and signs a new device in. `None` for an
-    /// unknown or used token.
+    /// unknown, used or expired (`unlock_within`) token; a link works once, even when clicked
+    /// twice at the same moment.
     pub async fn unlock_with_token(
         &self,
         token: &str,
@@ -93,19 +183,23 @@ impl Accounts {
         if !self.unlocks_by_email() || token.is_empty() || token.len() > 255 {
             return Ok(None);
         }
-        let Some(mut user) = self
-            .store
-            .find_by_unlock_digest(&tokens::digest(token))
-            .await?
-        else {
+        let digest = tokens::digest(token);
+        let Some(user) = self.store.find_by_unlock_digest(&digest).await? else {
             return Ok(None);
         };
-        user.locked_at = None;
-        user.failed_attempts = 0;
-        user.unlock_token = None;
-        user.updated_at = Utc::now();
-        let user = self.store.save_user(&user).await?;
-        let session = self.open_session(&user, origin).await?;
+        let fresh = user
+            .unlock_token_sent_at
+            .is_some_and(|sent| later(sent, self.settings.unlock_within) > Utc::now());
+        if !fresh || !self.store.unlock_with_digest(user.id, &digest).await? {
+            return Ok(None);
+        }
+        events::account_unlocked(user.id, "link");
+        let Some(user) = self.store.find_user(user.id).await? else {
+            return Ok(None);
+        };
+        let session = self
+            .open_session(&user, origin, SignInMethod::UnlockLink)
+            .await?;
         Ok(Some((user, session)))
     }
 }

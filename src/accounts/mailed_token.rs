@@ -26,34 +26,36 @@ pub enum MailFlowError {
     Store(#[from] StoreError),
 }
 
-fn set_token(user: &mut User, kind: TokenKind, digest: String, sent_at: DateTime<Utc>) {
+/// `user`'s token of `kind` and when it was sent.
+fn token_fields(
+    user: &mut User,
+    kind: TokenKind,
+) -> (&mut Option<String>, &mut Option<DateTime<Utc>>) {
     match kind {
-        TokenKind::Confirmation => {
-            user.confirmation_sent_at = Some(sent_at);
-            user.confirmation_token = Some(digest);
-        }
-        TokenKind::ResetPassword => {
-            user.reset_password_sent_at = Some(sent_at);
-            user.reset_password_token = Some(digest);
-        }
-        TokenKind::Unlock => user.unlock_token = Some(digest),
+        TokenKind::Confirmation => (&mut user.confirmation_token, &mut user.confirmation_sent_at),
+        TokenKind::ResetPassword => (
+            &mut user.reset_password_token,
+            &mut user.reset_password_sent_at,
+        ),
+        TokenKind::Unlock => (&mut user.unlock_token, &mut user.unlock_token_sent_at),
     }
+}
+
+fn set_token(user: &mut User, kind: TokenKind, digest: String, sent_at: DateTime<Utc>) {
+    let (token, sent) = token_fields(user, kind);
+    *token = Some(digest);
+    *sent = Some(sent_at);
 }
 
 /// Puts back `from`'s token of `kind` and when it was sent: the previous link stays valid for
 /// exactly as long as it was.
 fn restore_token(user: &mut User, kind: TokenKind, from: &User) {
-    match kind {
-        TokenKind::Confirmation => {
-            user.confirmation_sent_at = from.confirmation_sent_at;
-            user.confirmation_token = from.confirmation_token.clone();
-        }
-        TokenKind::ResetPassword => {
-            user.reset_password_sent_at = from.reset_password_sent_at;
-            user.reset_password_token = from.reset_password_token.clone();
-        }
-        TokenKind::Unlock => user.unlock_token = from.unlock_token.clone(),
-    }
+    let mut from = from.clone();
+    let (previous, previous_sent) = token_fields(&mut from, kind);
+    let (previous, previous_sent) = (previous.take(), previous_sent.take());
+    let (token, sent) = token_fields(user, kind);
+    *token = previous;
+    *sent = previous_sent;
 }
 
 impl Accounts {
@@ -81,14 +83,14 @@ impl Accounts {
         let mut pending = user.clone();
         set_token(&mut pending, kind, tokens::digest(&token), sent_at);
         pending.updated_at = Utc::now();
-        let saved = self.store.save_user(&pending).await?;
+        let saved = self.save_user_changes(user, &pending).await?;
         let message = email(&token);
         let recipient = message.to.clone();
         if let Err(e) = self.mailer.send(message).await {
             tracing::error!(%recipient, error = %e, ?kind, "mail not sent");
             let mut withdrawn = saved.clone();
             restore_token(&mut withdrawn, kind, user);
-            self.store.save_user(&withdrawn).await?;
+            self.save_user_changes(&saved, &withdrawn).await?;
             return Err(MailFlowError::Mail(e));
         }
         Ok(saved)

@@ -6,6 +6,8 @@
 pub mod attributes;
 pub mod authenticatable;
 pub mod confirmable;
+pub mod credentials;
+pub mod events;
 pub mod lockable;
 pub mod mailed_token;
 pub mod omniauth;
@@ -29,6 +31,7 @@ use crate::{
     tokens::TokenPolicy,
 };
 pub use authenticatable::{Inactive, SignInOutcome};
+pub use events::SignInMethod;
 pub use mailed_token::{LinkOutcome, LinkRequest};
 pub use password::Hasher;
 pub use registerable::{AccountUpdate, SignUp, SignUpOutcome, UpdateOutcome};
@@ -69,6 +72,16 @@ impl Accounts {
     }
 }
 
+/// `at` plus `secs` seconds, saturating at the latest representable time: chrono panics on an
+/// overflowing addition, and durations come from settings.
+pub(crate) fn later(at: DateTime<Utc>, secs: u64) -> DateTime<Utc> {
+    i64::try_from(secs)
+        .ok()
+        .and_then(chrono::TimeDelta::try_seconds)
+        .and_then(|d| at.checked_add_signed(d))
+        .unwrap_or(DateTime::<Utc>::MAX_UTC)
+}
+
 /// A user with every column empty: the base of unsaved drafts and of unit tests.
 pub(crate) fn blank_user() -> User {
     let epoch = DateTime::<Utc>::UNIX_EPOCH;
@@ -87,6 +100,7 @@ pub(crate) fn blank_user() -> User {
         unconfirmed_email: None,
         failed_attempts: 0,
         unlock_token: None,
+        unlock_token_sent_at: None,
         locked_at: None,
         sign_in_count: 0,
         current_sign_in_at: None,
@@ -100,5 +114,19 @@ pub(crate) fn blank_user() -> User {
         extra: None,
         created_at: epoch,
         updated_at: epoch,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn later_saturates_instead_of_panicking_on_huge_durations() {
+        let now = Utc::now();
+        assert_eq!(later(now, 60), now + chrono::TimeDelta::seconds(60));
+        for huge in [u64::MAX, i64::MAX as u64, i64::MAX as u64 / 1000 + 1] {
+            assert_eq!(later(now, huge), DateTime::<Utc>::MAX_UTC, "{huge}");
+        }
     }
 }

@@ -139,6 +139,7 @@ impl Accounts {
                 }
             }
         };
+        let before = user.clone();
         let mut user = user;
         // The provider's profile, then the permitted sign-up attributes of the request phase.
         let mut from_provider = Map::new();
@@ -166,8 +167,10 @@ impl Accounts {
         user.current_sign_in_ip = origin.ip.clone();
         user.sign_in_count = user.sign_in_count.saturating_add(1);
         user.updated_at = now;
-        let user = self.store.save_user(&user).await?;
-        let session = self.open_session(&user, origin).await?;
+        let user = self.save_user_changes(&before, &user).await?;
+        let session = self
+            .open_session(&user, origin, super::SignInMethod::Provider)
+            .await?;
         Ok(ProviderSignIn {
             user,
             session,

@@ -2,10 +2,12 @@
 //! the link landing that signs the user in with `allow_password_change`, and the password
 //! update. Reset tokens are stored as SHA-256 digests and are single-use.
 
-use chrono::{Duration as ChronoDuration, Utc};
+use chrono::Utc;
 
 use super::{
     Accounts, NewSession, Origin,
+    events::SignInMethod,
+    later,
     mailed_token::{MailFlowError, TokenKind},
     validation::check_password,
 };
@@ -61,10 +63,10 @@ impl Accounts {
             .store
             .find_by_reset_digest(&tokens::digest(token))
             .await?;
-        let within = ChronoDuration::seconds(self.settings.reset_password_within as i64);
+        let within = self.settings.reset_password_within;
         Ok(user.filter(|u| {
             u.reset_password_sent_at
-                .is_some_and(|t| t + within > Utc::now())
+                .is_some_and(|t| later(t, within) > Utc::now())
         }))
     }
 
@@ -77,17 +79,19 @@ impl Accounts {
         origin: &Origin,
     ) -> anyhow::Result<(User, Option<NewSession>)> {
         let now = Utc::now();
-        let mut user = user.clone();
-        user.allow_password_change = true;
-        if user.confirmed_at.is_none() {
-            user.confirmed_at = Some(now);
+        let mut updated = user.clone();
+        updated.allow_password_change = true;
+        if updated.confirmed_at.is_none() {
+            updated.confirmed_at = Some(now);
         }
-        user.updated_at = now;
-        let user = self.store.save_user(&user).await?;
+        updated.updated_at = now;
+        let user = self.save_user_changes(user, &updated).await?;
         if self.settings.require_client_password_reset_token {
             return Ok((user, None));
         }
-        let session = self.open_session(&user, origin).await?;
+        let session = self
+            .open_session(&user, origin, SignInMethod::ResetLink)
+            .await?;
         Ok((user, Some(session)))
     }
 
@@ -127,13 +131,11 @@ impl Accounts {
         let mut updated = user.clone();
         updated.encrypted_password = self.hasher.hash(password).await?;
         updated.allow_password_change = false;
-        updated.reset_password_token = None;
-        updated.reset_password_sent_at = None;
         updated.updated_at = Utc::now();
-        let saved = self.store.save_user(&updated).await?;
-        if s.remove_tokens_after_password_reset {
-            self.store.delete_other_devices(user.id, device_id).await?;
-        }
+        // The new password withdraws the reset link (it works once) and any unlock link.
+        let saved = self.save_user_changes(user, &updated).await?;
+        self.end_other_sessions(user.id, device_id).await?;
+        self.notify_password_change(&saved).await;
         Ok(PasswordOutcome::Updated(Box::new(saved)))
     }
 }

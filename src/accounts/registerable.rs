@@ -7,7 +7,8 @@ use serde_json::{Map, Value};
 use super::{
     Accounts, NewSession, Origin,
     attributes::{self, Attributes},
-    validation::{self, check_email, check_password, normalize_email},
+    events::{self, Revocation, SignInMethod},
+    validation::{check_email, check_password, normalize_email},
 };
 use crate::{
     config::CurrentPasswordMode,
@@ -158,7 +159,10 @@ impl Accounts {
             _ => user,
         };
         let session = if self.inactive_reason(&user, now).is_none() {
-            Some(self.open_session(&user, origin).await?)
+            Some(
+                self.open_session(&user, origin, SignInMethod::SignUp)
+                    .await?,
+            )
         } else {
             None
         };
@@ -196,26 +200,19 @@ impl Accounts {
         let mut reconfirm_to = None;
         if let Some(email) = input.email.as_deref() {
             let email = normalize_email(email);
-            if is_email_user {
+            let changed = user.email.as_deref() != Some(email.as_str());
+            // An OAuth account's address passes the same rules as anyone's: the app shows it
+            // as the user's, and it blocks that address for sign-ups (docs/contract.md §5.2).
+            if changed {
                 check_email(&mut errors, Some(&email));
-            } else if email.chars().count() > validation::EMAIL_MAX_CHARS {
-                errors.add(
-                    "email",
-                    &format!(
-                        "is too long (maximum is {} characters)",
-                        validation::EMAIL_MAX_CHARS
-                    ),
-                );
             }
-            if !errors.has("email")
-                && user.email.as_deref() != Some(email.as_str())
-                && !email.is_empty()
+            if changed
+                && !errors.has("email")
                 && self.store.email_in_use(&email, Some(user.id)).await?
             {
                 errors.add("email", "has already been taken");
             }
-            let changed = user.email.as_deref() != Some(email.as_str());
-            if is_email_user && changed && s.confirmable && s.reconfirmable {
+            if changed && s.confirmable && s.reconfirmable {
                 // Devise's reconfirmable: the new address applies once it is confirmed.
                 reconfirm_to = Some(email);
             } else {
@@ -254,7 +251,7 @@ impl Accounts {
             _ => false,
         };
         updated.updated_at = Self::now();
-        let saved = match self.store.save_user(&updated).await {
+        let saved = match self.save_user_changes(user, &updated).await {
             Ok(saved) => saved,
             Err(StoreError::Conflict) => {
                 let mut errors = Errors::default();
@@ -263,10 +260,15 @@ impl Accounts {
             }
             Err(e) => return Err(e.into()),
         };
-        if password_changed && s.remove_tokens_after_password_reset {
-            self.store
-                .delete_other_devices(user.id, Some(device_id))
-                .await?;
+        if password_changed {
+            self.end_other_sessions(user.id, Some(device_id)).await?;
+            self.notify_password_change(&saved).await;
+        }
+        if saved.email != user.email
+            && let Some(new_email) = saved.email.as_deref()
+        {
+            self.notify_email_change(user.email.as_deref(), new_email, false)
+                .await;
         }
         let saved = match reconfirm_to {
             Some(new_email) => {
@@ -276,19 +278,24 @@ impl Accounts {
                     .or_else(|| s.default_confirm_success_url.clone())
                     .unwrap_or_default();
                 let config = input.config_name.as_deref().unwrap_or("default");
-                let mut pending = saved;
+                let mut pending = saved.clone();
                 pending.unconfirmed_email = Some(new_email.clone());
-                let pending = self.store.save_user(&pending).await?;
+                let pending = self.save_user_changes(&saved, &pending).await?;
                 match self
                     .send_confirmation(&pending, &new_email, &redirect, config)
                     .await
                 {
-                    Ok(sent) => sent,
+                    Ok(sent) => {
+                        events::email_changed(sent.id, true);
+                        self.notify_email_change(user.email.as_deref(), &new_email, true)
+                            .await;
+                        sent
+                    }
                     Err(e) => {
                         // Nothing mailed, nothing pending: the change simply did not happen.
-                        let mut reverted = pending;
+                        let mut reverted = pending.clone();
                         reverted.unconfirmed_email = user.unconfirmed_email.clone();
-                        self.store.save_user(&reverted).await?;
+                        self.save_user_changes(&pending, &reverted).await?;
                         tracing::warn!(error = %e, "e-mail change undone: confirmation mail failed");
                         return Ok(UpdateOutcome::MailNotSent);
                     }
@@ -325,7 +332,25 @@ impl Accounts {
 
     /// `DELETE /auth`.
     pub async fn destroy(&self, user: &User) -> Result<bool, StoreError> {
-        self.store.delete_user(user.id).await
+        let Some(devices) = self.store.delete_user(user.id).await? else {
+            return Ok(false);
+        };
+        events::device_revoked(user.id, 0, devices, Revocation::AccountDeleted);
+        Ok(true)
+    }
+
+    /// `remove_tokens_after_password_reset`: after a password change, every device of the
+    /// user but `keep` (the caller's) is signed out (docs/contract.md §3.9).
+    pub(super) async fn end_other_sessions(
+        &self,
+        user_id: i64,
+        keep: Option<i64>,
+    ) -> Result<(), StoreError> {
+        if self.settings.remove_tokens_after_password_reset {
+            let count = self.store.delete_other_devices(user_id, keep).await?;
+            events::device_revoked(user_id, 0, count, Revocation::PasswordChanged);
+        }
+        Ok(())
     }
 
     /// The unsaved user that E3/E4 sign-up errors carry: `"id":null`, `"uid":""`.

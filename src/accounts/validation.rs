@@ -45,8 +45,17 @@ pub fn check_profile_length(errors: &mut Errors, attribute: &str, value: Option<
     }
 }
 
+/// bcrypt reads at most 72 bytes and ignores the rest, so a longer password would be cut
+/// silently: any text sharing its first 72 bytes would sign in. New passwords are refused
+/// beyond it (existing hashes keep verifying as they were made). The limit is on the password
+/// alone: Devise appends the pepper after it, so the pepper only fills whatever room the
+/// password leaves, and subtracting the pepper's length would refuse every password under
+/// Devise's usual 128-character pepper.
+pub const PASSWORD_MAX_BYTES: usize = 72;
+
 /// Devise validatable's password rules: presence when required, confirmation when a
-/// confirmation was given, length within `[min, max]` unless blank.
+/// confirmation was given, length within `[min, max]` unless blank; and at most
+/// [`PASSWORD_MAX_BYTES`] bytes.
 pub fn check_password(
     errors: &mut Errors,
     password: Option<&str>,
@@ -74,6 +83,11 @@ pub fn check_password(
             errors.add(
                 "password",
                 &format!("is too long (maximum is {max} characters)"),
+            );
+        } else if p.len() > PASSWORD_MAX_BYTES {
+            errors.add(
+                "password",
+                &format!("is too long (maximum is {PASSWORD_MAX_BYTES} bytes)"),
             );
         }
     }
@@ -106,6 +120,26 @@ mod tests {
             check(Some("123456789"), None, true),
             serde_json::json!(["Password is too long (maximum is 8 characters)"])
         );
+    }
+
+    #[test]
+    fn passwords_beyond_bcrypts_72_bytes_are_refused_in_bytes_not_characters() {
+        let check = |p: &str| {
+            let mut errors = Errors::default();
+            check_password(&mut errors, Some(p), None, true, [6, 128]);
+            errors.to_body().0["full_messages"].clone()
+        };
+        assert_eq!(check(&"a".repeat(72)), serde_json::json!([]));
+        assert_eq!(
+            check(&"a".repeat(73)),
+            serde_json::json!(["Password is too long (maximum is 72 bytes)"])
+        );
+        // 25 characters of 3 bytes each: within 128 characters, over 72 bytes.
+        assert_eq!(
+            check(&"€".repeat(25)),
+            serde_json::json!(["Password is too long (maximum is 72 bytes)"])
+        );
+        assert_eq!(check(&"€".repeat(24)), serde_json::json!([]));
     }
 
     #[test]

@@ -11,7 +11,7 @@ use super::{
 };
 use crate::{
     accounts::{
-        Accounts, Limited, LinkOutcome, LinkRequest,
+        Accounts, Limited, LinkOutcome, LinkRequest, SignInMethod,
         recoverable::{PasswordOutcome, PasswordUpdate},
         user_json::{Shape, user_json},
     },
@@ -297,7 +297,7 @@ async fn update_password(
                 return unauthorized();
             };
             let session = accounts
-                .open_session(&user, &origin_of(req))
+                .open_session(&user, &origin_of(req), SignInMethod::ResetToken)
                 .await
                 .map_err(internal)?;
             auth.issue(&user, session);

@@ -136,7 +136,8 @@ impl Sessions {
 
     /// Sign out
     ///
-    /// Deletes the calling device's token. Credentials may also come in the body.
+    /// Deletes the calling device's token. Credentials may also come in the query or the body
+    /// (redux-token-auth), unless `accept_token_params = false`.
     #[oai(path = "/auth/sign_out", method = "delete")]
     async fn sign_out(
         &self,
@@ -150,18 +151,17 @@ impl Sessions {
                 messages::USER_NOT_LOGGED_IN,
             ))))
         };
-        if auth
-            .authenticate(Some(&params.raw))
+        let Some(user) = auth
+            .authenticate_allowing_params(Some(&params.raw))
             .await
             .map_err(internal)?
-            .is_none()
-        {
+        else {
             return not_found();
-        }
+        };
         let device_id = auth.device_id();
         auth.silence();
         match device_id {
-            Some(id) if accounts.sign_out(id).await.map_err(internal)? => {
+            Some(id) if accounts.sign_out(user.id, id).await.map_err(internal)? => {
                 Ok(SignOutResponse::SignedOut(Json(SuccessBody {
                     success: true,
                 })))

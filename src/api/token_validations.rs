@@ -28,7 +28,8 @@ impl TokenValidations {
     /// Validate token
     ///
     /// Frontends call this on page load. Credentials come from the headers, or from the
-    /// `access-token`, `client` and `uid` query parameters (redux-token-auth).
+    /// `access-token`, `client` and `uid` query parameters (redux-token-auth) unless
+    /// `accept_token_params = false`.
     #[oai(path = "/auth/validate_token", method = "get")]
     async fn validate_token(
         &self,
@@ -36,7 +37,11 @@ impl TokenValidations {
         accounts: AccountsData<'_>,
         auth: Data<&RequestAuth>,
     ) -> poem::Result<ValidateResponse> {
-        match auth.authenticate(None).await.map_err(internal)? {
+        match auth
+            .authenticate_allowing_params(None)
+            .await
+            .map_err(internal)?
+        {
             Some(user) => Ok(ValidateResponse::Valid(Json(SuccessDataBody {
                 success: true,
                 data: user_json(&user, &accounts.settings, Shape::Lite),

@@ -99,6 +99,34 @@ impl UnlockStrategy {
     }
 }
 
+/// `accept_token_params`: where credentials may come from query and body parameters when
+/// headers lack them (docs/decisions.md D10). `true`: only on `GET validate_token` and
+/// `DELETE sign_out`, the two routes redux-token-auth uses that way; `false`: nowhere;
+/// `"everywhere"`: on every authenticated route, as devise_token_auth.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum AcceptTokenParams {
+    Switch(bool),
+    Scope(TokenParamsScope),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TokenParamsScope {
+    Everywhere,
+}
+
+impl AcceptTokenParams {
+    /// Whether a route reads credentials from parameters; `fallback_route` is true for the
+    /// two routes redux-token-auth needs.
+    pub fn on(self, fallback_route: bool) -> bool {
+        match self {
+            AcceptTokenParams::Switch(on) => on && fallback_route,
+            AcceptTokenParams::Scope(TokenParamsScope::Everywhere) => true,
+        }
+    }
+}
+
 /// DTA's `check_current_password_before_update`: `false`, `"attributes"` or `"password"`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(untagged)]
@@ -145,8 +173,10 @@ pub struct Settings {
     pub public_url: Option<String>,
     /// `omit` (default) or `blank`: what batch responses carry (docs/decisions.md D1).
     pub batch_response: BatchResponse,
-    /// Read credentials from query and body params when headers lack them (docs/decisions.md D10).
-    pub accept_token_params: bool,
+    /// Read credentials from query and body params when headers lack them: `true` on the two
+    /// routes redux-token-auth needs, `false` nowhere, `"everywhere"` as devise_token_auth
+    /// (docs/decisions.md D10).
+    pub accept_token_params: AcceptTokenParams,
     /// bcrypt cost for passwords (Devise's `stretches`).
     pub password_cost: u32,
     /// Origins allowed to call the API cross-origin: exact `scheme://host[:port]`, or patterns
@@ -240,6 +270,13 @@ pub struct Settings {
     pub unlock_in: u64,
     /// Warn on the last attempt before the account locks.
     pub last_attempt_warning: bool,
+    /// Seconds an unlock link stays valid (toker's own: the link signs a device in, so it
+    /// expires like a reset link).
+    pub unlock_within: u64,
+    /// Devise's `send_password_change_notification`: mail "Password Changed" after a change.
+    pub send_password_change_notification: bool,
+    /// Devise's `send_email_changed_notification`: mail "Email Changed" to the old address.
+    pub send_email_changed_notification: bool,
     /// Where the unlock link lands (with a new device's credentials and `unlock=true`);
     /// default `<public_url>/`.
     pub unlock_success_url: Option<String>,
@@ -296,7 +333,7 @@ impl Default for Settings {
             mount_path: "/auth".into(),
             public_url: None,
             batch_response: BatchResponse::Omit,
-            accept_token_params: true,
+            accept_token_params: AcceptTokenParams::Switch(true),
             password_cost: 12,
             cors_origins: Vec::new(),
             cors_max_age: 7200,
@@ -347,6 +384,9 @@ impl Default for Settings {
             maximum_attempts: 20,
             unlock_in: 3600,
             last_attempt_warning: false,
+            unlock_within: 6 * 3600,
+            send_password_change_notification: false,
+            send_email_changed_notification: false,
             unlock_success_url: None,
             paranoid: false,
             password_length: [6, 128],
@@ -388,6 +428,11 @@ fn invalid(setting: &'static str, problem: impl Into<String>) -> ConfigError {
         problem: problem.into(),
     }
 }
+
+/// Longest lifetime a duration setting may have: 100 years.
+pub const MAX_DURATION_SECS: u64 = 100 * 365 * 24 * 3600;
+/// Longest network timeout.
+const MAX_TIMEOUT_SECS: u64 = 3600;
 
 /// Attribute names the account code owns; an app cannot permit these as extras.
 const RESERVED_ATTRIBUTES: &[&str] = &[
@@ -543,9 +588,7 @@ impl Settings {
         if self.token_lifespan == 0 {
             return Err(invalid("token_lifespan", "must be greater than 0 seconds"));
         }
-        if self.token_lifespan > 100 * 365 * 24 * 3600 {
-            return Err(invalid("token_lifespan", "must be less than 100 years"));
-        }
+        self.check_durations()?;
         if self.batch_request_buffer_throttle >= self.token_lifespan {
             return Err(invalid(
                 "batch_request_buffer_throttle",
@@ -608,14 +651,19 @@ impl Settings {
             crate::oauth::providers::resolve(name, provider)
                 .map_err(|problem| invalid("oauth", format!("[oauth.{name}]: {problem}")))?;
         }
-        if self.maximum_attempts == 0 {
-            return Err(invalid("maximum_attempts", "must be at least 1"));
-        }
-        if self.reset_password_within == 0 {
+        if self.maximum_attempts == 0 || self.maximum_attempts > i32::MAX as u32 {
             return Err(invalid(
-                "reset_password_within",
-                "must be greater than 0 seconds",
+                "maximum_attempts",
+                format!("must be between 1 and {}", i32::MAX),
             ));
+        }
+        for (setting, secs) in [
+            ("reset_password_within", self.reset_password_within),
+            ("unlock_within", self.unlock_within),
+        ] {
+            if secs == 0 {
+                return Err(invalid(setting, "must be greater than 0 seconds"));
+            }
         }
         if let CurrentPasswordCheck::Off(true) = self.check_current_password_before_update {
             return Err(invalid(
@@ -745,6 +793,47 @@ impl Settings {
 
     pub fn database_acquire_timeout(&self) -> Duration {
         Duration::from_secs(self.database_acquire_timeout)
+    }
+
+    /// Every duration stays far inside what dates can represent, so adding one to a time
+    /// never overflows (chrono panics on that); timeouts stay within an hour.
+    fn check_durations(&self) -> Result<(), ConfigError> {
+        let lifetimes = [
+            ("token_lifespan", Some(self.token_lifespan)),
+            (
+                "batch_request_buffer_throttle",
+                Some(self.batch_request_buffer_throttle),
+            ),
+            (
+                "allow_unconfirmed_access_for",
+                self.allow_unconfirmed_access_for,
+            ),
+            ("confirm_within", self.confirm_within),
+            ("reset_password_within", Some(self.reset_password_within)),
+            ("unlock_in", Some(self.unlock_in)),
+            ("unlock_within", Some(self.unlock_within)),
+            ("oauth_state_lifetime", Some(self.oauth_state_lifetime)),
+        ];
+        for (setting, secs) in lifetimes {
+            if secs.is_some_and(|s| s > MAX_DURATION_SECS) {
+                return Err(invalid(
+                    setting,
+                    format!("must be at most {MAX_DURATION_SECS} seconds (100 years)"),
+                ));
+            }
+        }
+        for (setting, secs) in [
+            ("smtp_timeout", self.smtp_timeout),
+            ("oauth_timeout", self.oauth_timeout),
+        ] {
+            if secs > MAX_TIMEOUT_SECS {
+                return Err(invalid(
+                    setting,
+                    format!("must be at most {MAX_TIMEOUT_SECS} seconds"),
+                ));
+            }
+        }
+        Ok(())
     }
 
     pub fn token_lifespan(&self) -> Duration {
@@ -962,6 +1051,82 @@ mod tests {
                 .unwrap_err();
             let key = toml.split(' ').next().unwrap();
             assert!(describe_figment_error(e).contains(key), "{toml}");
+        }
+    }
+
+    #[test]
+    fn huge_durations_are_refused_naming_the_setting() {
+        type Set = fn(&mut Settings, u64);
+        let cases: [(&str, Set); 10] = [
+            ("token_lifespan", |s, v| s.token_lifespan = v),
+            ("batch_request_buffer_throttle", |s, v| {
+                s.batch_request_buffer_throttle = v
+            }),
+            ("allow_unconfirmed_access_for", |s, v| {
+                s.allow_unconfirmed_access_for = Some(v)
+            }),
+            ("confirm_within", |s, v| s.confirm_within = Some(v)),
+            ("reset_password_within", |s, v| s.reset_password_within = v),
+            ("unlock_in", |s, v| s.unlock_in = v),
+            ("unlock_within", |s, v| s.unlock_within = v),
+            ("oauth_state_lifetime", |s, v| s.oauth_state_lifetime = v),
+            ("smtp_timeout", |s, v| s.smtp_timeout = v),
+            ("oauth_timeout", |s, v| s.oauth_timeout = v),
+        ];
+        for (name, set) in cases {
+            for value in [u64::MAX, i64::MAX as u64, MAX_DURATION_SECS + 1] {
+                let mut s = Settings::default();
+                set(&mut s, value);
+                let e = s.validate().expect_err(name).to_string();
+                assert!(e.contains(&format!("`{name}`")), "{name} = {value}: {e}");
+            }
+        }
+        let longest = Settings {
+            token_lifespan: MAX_DURATION_SECS,
+            unlock_in: MAX_DURATION_SECS,
+            reset_password_within: MAX_DURATION_SECS,
+            ..Settings::default()
+        };
+        longest.validate().unwrap();
+    }
+
+    #[test]
+    fn maximum_attempts_must_fit_the_failed_attempts_column() {
+        for bad in [0, i32::MAX as u32 + 1, u32::MAX] {
+            let s = Settings {
+                maximum_attempts: bad,
+                ..Settings::default()
+            };
+            let e = s.validate().unwrap_err().to_string();
+            assert!(e.contains("`maximum_attempts`"), "{e}");
+        }
+    }
+
+    #[test]
+    fn accept_token_params_is_true_false_or_everywhere() {
+        #[derive(Deserialize)]
+        struct T {
+            v: AcceptTokenParams,
+        }
+        let parse = |s: &str| {
+            Figment::from(Toml::string(s))
+                .extract::<T>()
+                .ok()
+                .map(|t| t.v)
+        };
+        let on = parse("v = true").unwrap();
+        assert!(on.on(true) && !on.on(false));
+        let off = parse("v = false").unwrap();
+        assert!(!off.on(true) && !off.on(false));
+        let everywhere = parse("v = \"everywhere\"").unwrap();
+        assert!(everywhere.on(true) && everywhere.on(false));
+        for bad in [
+            "v = \"sometimes\"",
+            "v = \"true\"",
+            "v = 1",
+            "v = [\"everywhere\"]",
+        ] {
+            assert!(parse(bad).is_none(), "{bad}");
         }
     }
 

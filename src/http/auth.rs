@@ -16,14 +16,17 @@ use poem::{
 use serde_json::{Map, Value};
 
 use crate::{
-    accounts::{Accounts, NewSession},
-    config::BatchResponse,
+    accounts::{
+        Accounts, NewSession,
+        events::{self, Revocation},
+    },
+    config::{AcceptTokenParams, BatchResponse},
     contract::headers::HeaderNames,
     contract::headers::authorization_value,
     contract::params::query_params,
     http::credentials::Credentials,
     store::{Device, User, chain_of},
-    tokens::{self, Accepted, Finish},
+    tokens::{self, Accepted, Finish, Refused},
 };
 
 /// The user id of the request, for its log line (set once known).
@@ -60,8 +63,11 @@ enum State {
 struct Inner {
     accounts: Accounts,
     header_creds: Credentials,
+    /// Read only where `accept_token_params` allows it (docs/decisions.md D10).
     query_creds: Credentials,
     authorization_creds: Credentials,
+    /// The client's address, for security events.
+    ip: Option<std::net::IpAddr>,
     unbatch: bool,
     started_ms: i64,
     log_user: Option<LogUser>,
@@ -77,7 +83,7 @@ impl RequestAuth {
         let s = &accounts.settings;
         let names = &s.headers_names;
         let query = query_params(req);
-        let query_creds = if s.accept_token_params {
+        let query_creds = if s.accept_token_params != AcceptTokenParams::Switch(false) {
             Credentials::from_params(&query, names)
         } else {
             Credentials::default()
@@ -87,6 +93,7 @@ impl RequestAuth {
             header_creds: Credentials::from_headers(req.headers(), names),
             query_creds,
             authorization_creds: Credentials::from_authorization(req.headers(), names),
+            ip: req.remote_addr().as_socket_addr().map(|a| a.ip()),
             // DTA: any value of `unbatch`, even `false`, disables batching.
             unbatch: query.contains_key("unbatch"),
             started_ms: Utc::now().timestamp_millis(),
@@ -100,11 +107,30 @@ impl RequestAuth {
         self.0.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// The signed-in user, if the request's credentials name a live token. `body` adds the
-    /// body-param fallback (DTA reads `params`, which includes the body).
+    /// The signed-in user, if the request's credentials name a live token: from the headers
+    /// and `Authorization` (docs/contract.md §2.0.3). Query and body parameters (`body`: the
+    /// route's body, DTA reads `params`) count only with `accept_token_params = "everywhere"`.
     pub async fn authenticate(
         &self,
         body: Option<&Map<String, Value>>,
+    ) -> Result<Option<User>, crate::store::StoreError> {
+        self.authenticate_on(body, false).await
+    }
+
+    /// [`RequestAuth::authenticate`] for `GET validate_token` and `DELETE sign_out`, where
+    /// redux-token-auth sends its credentials as query or body parameters: they count unless
+    /// `accept_token_params = false` (docs/decisions.md D10).
+    pub async fn authenticate_allowing_params(
+        &self,
+        body: Option<&Map<String, Value>>,
+    ) -> Result<Option<User>, crate::store::StoreError> {
+        self.authenticate_on(body, true).await
+    }
+
+    async fn authenticate_on(
+        &self,
+        body: Option<&Map<String, Value>>,
+        fallback_route: bool,
     ) -> Result<Option<User>, crate::store::StoreError> {
         match &*self.state() {
             State::Authenticated { user, .. } | State::Issued { user, .. } => {
@@ -114,16 +140,15 @@ impl RequestAuth {
         }
         let inner = &self.0;
         let s = &inner.accounts.settings;
-        let body_creds = match body {
-            Some(body) if s.accept_token_params => Credentials::from_params(body, &s.headers_names),
-            _ => Credentials::default(),
-        };
-        let creds = inner
-            .header_creds
-            .clone()
-            .or(&inner.query_creds)
-            .or(&body_creds)
-            .or(&inner.authorization_creds);
+        let params = s.accept_token_params.on(fallback_route);
+        let mut creds = inner.header_creds.clone();
+        if params {
+            creds = creds.or(&inner.query_creds);
+            if let Some(body) = body {
+                creds = creds.or(&Credentials::from_params(body, &s.headers_names));
+            }
+        }
+        let creds = creds.or(&inner.authorization_creds);
         let (Some(token), Some(uid)) = (creds.access_token, creds.uid) else {
             return Ok(None);
         };
@@ -132,13 +157,15 @@ impl RequestAuth {
             return Ok(None);
         };
         let now = Utc::now();
-        let Some(accepted) = tokens::accept(
-            &inner.accounts.policy,
-            &chain_of(&device),
-            &token,
-            now.timestamp_millis(),
-        ) else {
-            return Ok(None);
+        let now_ms = now.timestamp_millis();
+        let chain = chain_of(&device);
+        let accepted = match tokens::check(&inner.accounts.policy, &chain, &token, now_ms) {
+            Ok(accepted) => accepted,
+            Err(refused) => {
+                self.refused(&device, &user, refused, chain.expired(now_ms), now_ms)
+                    .await;
+                return Ok(None);
+            }
         };
         if !s.bypass_sign_in && inner.accounts.inactive_reason(&user, now).is_some() {
             return Ok(None);
@@ -153,6 +180,34 @@ impl RequestAuth {
             accepted,
         };
         Ok(Some(user))
+    }
+
+    /// A token refused for an existing device: a security event, and a device met after its
+    /// expiry is deleted on the spot, since none of its tokens can work again.
+    async fn refused(
+        &self,
+        device: &Device,
+        user: &User,
+        refused: Refused,
+        expired: bool,
+        now_ms: i64,
+    ) {
+        let ip = self.0.ip.map(|ip| ip.to_string());
+        events::token_refused(user.id, device.id, refused, ip.as_deref());
+        if !expired {
+            return;
+        }
+        match self
+            .0
+            .accounts
+            .store
+            .delete_expired_device(device.id, now_ms / 1000)
+            .await
+        {
+            Ok(true) => events::device_revoked(user.id, device.id, 1, Revocation::Expired),
+            Ok(false) => {}
+            Err(e) => tracing::error!(error = %e, "could not delete an expired device"),
+        }
     }
 
     /// The authenticated device's id.
@@ -230,6 +285,10 @@ impl RequestAuth {
                         &device.expiry.to_string(),
                         &user.uid,
                     ),
+                    // A request that presented a superseded token leaves the device as it is:
+                    // its touch would stretch the batch window for a token that is no longer
+                    // the device's own (docs/decisions.md D3).
+                    Finish::Batch if accepted != Accepted::Current => batch(),
                     Finish::Batch => {
                         let now_ms = Utc::now().timestamp_millis();
                         if let Err(e) = accounts.store.touch_device(device.id, now_ms).await

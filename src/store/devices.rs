@@ -76,6 +76,7 @@ pub fn chain_of(device: &Device) -> Chain {
         last_token_hash: device.last_token_hash.clone(),
         expiry: device.expiry,
         touched_at: device.touched_at,
+        rotated_at: device.rotated_at,
     }
 }
 
@@ -109,13 +110,14 @@ impl Store {
     }
 
     /// Creates a device, then applies the device cap: the user's expired devices and, beyond
-    /// `max_devices`, the least recently touched ones are deleted (never the new one).
+    /// `max_devices`, the least recently touched ones are deleted (never the new one). Returns
+    /// the new device and the ids of the devices deleted.
     pub async fn create_device(
         &self,
         new: NewDevice,
         policy: &crate::tokens::TokenPolicy,
         now: DateTime<Utc>,
-    ) -> StoreResult<Device> {
+    ) -> StoreResult<(Device, Vec<i64>)> {
         let user_id = new.user_id;
         let device = device::ActiveModel {
             user_id: Set(new.user_id),
@@ -125,6 +127,7 @@ impl Store {
             last_token_hash: Set(new.chain.last_token_hash),
             expiry: Set(new.chain.expiry),
             touched_at: Set(new.chain.touched_at),
+            rotated_at: Set(new.chain.rotated_at),
             version: Set(0),
             user_agent: Set(new.user_agent),
             ip: Set(new.ip),
@@ -154,11 +157,11 @@ impl Store {
         let evict = crate::tokens::evictions(policy, &ages, device.id, now.timestamp_millis());
         if !evict.is_empty() {
             device::Entity::delete_many()
-                .filter(device::Column::Id.is_in(evict))
+                .filter(device::Column::Id.is_in(evict.clone()))
                 .exec(&self.db)
                 .await?;
         }
-        Ok(device)
+        Ok((device, evict))
     }
 
     /// Compare-and-swap rotation: writes `chain` only if the row still has `expected_version`.
@@ -178,6 +181,17 @@ impl Store {
     /// A batch request's write: pushes the device's last-touched time forward (never back).
     pub async fn touch_device(&self, id: i64, now_ms: i64) -> StoreResult<()> {
         self.tokens.touch(id, now_ms).await
+    }
+
+    /// Deletes a device met after its expiry (no token of it can be accepted any more); false
+    /// when it is gone already or was not expired at `now_s` after all.
+    pub async fn delete_expired_device(&self, id: i64, now_s: i64) -> StoreResult<bool> {
+        let result = device::Entity::delete_many()
+            .filter(device::Column::Id.eq(id))
+            .filter(device::Column::Expiry.lte(now_s))
+            .exec(&self.db)
+            .await?;
+        Ok(result.rows_affected == 1)
     }
 
     pub async fn delete_device(&self, id: i64) -> StoreResult<bool> {

@@ -13,6 +13,9 @@
 //! back. When it fails (the database went away, say), every request of the round gets the
 //! error with its class kept (an outage stays `Unavailable`) and nothing of the round was
 //! written, so each device's stored chain, and the token its client holds, stays valid.
+//! Every round writes its rows in ascending id order: two instances whose rounds share rows
+//! then lock them in the same order and cannot deadlock (MySQL runs a round as a transaction
+//! of single-row updates, each holding its row lock until the commit).
 
 use std::collections::{HashMap, HashSet};
 
@@ -26,7 +29,7 @@ use super::{Access, Availability, StoreError, StoreResult};
 use crate::tokens::Chain;
 use entity::device;
 
-/// Rows per statement: well under SQLite's and PostgreSQL's parameter limits (7 per row).
+/// Rows per statement: well under SQLite's and PostgreSQL's parameter limits (8 per row).
 const MAX_ROUND: usize = 256;
 
 /// A queued write and where its outcome goes.
@@ -169,6 +172,7 @@ async fn run(
             }
         }
         deferred = later;
+        rotations.sort_unstable_by_key(|r| r.id);
 
         if !rotations.is_empty() {
             let started = std::time::Instant::now();
@@ -188,7 +192,8 @@ async fn run(
             }
         }
         if !touches.is_empty() {
-            let rows: Vec<(i64, i64)> = touches.iter().map(|(id, t)| (*id, t.at)).collect();
+            let mut rows: Vec<(i64, i64)> = touches.iter().map(|(id, t)| (*id, t.at)).collect();
+            rows.sort_unstable();
             let started = std::time::Instant::now();
             let result = touch_all(&db, &rows).await;
             availability.observe(started, Access::Write, &result.as_ref().map_err(shared));
@@ -219,8 +224,8 @@ async fn rotate_all(
         txn.commit().await?;
         return Ok(won);
     }
-    const TYPES: [&str; 7] = [
-        "bigint", "bigint", "text", "text", "text", "bigint", "bigint",
+    const TYPES: [&str; 8] = [
+        "bigint", "bigint", "text", "text", "text", "bigint", "bigint", "bigint",
     ];
     let mut values = Vec::with_capacity(rotations.len() * TYPES.len());
     let mut rows = Vec::with_capacity(rotations.len());
@@ -234,13 +239,14 @@ async fn rotate_all(
             Value::from(r.chain.last_token_hash.clone()),
             Value::from(r.chain.expiry),
             Value::from(r.chain.touched_at),
+            Value::from(r.chain.rotated_at),
         ]);
     }
-    let columns =
-        "id, version, token_hash, previous_token_hash, last_token_hash, expiry, touched_at";
+    let columns = "id, version, token_hash, previous_token_hash, last_token_hash, expiry, \
+                   touched_at, rotated_at";
     let set = "token_hash = v.token_hash, previous_token_hash = v.previous_token_hash, \
                last_token_hash = v.last_token_hash, expiry = v.expiry, \
-               touched_at = v.touched_at, version = v.version + 1";
+               touched_at = v.touched_at, rotated_at = v.rotated_at, version = v.version + 1";
     let sql = format!(
         "WITH v ({columns}) AS (VALUES {rows}) \
          UPDATE devices SET {set} FROM v \
@@ -272,6 +278,7 @@ async fn rotate_one<C: ConnectionTrait>(db: &C, r: &Rotation) -> Result<bool, Db
         )
         .col_expr(device::Column::Expiry, Expr::value(r.chain.expiry))
         .col_expr(device::Column::TouchedAt, Expr::value(r.chain.touched_at))
+        .col_expr(device::Column::RotatedAt, Expr::value(r.chain.rotated_at))
         .col_expr(device::Column::Version, Expr::value(r.expected_version + 1))
         .filter(device::Column::Id.eq(r.id))
         .filter(device::Column::Version.eq(r.expected_version))

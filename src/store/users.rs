@@ -3,8 +3,8 @@
 use chrono::{DateTime, Utc};
 use entity::user;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, EntityTrait, ExprTrait, IntoActiveModel, QueryFilter, Set,
-    TransactionTrait, sea_query::Expr,
+    ActiveModelTrait, ActiveValue, ColumnTrait, EntityTrait, ExprTrait, IdenStatic, Iterable,
+    ModelTrait, QueryFilter, QuerySelect, Set, TransactionTrait, sea_query::Expr,
 };
 
 use super::{Store, StoreResult, User};
@@ -73,27 +73,72 @@ impl Store {
         Ok(model.insert(&self.db).await?)
     }
 
-    /// Writes every column of `user` back; a unique conflict is `StoreError::Conflict`.
-    pub async fn save_user(&self, user: &User) -> StoreResult<User> {
-        let mut model = user.clone().into_active_model().reset_all();
-        model.id = sea_orm::ActiveValue::Unchanged(user.id);
+    /// Writes the columns in which `after` differs from `before`, the row as the caller read
+    /// it, and no other: a lock, a reset request and an account update running at once each
+    /// keep what the others wrote. Returns the row as stored; a unique conflict is
+    /// `StoreError::Conflict`.
+    pub async fn update_user(&self, before: &User, after: &User) -> StoreResult<User> {
+        self.write_changes(before, after, &[]).await
+    }
+
+    /// [`Store::update_user`] that also writes the reset and unlock columns of `after`
+    /// whether or not they differ from `before`, so that a link mailed while the caller was
+    /// working is withdrawn too (a changed password or e-mail, docs/decisions.md D17).
+    pub async fn update_user_replacing_links(
+        &self,
+        before: &User,
+        after: &User,
+    ) -> StoreResult<User> {
+        const LINKS: [user::Column; 4] = [
+            user::Column::ResetPasswordToken,
+            user::Column::ResetPasswordSentAt,
+            user::Column::UnlockToken,
+            user::Column::UnlockTokenSentAt,
+        ];
+        self.write_changes(before, after, &LINKS).await
+    }
+
+    async fn write_changes(
+        &self,
+        before: &User,
+        after: &User,
+        always: &[user::Column],
+    ) -> StoreResult<User> {
+        let mut model = user::ActiveModel {
+            id: ActiveValue::Unchanged(before.id),
+            ..Default::default()
+        };
+        let mut changed = false;
+        for column in user::Column::iter().filter(|c| !matches!(c, user::Column::Id)) {
+            let value = after.get(column);
+            let forced = always.iter().any(|c| c.as_str() == column.as_str());
+            if forced || value != before.get(column) {
+                model.set(column, value);
+                changed = true;
+            }
+        }
+        if !changed {
+            return Ok(after.clone());
+        }
         Ok(model.update(&self.db).await?)
     }
 
-    /// Deletes a user and its devices in one transaction.
-    pub async fn delete_user(&self, id: i64) -> StoreResult<bool> {
+    /// Deletes a user and its devices in one transaction; the number of devices deleted with
+    /// it, or `None` when there was no such user.
+    pub async fn delete_user(&self, id: i64) -> StoreResult<Option<u64>> {
         let txn = self.db.begin().await?;
-        entity::device::Entity::delete_many()
+        let devices = entity::device::Entity::delete_many()
             .filter(entity::device::Column::UserId.eq(id))
             .exec(&txn)
-            .await?;
+            .await?
+            .rows_affected;
         let deleted = user::Entity::delete_many()
             .filter(user::Column::Id.eq(id))
             .exec(&txn)
             .await?
             .rows_affected;
         txn.commit().await?;
-        Ok(deleted == 1)
+        Ok((deleted == 1).then_some(devices))
     }
 }
 
@@ -126,31 +171,111 @@ impl Store {
 }
 
 impl Store {
-    /// Counts one more failed sign-in, atomically (parallel attempts all count); returns the
-    /// new count.
-    pub async fn count_failed_attempt(&self, id: i64) -> StoreResult<i32> {
-        user::Entity::update_many()
+    /// Takes one of the account's `maximum` sign-in attempts before the password is checked:
+    /// counts it as failed unless the account is locked or every attempt is taken, and returns
+    /// the attempt's number (1-based). `None`: no attempt left, so the password must not be
+    /// checked at all. Parallel guesses therefore never check more than `maximum` passwords.
+    pub async fn reserve_sign_in_attempt(&self, id: i64, maximum: i32) -> StoreResult<Option<i32>> {
+        let txn = self.db.begin().await?;
+        let reserved = user::Entity::update_many()
             .col_expr(
                 user::Column::FailedAttempts,
                 Expr::col(user::Column::FailedAttempts).add(1),
             )
             .filter(user::Column::Id.eq(id))
-            .exec(&self.db)
-            .await?;
-        Ok(self.find_user(id).await?.map_or(0, |u| u.failed_attempts))
+            .filter(user::Column::LockedAt.is_null())
+            .filter(user::Column::FailedAttempts.lt(maximum))
+            .exec(&txn)
+            .await?
+            .rows_affected
+            == 1;
+        // Read inside the transaction, which still holds the row's write lock: the count is
+        // this attempt's own.
+        let number = match reserved {
+            true => {
+                user::Entity::find_by_id(id)
+                    .select_only()
+                    .column(user::Column::FailedAttempts)
+                    .into_tuple::<i32>()
+                    .one(&txn)
+                    .await?
+            }
+            false => None,
+        };
+        txn.commit().await?;
+        Ok(number)
     }
 
-    /// Locks the account unless it already is; true when this call locked it (so exactly one
-    /// unlock mail goes out).
-    pub async fn lock(&self, id: i64, at: DateTime<Utc>) -> StoreResult<bool> {
+    /// Undoes one `reserve_sign_in_attempt` whose password was never checked (the account is
+    /// not locked by it: an attempt that locked was checked).
+    pub async fn release_sign_in_attempt(&self, id: i64) -> StoreResult<()> {
+        user::Entity::update_many()
+            .col_expr(
+                user::Column::FailedAttempts,
+                Expr::col(user::Column::FailedAttempts).sub(1),
+            )
+            .filter(user::Column::Id.eq(id))
+            .filter(user::Column::FailedAttempts.gt(0))
+            .filter(user::Column::LockedAt.is_null())
+            .exec(&self.db)
+            .await?;
+        Ok(())
+    }
+
+    /// Locks the account if its failed attempts have reached `maximum` and it is not locked
+    /// yet; true when this call locked it (so exactly one unlock mail goes out).
+    pub async fn lock_if_exhausted(
+        &self,
+        id: i64,
+        maximum: i32,
+        at: DateTime<Utc>,
+    ) -> StoreResult<bool> {
         let result = user::Entity::update_many()
             .col_expr(user::Column::LockedAt, Expr::value(Some(at)))
             .filter(user::Column::Id.eq(id))
             .filter(user::Column::LockedAt.is_null())
+            .filter(user::Column::FailedAttempts.gte(maximum))
             .exec(&self.db)
             .await?;
         Ok(result.rows_affected == 1)
     }
+
+    /// Ends a lock taken at or before `locked_before` (`unlock_in` is over): Devise's
+    /// `unlock_access!`, which also forgets the failed attempts and the unlock link. True when
+    /// this call ended it.
+    pub async fn unlock_expired(&self, id: i64, locked_before: DateTime<Utc>) -> StoreResult<bool> {
+        let result = unlocked(user::Entity::update_many())
+            .filter(user::Column::Id.eq(id))
+            .filter(user::Column::LockedAt.lte(locked_before))
+            .exec(&self.db)
+            .await?;
+        Ok(result.rows_affected == 1)
+    }
+
+    /// Follows an unlock link: unlocks account `id` if it still holds the unlock-token digest
+    /// `digest`, spending the token. False when it does not (used, or spent by a parallel
+    /// click), so each link unlocks and signs in once.
+    pub async fn unlock_with_digest(&self, id: i64, digest: &str) -> StoreResult<bool> {
+        let result = unlocked(user::Entity::update_many())
+            .col_expr(user::Column::UpdatedAt, Expr::value(Utc::now()))
+            .filter(user::Column::Id.eq(id))
+            .filter(user::Column::UnlockToken.eq(digest))
+            .exec(&self.db)
+            .await?;
+        Ok(result.rows_affected == 1)
+    }
+}
+
+/// The assignments of an unlock: no lock, no failed attempts, no unlock link.
+fn unlocked(update: sea_orm::UpdateMany<user::Entity>) -> sea_orm::UpdateMany<user::Entity> {
+    update
+        .col_expr(user::Column::LockedAt, Expr::value(None::<DateTime<Utc>>))
+        .col_expr(user::Column::FailedAttempts, Expr::value(0))
+        .col_expr(user::Column::UnlockToken, Expr::value(None::<String>))
+        .col_expr(
+            user::Column::UnlockTokenSentAt,
+            Expr::value(None::<DateTime<Utc>>),
+        )
 }
 
 impl Store {
@@ -165,16 +290,18 @@ impl Store {
 }
 
 impl Store {
-    /// Devise's trackable update of a successful sign-in, and the reset of failed attempts (and
-    /// of an expired lock, when `clear_lock`). The previous values move to `last_*` in the same
-    /// statement: assignments run left to right on MySQL, on old values elsewhere; both work.
+    /// Devise's trackable update of a successful sign-in, and the reset of failed attempts.
+    /// With `unless_locked`, nothing is written when the account is locked (a parallel failed
+    /// attempt locked it while this one checked the password), and false comes back. The
+    /// previous values move to `last_*` in the same statement: assignments run left to right on
+    /// MySQL, on old values elsewhere; both work.
     pub async fn record_sign_in(
         &self,
         id: i64,
         now: DateTime<Utc>,
         ip: Option<&str>,
-        clear_lock: bool,
-    ) -> StoreResult<()> {
+        unless_locked: bool,
+    ) -> StoreResult<bool> {
         let mut update = user::Entity::update_many()
             .col_expr(
                 user::Column::LastSignInAt,
@@ -194,16 +321,11 @@ impl Store {
                 Expr::col(user::Column::SignInCount).add(1),
             )
             .col_expr(user::Column::FailedAttempts, Expr::value(0))
-            .col_expr(user::Column::UpdatedAt, Expr::value(now));
-        if clear_lock {
-            update = update
-                .col_expr(user::Column::LockedAt, Expr::value(None::<DateTime<Utc>>))
-                .col_expr(user::Column::UnlockToken, Expr::value(None::<String>));
+            .col_expr(user::Column::UpdatedAt, Expr::value(now))
+            .filter(user::Column::Id.eq(id));
+        if unless_locked {
+            update = update.filter(user::Column::LockedAt.is_null());
         }
-        update
-            .filter(user::Column::Id.eq(id))
-            .exec(&self.db)
-            .await?;
-        Ok(())
+        Ok(update.exec(&self.db).await?.rows_affected == 1)
     }
 }

@@ -229,3 +229,40 @@ fn check_config_output_is_a_settings_file_that_reads_back_the_same() {
     assert!(second.status.success(), "{}", stderr(&second));
     assert_eq!(stdout(&second), stdout(&first));
 }
+
+#[test]
+fn accept_token_params_takes_true_false_or_everywhere_from_the_environment() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}/p.db?mode=rwc", dir.path().display());
+    for good in ["true", "false", "everywhere"] {
+        let out = toker(
+            &["migrate"],
+            &[
+                ("TOKER_DATABASE_URL", &url),
+                ("TOKER_ACCEPT_TOKEN_PARAMS", good),
+            ],
+        );
+        assert!(out.status.success(), "{good}: {}", stderr(&out));
+    }
+    let out = toker(&["migrate"], &[("TOKER_ACCEPT_TOKEN_PARAMS", "sometimes")]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("`accept_token_params`"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn a_duration_too_large_for_dates_stops_startup_naming_the_setting() {
+    for (variable, setting) in [
+        ("TOKER_UNLOCK_IN", "`unlock_in`"),
+        ("TOKER_RESET_PASSWORD_WITHIN", "`reset_password_within`"),
+        ("TOKER_CONFIRM_WITHIN", "`confirm_within`"),
+        ("TOKER_UNLOCK_WITHIN", "`unlock_within`"),
+    ] {
+        let out = toker(&["migrate"], &[(variable, "18446744073709551615")]);
+        assert_eq!(out.status.code(), Some(2), "{variable}");
+        assert!(stderr(&out).contains(setting), "{}", stderr(&out));
+    }
+}

@@ -280,3 +280,148 @@ async fn many_devices_rotating_at_once_each_keep_their_own_chain() {
         assert_eq!(device.version, 5);
     }
 }
+
+/// Two instances rotate the same devices at once, their requests arriving in opposite orders:
+/// each instance's writer applies its round in id order, so the databases never see two rounds
+/// lock shared rows in opposite orders (a deadlock on MariaDB, which fails the whole round).
+/// With `batch_response = "blank"` every answer carries headers: a new token, or the blanks of
+/// a request that lost the race. An answer without them is a write that failed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_instances_rotating_the_same_devices_in_opposite_orders_never_fail_a_write() {
+    // Arrange: 30 devices (3 users × 10 clients), rotation on every request
+    let app = spawn_app_with(|s| {
+        s.batch_request_buffer_throttle = 0;
+        s.batch_response = toker::config::BatchResponse::Blank;
+    })
+    .await;
+    let sibling = app.spawn_sibling().await;
+    let mut devices = Vec::new();
+    for i in 0..3 {
+        let email = format!("order{i}@example.com");
+        devices.push(app.signed_in_user(&email).await);
+        for _ in 1..10 {
+            let resp = app.sign_in_response(&email, "password1").await;
+            devices.push(Auth::from_headers(resp.headers()).expect("credentials"));
+        }
+    }
+
+    for round in 0..6 {
+        // Act: every device once on each instance, ascending on one and descending on the other
+        let n = devices.len();
+        let barrier = Arc::new(Barrier::new(2 * n));
+        let mut tasks = Vec::new();
+        for (base, order) in [
+            (&app, (0..n).collect::<Vec<_>>()),
+            (&sibling, (0..n).rev().collect()),
+        ] {
+            for i in order {
+                let request = devices[i].apply(client().get(base.url("/api/me?unbatch=1")));
+                let barrier = barrier.clone();
+                tasks.push(tokio::spawn(async move {
+                    barrier.wait().await;
+                    let resp = request.send().await.expect("request");
+                    let headers = resp.headers().clone();
+                    (i, resp.status().as_u16(), headers)
+                }));
+            }
+        }
+        let answers: Vec<_> = futures::future::join_all(tasks)
+            .await
+            .into_iter()
+            .map(|r| r.expect("task"))
+            .collect();
+
+        // Assert: every answer carries a new token or the batch blanks; each device rotated
+        // exactly once (one of its two requests won the compare-and-swap)
+        let mut rotated = vec![0; n];
+        for (i, status, headers) in answers {
+            assert_eq!(status, 200, "round {round}");
+            let token = headers.get("access-token").and_then(|v| v.to_str().ok());
+            match token {
+                // The single space arrives trimmed.
+                Some(blank) if blank.trim().is_empty() => {}
+                Some(_) => {
+                    rotated[i] += 1;
+                    devices[i] = Auth::from_headers(&headers).expect("credentials");
+                }
+                None => panic!("round {round}: device {i} answered without auth headers"),
+            }
+        }
+        assert!(
+            rotated.iter().all(|r| *r == 1),
+            "round {round}: {rotated:?}"
+        );
+    }
+}
+
+/// Three writers to one account at the same moment: wrong passwords locking it, a reset
+/// request storing a reset token, and an account update that read the account before either
+/// and saves after both (it waits behind the wrong passwords' bcrypt). Each writes only its
+/// own columns, so nothing the others wrote is undone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_lock_a_reset_request_and_an_account_update_at_once_all_stick() {
+    // Arrange
+    let smtp = crate::support::smtp::SmtpServer::start();
+    let app = spawn_app_mailing_to(smtp.port, |s| {
+        s.lockable = true;
+        s.maximum_attempts = 3;
+        s.password_cost = 10;
+        s.account_update_attributes = vec!["name".into()];
+    })
+    .await;
+    let auth = app.signed_in_user("race@example.com").await;
+    let sign_in = |password: &'static str| {
+        let url = app.url("/auth/sign_in");
+        tokio::spawn(async move {
+            client()
+                .post(url)
+                .json(&serde_json::json!({"email": "race@example.com", "password": password}))
+                .send()
+                .await
+                .expect("sign-in")
+                .status()
+                .as_u16()
+        })
+    };
+
+    // Act
+    let guesses: Vec<_> = (0..3).map(|_| sign_in("wrong")).collect();
+    tokio::time::sleep(Duration::from_millis(30)).await;
+    let update = {
+        let request = auth
+            .apply(client().put(app.url("/auth")))
+            .json(&serde_json::json!({"name": "Racer", "current_password": "password1"}));
+        tokio::spawn(async move { request.send().await.expect("update").status().as_u16() })
+    };
+    tokio::time::sleep(Duration::from_millis(30)).await;
+    let reset = app
+        .post_json(
+            "/auth/password",
+            &serde_json::json!({"email": "race@example.com", "redirect_url": "https://app.example.com/reset"}),
+        )
+        .await;
+    for guess in guesses {
+        assert_eq!(guess.await.unwrap(), 401);
+    }
+    assert_eq!(update.await.unwrap(), 200);
+
+    // Assert: locked, the reset link works, and the name changed
+    assert_eq!(reset.status(), 200);
+    let user = app
+        .store
+        .find_email_user("race@example.com")
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(user.locked_at.is_some(), "the lock was undone: {user:?}");
+    assert_eq!(user.name.as_deref(), Some("Racer"));
+    let mails = smtp.wait_for(2).await;
+    let reset_mail = mails
+        .iter()
+        .find(|m| m.subject == "Reset password instructions")
+        .expect("reset mail");
+    let link = crate::support::smtp::first_link(&reset_mail.text)
+        .replace(&app.settings.public_url(), &app.address);
+    let landing = app.client.get(&link).send().await.unwrap();
+    assert_eq!(landing.status(), 302, "the reset token was undone");
+}

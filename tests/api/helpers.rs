@@ -160,6 +160,37 @@ pub async fn spawn_app() -> TestApp {
     spawn_app_with(|_| {}).await
 }
 
+/// The app delivering mail to the SMTP server on `smtp_port`, settings adjusted by `configure`.
+pub async fn spawn_app_mailing_to(
+    smtp_port: u16,
+    configure: impl FnOnce(&mut Settings),
+) -> TestApp {
+    spawn_app_with(move |s| {
+        s.mail_transport = toker::config::MailTransport::Smtp;
+        s.smtp_port = smtp_port;
+        s.smtp_tls = toker::config::SmtpTls::None;
+        configure(s);
+    })
+    .await
+}
+
+/// A provider account as an OAuth sign-in creates it (no password, confirmed).
+pub fn provider_account(provider: &str, uid: &str, email: Option<&str>) -> toker::store::NewUser {
+    toker::store::NewUser {
+        provider: provider.into(),
+        uid: uid.into(),
+        email: email.map(str::to_string),
+        encrypted_password: String::new(),
+        name: None,
+        nickname: None,
+        image: None,
+        extra: None,
+        confirmed_at: Some(chrono::Utc::now()),
+        confirmation_token: None,
+        confirmation_sent_at: None,
+    }
+}
+
 /// The app with settings adjusted by `configure`.
 pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
     LazyLock::force(&TRACING);
@@ -299,6 +330,36 @@ impl TestApp {
             .expect("request");
         auth.update_from(resp.headers());
         resp
+    }
+
+    /// An OAuth account (`provider`, `uid`) with one signed-in device, as a provider callback
+    /// leaves it; returns the device's credentials.
+    pub async fn oauth_user(&self, provider: &str, uid: &str, email: Option<&str>) -> Auth {
+        let user = self
+            .store
+            .insert_user(provider_account(provider, uid, email), chrono::Utc::now())
+            .await
+            .expect("insert OAuth user");
+        let accounts = toker::startup::accounts_for(
+            std::sync::Arc::new(self.settings.clone()),
+            self.store.clone(),
+        )
+        .await
+        .expect("accounts");
+        let session = accounts
+            .open_session(
+                &user,
+                &Default::default(),
+                toker::accounts::SignInMethod::Provider,
+            )
+            .await
+            .expect("session");
+        Auth {
+            token: session.token,
+            client: session.device.client,
+            uid: uid.into(),
+            expiry: session.device.expiry.to_string(),
+        }
     }
 
     /// The user id of `uid`.

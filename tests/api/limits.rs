@@ -726,6 +726,41 @@ async fn a_full_password_queue_answers_503_with_retry_after_in_each_routes_shape
     assert!(app.user("d@example.com").await.is_none());
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_sign_in_refused_for_a_full_queue_does_not_count_as_a_failed_attempt() {
+    // Arrange: a lockable account, then one hash running and one waiting
+    let (_db, mut settings) = slow_hashing(1).await;
+    settings.lockable = true;
+    settings.maximum_attempts = 3;
+    let app = Arc::new(Instance::start(settings).await);
+    assert_eq!(app.sign_up("owner@example.com", None).await.status, 200);
+    let gauges = app.accounts.hasher.gauges();
+    let running = {
+        let app = app.clone();
+        tokio::spawn(async move { app.sign_in("a@example.com", "x", None).await })
+    };
+    until("a hash to run", || gauges.running() == 1).await;
+    let waiting = {
+        let app = app.clone();
+        tokio::spawn(async move { app.sign_in("b@example.com", "x", None).await })
+    };
+    until("a hash to wait", || gauges.waiting() == 1).await;
+
+    // Act: the owner's attempts while the queue is full
+    let mut answers = Vec::new();
+    for _ in 0..4 {
+        answers.push(app.sign_in("owner@example.com", "wrong", None).await.status);
+    }
+
+    // Assert: refused as busy, and none of them took one of the account's attempts
+    assert_eq!(answers, [503; 4]);
+    let owner = app.user("owner@example.com").await.unwrap();
+    assert_eq!(owner.failed_attempts, 0);
+    assert!(owner.locked_at.is_none());
+    assert_eq!(running.await.unwrap().status, 401);
+    assert_eq!(waiting.await.unwrap().status, 401);
+}
+
 // --- paranoid mode's background mail ----------------------------------------------------------
 
 /// An SMTP "server" that accepts connections and never says a word: each mail task that reaches

@@ -183,3 +183,155 @@ async fn the_log_transport_prints_the_mail_and_its_link() {
         "https://app.example.com/welcome?account_confirmation_success=true"
     );
 }
+
+/// The `event` field of a `toker::security` line.
+fn security_event(line: &str) -> Option<&str> {
+    if !line.contains("toker::security") {
+        return None;
+    }
+    let rest = line.split("event=\"").nth(1)?;
+    rest.split('"').next()
+}
+
+#[tokio::test]
+async fn every_security_event_is_one_line_under_toker_security_without_secrets() {
+    // Arrange: lockable with two attempts, every request rotating
+    let db = fresh_database().await;
+    let mut serve = Serve::start(
+        &db.url,
+        &[
+            ("TOKER_BATCH_REQUEST_BUFFER_THROTTLE", "0"),
+            ("TOKER_LOCKABLE", "true"),
+            ("TOKER_MAXIMUM_ATTEMPTS", "2"),
+        ],
+    )
+    .await;
+    let http = client();
+    let base = serve.address.clone();
+    let url = |path: &str| format!("{base}{path}");
+    let (password, new_password) = ("Sup3r-secret-pw", "An0ther-secret-pw");
+    let unknown = "typed-a-secret-here@example.com";
+    let mut secrets: Vec<String> = vec![password.into(), new_password.into(), unknown.into()];
+    let keep = |auth: &Auth, secrets: &mut Vec<String>| {
+        secrets.push(auth.token.clone());
+        auth.clone()
+    };
+
+    // Act: sign up (a sign-in), fail twice (locks), an unknown account, the unlock link
+    let signup = http
+        .post(url("/auth"))
+        .json(&json!({"email": "sec@example.com", "password": password, "password_confirmation": password}))
+        .send()
+        .await
+        .unwrap();
+    let mut auth = keep(&Auth::from_headers(signup.headers()).unwrap(), &mut secrets);
+    for _ in 0..2 {
+        let resp = http
+            .post(url("/auth/sign_in"))
+            .json(&json!({"email": "sec@example.com", "password": "wrong-guess"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 401);
+    }
+    http.post(url("/auth/sign_in"))
+        .json(&json!({"email": unknown, "password": password}))
+        .send()
+        .await
+        .unwrap();
+    let mail = serve
+        .wait_for_line(|l| l.contains("toker::mail") && l.contains("Unlock instructions"))
+        .await;
+    let link = mail
+        .split("link=")
+        .nth(1)
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap();
+    let link = link.replace("http://127.0.0.1:0", &serve.address);
+    secrets.push(link.split("unlock_token=").nth(1).unwrap().to_string());
+    let unlocked = http.get(&link).send().await.unwrap();
+    assert_eq!(unlocked.status(), 302);
+
+    // ... a password change and an e-mail change, a refused token, a sign-out
+    let resp = auth
+        .apply(http.put(url("/auth")))
+        .json(&json!({"password": new_password, "password_confirmation": new_password, "current_password": password}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    auth = keep(&Auth::from_headers(resp.headers()).unwrap(), &mut secrets);
+    let resp = auth
+        .apply(http.put(url("/auth")))
+        .json(&json!({"email": "sec2@example.com"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    auth = keep(&Auth::from_headers(resp.headers()).unwrap(), &mut secrets);
+    let forged = Auth {
+        token: "not-the-token-00000000".into(),
+        ..auth.clone()
+    };
+    let refused = forged.apply(http.get(url("/api/me"))).send().await.unwrap();
+    assert_eq!(refused.status(), 401);
+    let out = auth
+        .apply(http.delete(url("/auth/sign_out")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(out.status(), 200);
+
+    // Assert: the events, in order, each on one line of its own target
+    let lines = serve.drain().await.to_vec();
+    let events: Vec<&str> = lines.iter().filter_map(|l| security_event(l)).collect();
+    assert_eq!(
+        events,
+        [
+            "sign_in",
+            "sign_in_failed",
+            "sign_in_failed",
+            "account_locked",
+            "sign_in_failed",
+            "account_unlocked",
+            "sign_in",
+            "password_changed",
+            "email_changed",
+            "token_refused",
+            "device_revoked",
+        ],
+        "{lines:#?}"
+    );
+    let line_of = |event: &str| {
+        lines
+            .iter()
+            .find(|l| security_event(l) == Some(event))
+            .unwrap()
+            .clone()
+    };
+    assert!(line_of("sign_in").contains("method=\"sign_up\""));
+    assert!(line_of("sign_in_failed").contains("reason=\"wrong_password\""));
+    assert!(line_of("account_unlocked").contains("via=\"link\""));
+    assert!(line_of("token_refused").contains("reason=\"unknown_token\""));
+    assert!(line_of("device_revoked").contains("reason=\"sign_out\""));
+    let unknown_line = lines
+        .iter()
+        .find(|l| l.contains("reason=\"unknown_account\""))
+        .expect("the unknown account's failure");
+    assert!(!unknown_line.contains("user_id="), "{unknown_line}");
+    assert!(line_of("account_locked").contains("attempts=2"));
+    let all = lines.join("\n");
+    for secret in &secrets {
+        assert!(
+            !lines
+                .iter()
+                .filter(|l| l.contains("toker::security") || l.contains("toker::request"))
+                .any(|l| l.contains(secret.as_str())),
+            "{secret} reached the log:\n{all}"
+        );
+        let digest = toker::tokens::digest(secret);
+        assert!(!all.contains(&digest), "a digest reached the log:\n{all}");
+    }
+}

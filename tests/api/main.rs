@@ -8,6 +8,8 @@ mod concurrency;
 mod confirmations;
 mod connections;
 mod cors;
+mod credential_changes;
+mod exact_keys;
 mod helpers;
 mod limits;
 mod log_format;

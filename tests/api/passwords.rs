@@ -3,7 +3,7 @@
 
 use reqwest::Method;
 use serde_json::{Value, json};
-use toker::config::{CurrentPasswordCheck, CurrentPasswordMode, MailTransport, SmtpTls};
+use toker::config::{CurrentPasswordCheck, CurrentPasswordMode};
 
 use crate::{
     helpers::*,
@@ -16,14 +16,7 @@ async fn mail_app(
     smtp: &SmtpServer,
     configure: impl FnOnce(&mut toker::config::Settings),
 ) -> TestApp {
-    let port = smtp.port;
-    spawn_app_with(move |s| {
-        s.mail_transport = MailTransport::Smtp;
-        s.smtp_port = port;
-        s.smtp_tls = SmtpTls::None;
-        configure(s);
-    })
-    .await
+    spawn_app_mailing_to(smtp.port, configure).await
 }
 
 async fn request_reset(app: &TestApp, body: Value) -> reqwest::Response {
@@ -385,42 +378,11 @@ async fn password_update_errors_follow_the_contract() {
 
 #[tokio::test]
 async fn oauth_accounts_have_no_password_to_change() {
-    // Arrange: a GitHub user with a device
+    // Arrange: a Google user with a device
     let app = spawn_app().await;
-    let user = app
-        .store
-        .insert_user(
-            toker::store::NewUser {
-                provider: "google_oauth2".into(),
-                uid: "12345".into(),
-                email: Some("g@example.com".into()),
-                encrypted_password: String::new(),
-                name: None,
-                nickname: None,
-                image: None,
-                extra: None,
-                confirmed_at: None,
-                confirmation_token: None,
-                confirmation_sent_at: None,
-            },
-            chrono::Utc::now(),
-        )
-        .await
-        .unwrap();
-    let accounts =
-        toker::startup::accounts_for(std::sync::Arc::new(app.settings.clone()), app.store.clone())
-            .await
-            .unwrap();
-    let session = accounts
-        .open_session(&user, &Default::default())
-        .await
-        .unwrap();
-    let auth = Auth {
-        token: session.token,
-        client: session.device.client,
-        uid: "12345".into(),
-        expiry: session.device.expiry.to_string(),
-    };
+    let auth = app
+        .oauth_user("google_oauth2", "12345", Some("g@example.com"))
+        .await;
 
     // Act
     let resp = app

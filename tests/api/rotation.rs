@@ -175,7 +175,7 @@ async fn previous_token_still_works_after_one_rotation() {
 }
 
 #[tokio::test]
-async fn token_two_back_works_only_inside_the_batch_window_after_the_last_touch() {
+async fn token_two_back_works_only_inside_the_batch_window_after_the_rotation() {
     // Arrange: t0 → t1 → t2, so t0 is two back and t1 the previous token
     let app = spawn_app_with(|s| s.batch_request_buffer_throttle = 1).await;
     let t0 = app.signed_in_user("twoback@example.com").await;
@@ -187,7 +187,7 @@ async fn token_two_back_works_only_inside_the_batch_window_after_the_last_touch(
     assert_eq!(inside.status(), 200);
     assert_no_auth_headers(inside.headers());
 
-    // Act + Assert: once the window after that last touch has passed, it is refused
+    // Act + Assert: once the window after that rotation has passed, it is refused
     tokio::time::sleep(PAST_WINDOW).await;
     let outside = get_with(&app, "/auth/validate_token", &t0).await;
     assert_eq!(outside.status(), 401);
@@ -200,6 +200,77 @@ async fn token_two_back_works_only_inside_the_batch_window_after_the_last_touch(
     // Assert: the previous and current tokens are still good
     assert_eq!(validate_status(&app, &t1).await, 200);
     assert_eq!(validate_status(&app, &t2).await, 200);
+}
+
+#[tokio::test]
+async fn two_back_grace_runs_from_the_rotation_and_later_requests_do_not_stretch_it() {
+    // Arrange: a 2 s window; t0 → t1 → t2, so t0 is two back from `rotated`
+    let app = spawn_app_with(|s| s.batch_request_buffer_throttle = 2).await;
+    let t0 = app.signed_in_user("grace@example.com").await;
+    let t1 = rotate(&app, &t0).await;
+    let t2 = rotate(&app, &t1).await;
+    let rotated = std::time::Instant::now();
+
+    // Act: inside the window, requests with the current token (batch touches) and with the
+    // two-back token itself, each of which used to restart the window
+    for step in 1..=2 {
+        tokio::time::sleep_until((rotated + Duration::from_millis(700 * step)).into()).await;
+        assert_eq!(validate_status(&app, &t2).await, 200);
+        let old = get_with(&app, "/auth/validate_token", &t0).await;
+        assert_eq!(old.status(), 200, "step {step}");
+        assert_no_auth_headers(old.headers());
+    }
+    tokio::time::sleep_until((rotated + Duration::from_millis(2200)).into()).await;
+    let late = get_with(&app, "/auth/validate_token", &t0).await;
+
+    // Assert: two seconds after the rotation t0 is refused, however recently the device was
+    // used; the previous and current tokens still work
+    assert_eq!(late.status(), 401);
+    assert_eq!(validate_status(&app, &t1).await, 200);
+    assert_eq!(validate_status(&app, &t2).await, 200);
+}
+
+#[tokio::test]
+async fn an_expired_device_is_deleted_when_a_request_meets_it() {
+    // Arrange: two devices, both past their lifespan
+    let app = spawn_app_with(|s| {
+        s.token_lifespan = 1;
+        s.batch_request_buffer_throttle = 0;
+    })
+    .await;
+    let first = app.signed_in_user("expired@example.com").await;
+    let second = Auth::from_headers(
+        app.sign_in_response("expired@example.com", "password1")
+            .await
+            .headers(),
+    )
+    .unwrap();
+    let user_id = app.user_id("expired@example.com").await;
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+
+    // Act: a request with the first device's token, and one with a token it never had
+    let resp = get_with(&app, "/auth/validate_token", &first).await;
+    let forged = get_with(
+        &app,
+        "/api/me",
+        &with_token(&second, "forged-token-000000000"),
+    )
+    .await;
+
+    // Assert: refused, and both devices are gone without waiting for a new sign-in; the
+    // sign-up's device, which no request met, is still there
+    assert_eq!(resp.status(), 401);
+    assert_eq!(forged.status(), 401);
+    let left: Vec<String> = app
+        .store
+        .devices_of(user_id)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|d| d.client)
+        .collect();
+    assert_eq!(left.len(), 1, "{left:?}");
+    assert!(!left.contains(&first.client) && !left.contains(&second.client));
 }
 
 #[tokio::test]

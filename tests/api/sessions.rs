@@ -5,6 +5,8 @@ use base64::{Engine as _, engine::general_purpose::STANDARD};
 use reqwest::{Method, RequestBuilder, Response};
 use serde_json::{Value, json};
 
+use toker::config::{AcceptTokenParams, TokenParamsScope};
+
 use crate::helpers::*;
 
 const AUTH_HEADERS: [&str; 6] = [
@@ -497,23 +499,86 @@ async fn sign_out_accepts_credentials_in_a_json_body() {
 }
 
 #[tokio::test]
-async fn account_deletion_accepts_credentials_in_a_json_body() {
+async fn parameter_credentials_count_only_on_validate_token_and_sign_out_by_default() {
     // Arrange
     let app = spawn_app().await;
     let auth = app.signed_in_user("alice@example.com").await;
+    let query = credential_query(&auth);
+
+    // Act: the same valid credentials, as parameters, on routes redux-token-auth never uses
+    let me = send(app.request(Method::GET, &format!("/api/me?{query}"))).await;
+    let update = send(
+        app.request(Method::PUT, "/auth")
+            .json(&json!({"access-token": auth.token, "client": auth.client, "uid": auth.uid, "email": auth.uid})),
+    )
+    .await;
+    let password = send(
+        app.request(Method::PUT, &format!("/auth/password?{query}"))
+            .json(&json!({"password": "password2", "password_confirmation": "password2"})),
+    )
+    .await;
+    let delete = send(
+        app.request(Method::DELETE, "/auth")
+            .json(&credential_body(&auth)),
+    )
+    .await;
+    // ... and on the two it does use
+    let validate_query =
+        send(app.request(Method::GET, &format!("/auth/validate_token?{query}"))).await;
+    let sign_out_query =
+        send(app.request(Method::DELETE, &format!("/auth/sign_out?{query}"))).await;
+
+    // Assert
+    assert_eq!(me.status(), 401);
+    assert_eq!(update.status(), 404);
+    assert_eq!(password.status(), 401);
+    assert_eq!(delete.status(), 404);
+    assert_eq!(
+        json(delete).await["errors"],
+        json!(["Unable to locate account for destruction."])
+    );
+    assert_eq!(validate_query.status(), 200);
+    assert_eq!(sign_out_query.status(), 200);
+    assert_error(validate(&app, &auth).await, 401, TOKEN_INVALID).await;
+    assert_eq!(
+        app.sign_in_response("alice@example.com", "password1")
+            .await
+            .status(),
+        200,
+        "the password did not change"
+    );
+}
+
+#[tokio::test]
+async fn accept_token_params_everywhere_reads_parameters_on_every_route() {
+    // Arrange
+    let app = spawn_app_with(|s| {
+        s.accept_token_params = AcceptTokenParams::Scope(TokenParamsScope::Everywhere);
+        s.change_headers_on_each_request = false;
+    })
+    .await;
+    let auth = app.signed_in_user("alice@example.com").await;
 
     // Act
-    let resp = send(
+    let me = send(app.request(Method::GET, &format!("/api/me?{}", credential_query(&auth)))).await;
+    let update = send(
+        app.request(Method::PUT, "/auth")
+            .json(&json!({"access-token": auth.token, "client": auth.client, "uid": auth.uid, "email": auth.uid})),
+    )
+    .await;
+    let delete = send(
         app.request(Method::DELETE, "/auth")
             .json(&credential_body(&auth)),
     )
     .await;
 
     // Assert
-    assert_eq!(resp.status(), 200);
-    assert_no_auth_headers(&resp);
+    assert_eq!(me.status(), 200);
+    assert_eq!(update.status(), 200);
+    assert_eq!(delete.status(), 200);
+    assert_no_auth_headers(&delete);
     assert_eq!(
-        json(resp).await,
+        json(delete).await,
         json!({
             "status": "success",
             "message": "Account with UID 'alice@example.com' has been destroyed.",
@@ -637,7 +702,7 @@ async fn missing_client_means_client_default_and_is_refused() {
 #[tokio::test]
 async fn accept_token_params_false_ignores_query_and_body_credentials() {
     // Arrange
-    let app = spawn_app_with(|s| s.accept_token_params = false).await;
+    let app = spawn_app_with(|s| s.accept_token_params = AcceptTokenParams::Switch(false)).await;
     let auth = app.signed_in_user("alice@example.com").await;
 
     // Act
