@@ -33,6 +33,35 @@ pub enum Command {
     ///
     /// Exits 2 with the same message as `serve` when a setting is invalid; otherwise prints
     /// the effective settings (defaults, then the settings file, then TOKER_* variables) as
-    /// TOML and exits 0. Nothing is connected to or written.
+    /// TOML and exits 0. Nothing is connected to or written. Language files and mail
+    /// templates are checked too.
     CheckConfig,
+    /// Mail templates.
+    Mail {
+        #[command(subcommand)]
+        command: MailCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum MailCommand {
+    /// Print a mail as it would be sent (subject, plain text and HTML), with sample values.
+    ///
+    /// KIND is one of confirmation, reset_password, unlock, password_change, email_changed.
+    /// The templates and languages are those of the settings (`mail_templates`,
+    /// `locales_dir`, `default_locale`).
+    Preview {
+        /// confirmation, reset_password, unlock, password_change or email_changed.
+        kind: String,
+        /// The reader's language (default: `default_locale`); a language toker does not speak
+        /// falls back as a request's would.
+        #[arg(long, value_name = "LOCALE")]
+        locale: Option<String>,
+        /// The user type whose templates to use (default: the default type).
+        #[arg(long = "type", value_name = "TYPE")]
+        user_type: Option<String>,
+        /// For email_changed: the change still waits for confirmation.
+        #[arg(long)]
+        pending: bool,
+    },
 }

@@ -12,8 +12,16 @@ use poem::{
     http::{HeaderValue, StatusCode, header},
 };
 
+use std::sync::Arc;
+
 use crate::{
-    contract::{messages, shapes::ErrorShape},
+    contract::{
+        messages::{self, Translate},
+        params::ParamsError,
+        shapes::ErrorShape,
+    },
+    http::locale::LocaleHints,
+    locale::Catalog,
     store::{Availability, Outage, StoreError},
 };
 
@@ -67,6 +75,29 @@ impl ApiError {
     }
 }
 
+impl ApiError {
+    /// The answer, its text in `t`'s language.
+    fn response_in(&self, t: &dyn Translate) -> Response {
+        match self {
+            ApiError::Status { status, message } => error_response(*status, message),
+            ApiError::Internal(e) => match self.outage() {
+                // Logged once per outage by `Availability`, not once per request.
+                Some((cause, _)) => {
+                    tracing::debug!(error = %cause, "request answered 503");
+                    unavailable_response(ErrorShape::Success, &t.text(&messages::UNAVAILABLE))
+                }
+                None => {
+                    tracing::error!(error = %format!("{e:#}"), "request failed");
+                    error_response(
+                        StatusCode::INTERNAL_SERVER_ERROR,
+                        &t.text(&messages::INTERNAL_ERROR),
+                    )
+                }
+            },
+        }
+    }
+}
+
 impl ResponseError for ApiError {
     fn status(&self) -> StatusCode {
         match self {
@@ -77,21 +108,16 @@ impl ResponseError for ApiError {
     }
 
     fn as_response(&self) -> Response {
-        match self {
-            ApiError::Status { status, message } => error_response(*status, message),
-            ApiError::Internal(e) => match self.outage() {
-                // Logged once per outage by `Availability`, not once per request.
-                Some((cause, _)) => {
-                    tracing::debug!(error = %cause, "request answered 503");
-                    unavailable_response(ErrorShape::Success, messages::UNAVAILABLE)
-                }
-                None => {
-                    tracing::error!(error = %format!("{e:#}"), "request failed");
-                    error_response(StatusCode::INTERNAL_SERVER_ERROR, "Internal server error.")
-                }
-            },
-        }
+        self.response_in(&english())
     }
+}
+
+/// English, for answers given where no request says otherwise.
+fn english() -> impl Translate {
+    static CATALOG: std::sync::LazyLock<Catalog> = std::sync::LazyLock::new(Catalog::shipped);
+    static EN: std::sync::LazyLock<crate::locale::Locale> =
+        std::sync::LazyLock::new(crate::locale::Locale::english);
+    CATALOG.texts(&EN)
 }
 
 /// 503 with `Retry-After`, `message` in `shape`.
@@ -102,10 +128,11 @@ pub fn unavailable_response(shape: ErrorShape, message: &str) -> Response {
     resp
 }
 
-/// Middleware over the API operations: a database outage escaping an operation is answered
-/// 503 in that operation's error shape (E2 on the registrations routes, E7 on protected
-/// resources, E1 elsewhere) and reported to `Availability`, which logs the outage once.
-pub struct Outages(pub Availability);
+/// Middleware over the API operations, the one place their failures become answers, in the
+/// request's language: a database outage is answered 503 in the operation's error shape (E2 on
+/// the registrations routes, E7 on protected resources, E1 elsewhere) and reported to
+/// `Availability`, which logs the outage once; any other failure as [`json_error`].
+pub struct Outages(pub Availability, pub Arc<Catalog>);
 
 impl<E: Endpoint> Middleware<E> for Outages {
     type Output = OutagesEndpoint<E>;
@@ -114,6 +141,7 @@ impl<E: Endpoint> Middleware<E> for Outages {
         OutagesEndpoint {
             inner,
             availability: self.0.clone(),
+            catalog: self.1.clone(),
         }
     }
 }
@@ -121,6 +149,7 @@ impl<E: Endpoint> Middleware<E> for Outages {
 pub struct OutagesEndpoint<E> {
     inner: E,
     availability: Availability,
+    catalog: Arc<Catalog>,
 }
 
 impl<E: Endpoint> Endpoint for OutagesEndpoint<E> {
@@ -128,18 +157,22 @@ impl<E: Endpoint> Endpoint for OutagesEndpoint<E> {
 
     async fn call(&self, req: Request) -> poem::Result<Response> {
         let shape = ErrorShape::of(req.method().as_str(), req.uri().path());
+        // Copies only: the language is worked out if an answer needs it.
+        let hints = LocaleHints::of(req.uri(), req.headers());
         let started = Instant::now();
         let err = match self.inner.call(req).await {
             Ok(resp) => return Ok(resp.into_response()),
             Err(err) => err,
         };
+        let locale = hints.locale(&self.catalog, None);
+        let t = self.catalog.texts(&locale);
         match err.downcast_ref::<ApiError>().and_then(ApiError::outage) {
             Some((cause, outage)) => {
                 self.availability.failed(started, outage, cause);
                 tracing::debug!(error = %cause, "request answered 503");
-                Ok(unavailable_response(shape, messages::UNAVAILABLE))
+                Ok(unavailable_response(shape, &t.text(&messages::UNAVAILABLE)))
             }
-            None => Err(err),
+            None => Ok(json_error(err, &t)),
         }
     }
 }
@@ -147,20 +180,32 @@ impl<E: Endpoint> Endpoint for OutagesEndpoint<E> {
 pub use crate::contract::error_response;
 
 /// Maps every error that escapes an endpoint (unknown route, wrong method, unreadable body,
-/// oversized body, a framework parse error, a panic-free internal failure) to JSON.
+/// oversized body, a framework parse error, a panic-free internal failure) to JSON, in English:
+/// the layers around the operations, where `Outages` has not answered in the request's language.
 pub async fn to_json_error(err: poem::Error) -> Response {
-    if err.is::<ApiError>() || err.is::<crate::contract::params::ParamsError>() {
-        return err.into_response();
+    json_error(err, &english())
+}
+
+/// [`to_json_error`] in `t`'s language.
+pub fn json_error(err: poem::Error, t: &dyn Translate) -> Response {
+    if let Some(e) = err.downcast_ref::<ApiError>() {
+        return e.response_in(t);
+    }
+    if let Some(e) = err.downcast_ref::<ParamsError>() {
+        let text = e.message().map_or_else(|| e.to_string(), |m| t.text(&m));
+        return error_response(e.status(), &text);
     }
     let status = err.status();
     let message = match status {
-        StatusCode::NOT_FOUND => "Not found.".to_string(),
-        StatusCode::METHOD_NOT_ALLOWED => "Method not allowed.".to_string(),
-        StatusCode::PAYLOAD_TOO_LARGE => "Request body is too large.".to_string(),
-        StatusCode::UNSUPPORTED_MEDIA_TYPE => crate::contract::params::UNSUPPORTED_TYPE.to_string(),
+        StatusCode::NOT_FOUND => t.text(&messages::NOT_FOUND),
+        StatusCode::METHOD_NOT_ALLOWED => t.text(&messages::METHOD_NOT_ALLOWED),
+        StatusCode::PAYLOAD_TOO_LARGE => t.text(&messages::BODY_TOO_LARGE),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => {
+            t.text(&messages::UNSUPPORTED_CONTENT_TYPE)
+        }
         s if s.is_server_error() => {
             tracing::error!(error = %err, "request failed");
-            "Internal server error.".to_string()
+            t.text(&messages::INTERNAL_ERROR)
         }
         _ => {
             let text = err.to_string();

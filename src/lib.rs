@@ -9,6 +9,7 @@ pub mod contract;
 pub mod error;
 pub mod http;
 pub mod limits;
+pub mod locale;
 pub mod mail;
 pub mod oauth;
 pub mod origins;

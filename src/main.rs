@@ -3,8 +3,9 @@ use std::process::ExitCode;
 use clap::Parser;
 use migration::{Migrator, MigratorTrait};
 use toker::{
-    cli::{Cli, Command},
+    cli::{Cli, Command, MailCommand},
     config::Settings,
+    mail::{Audience, MailKind, templates::sample_values},
     startup::Application,
     store::Store,
 };
@@ -30,11 +31,25 @@ async fn main() -> ExitCode {
     if let Some(Command::CheckConfig) = cli.command {
         return check_config(&settings);
     }
+    if let Some(Command::Mail {
+        command:
+            MailCommand::Preview {
+                kind,
+                locale,
+                user_type,
+                pending,
+            },
+    }) = &cli.command
+    {
+        return preview(&settings, kind, locale.as_deref(), user_type.clone(), *pending);
+    }
     toker::telemetry::init(&settings.log_level, settings.log_format);
     let result = match cli.command {
         None | Some(Command::Serve) => serve(settings).await,
         Some(Command::Migrate { status }) => migrate(settings, status).await,
-        Some(Command::Openapi | Command::CheckConfig) => unreachable!("handled above"),
+        Some(Command::Openapi | Command::CheckConfig | Command::Mail { .. }) => {
+            unreachable!("handled above")
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -45,9 +60,13 @@ async fn main() -> ExitCode {
     }
 }
 
-/// Settings that loaded are valid (`Settings::load` validates), so all that is left is to
-/// show them.
+/// Settings that loaded are valid (`Settings::load` validates); the language files and mail
+/// templates they name are checked as `serve` checks them, then the settings are shown.
 fn check_config(settings: &Settings) -> ExitCode {
+    if let Err(e) = toker::startup::mail_templates(settings) {
+        eprintln!("toker: {e:#}");
+        return ExitCode::from(2);
+    }
     match settings.effective_toml() {
         Ok(text) => {
             print!("{text}");
@@ -55,6 +74,50 @@ fn check_config(settings: &Settings) -> ExitCode {
         }
         Err(e) => {
             eprintln!("toker: cannot print the settings: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `toker mail preview`: one mail, rendered with sample values, on standard output.
+fn preview(
+    settings: &Settings,
+    kind: &str,
+    locale: Option<&str>,
+    user_type: Option<String>,
+    pending: bool,
+) -> ExitCode {
+    let Some(kind) = MailKind::parse(kind) else {
+        let kinds: Vec<&str> = MailKind::ALL.iter().map(|k| k.name()).collect();
+        eprintln!("toker: unknown mail `{kind}`; one of {}", kinds.join(", "));
+        return ExitCode::from(2);
+    };
+    let templates = match toker::startup::mail_templates(settings) {
+        Ok(templates) => templates,
+        Err(e) => {
+            eprintln!("toker: {e:#}");
+            return ExitCode::from(2);
+        }
+    };
+    let locale = templates.catalog().negotiate(locale, None);
+    let mut audience = Audience::new(locale);
+    audience.user_type = user_type;
+    let mut values = sample_values(kind);
+    values.pending = pending;
+    match templates.compose(kind, &audience, "jane@example.com", &values) {
+        Ok(mail) => {
+            print!(
+                "To: {}\nSubject: {}\nLocale: {}\n\n--- text ---\n{}\n--- html ---\n{}",
+                mail.to,
+                mail.subject,
+                audience.locale.tag(),
+                mail.text,
+                mail.html
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("toker: {e:#}");
             ExitCode::FAILURE
         }
     }
@@ -76,7 +139,8 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     )
     .map_err(anyhow::Error::msg)?;
     tracing::info!("redirects: {}", redirects.describe());
-    let mailer = toker::mail::Mailer::from_settings(&settings)?;
+    let mailer =
+        toker::mail::Mailer::from_settings(&settings, toker::startup::mail_templates(&settings)?)?;
     tracing::info!("mail: {}", mailer.describe());
     if settings.public_url.is_none() && !settings.bind.starts_with("127.") {
         tracing::warn!(

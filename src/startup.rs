@@ -21,10 +21,13 @@ use crate::{
         connection::ConnectionLimits,
         cors::Cors,
         listener::{connection_cap, raise_open_files_limit},
+        locale::RequestTexts,
         request_log::RequestLog,
         server,
     },
     limits::{LimitSettings, Limits, Rate},
+    locale::Catalog,
+    mail::MailTemplates,
     origins::OriginMatcher,
     proxies::TrustedProxies,
     redirect::RedirectPolicy,
@@ -180,7 +183,7 @@ pub async fn accounts_for(settings: Arc<Settings>, store: Store) -> anyhow::Resu
         rotate: settings.change_headers_on_each_request,
         max_devices: settings.max_number_of_devices as usize,
     };
-    let mailer = crate::mail::Mailer::from_settings(&settings)?;
+    let mailer = crate::mail::Mailer::from_settings(&settings, mail_templates(&settings)?)?;
     let oauth = Arc::new(crate::oauth::OAuth::from_settings(&settings)?);
     let confirmation_tokens = crate::accounts::confirmable::ConfirmationTokens::new(
         settings.secret_key.as_ref().map(|k| k.expose().as_bytes()),
@@ -196,6 +199,20 @@ pub async fn accounts_for(settings: Arc<Settings>, store: Store) -> anyhow::Resu
         oauth,
         limits,
     })
+}
+
+/// The message catalogue (shipped languages and `locales_dir`) and the mail templates (built-in
+/// and `mail_templates`), every file checked: a bad one stops startup with its file and line.
+pub fn mail_templates(settings: &Settings) -> anyhow::Result<Arc<MailTemplates>> {
+    let catalog = Catalog::load(
+        settings.locales_dir.as_deref().map(std::path::Path::new),
+        &settings.default_locale,
+    )?;
+    let templates = MailTemplates::load(
+        settings.mail_templates.as_deref().map(std::path::Path::new),
+        Arc::new(catalog),
+    )?;
+    Ok(Arc::new(templates))
 }
 
 /// The abuse limits (docs/decisions.md D16), and a line saying where they are counted.
@@ -239,8 +256,12 @@ pub fn routes(accounts: &Accounts) -> anyhow::Result<impl Endpoint<Output = Resp
     let settings = &accounts.settings;
     let docs = api::spec::docs_page(&settings.mount_path, &settings.omniauth_prefix);
     let spec = api::spec::json(&settings.mount_path, &settings.omniauth_prefix);
+    let catalog = accounts.mailer.templates().catalog().clone();
     let api = api::service("/")
-        .with(Outages(accounts.store.availability().clone()))
+        .with(Outages(
+            accounts.store.availability().clone(),
+            catalog.clone(),
+        ))
         .with(TokenAuth {
             accounts: accounts.clone(),
         });
@@ -282,6 +303,7 @@ pub fn routes(accounts: &Accounts) -> anyhow::Result<impl Endpoint<Output = Resp
             read_timeout: settings.body_read_timeout(),
         })
         .data(accounts.clone())
+        .data(catalog)
         .with(cors)
         .with(ApiHeaders)
         .with(RequestLog::new(
@@ -300,14 +322,17 @@ fn ping() -> Response {
 /// `database_acquire_timeout`). Its outcome moves the database's up/down state, which logs
 /// each change once.
 #[handler]
-async fn health(accounts: poem::web::Data<&Accounts>) -> Response {
+async fn health(accounts: poem::web::Data<&Accounts>, t: RequestTexts<'_>) -> Response {
     match accounts.store.ping().await {
         Ok(()) => Json(serde_json::json!({"status": "ok"})).into_response(),
         Err(e) => {
             if !e.is_unavailable() {
                 tracing::error!(error = %e, "health check failed");
             }
-            unavailable_response(ErrorShape::Success, messages::DATABASE_UNREACHABLE)
+            unavailable_response(
+                ErrorShape::Success,
+                &t.text(&messages::DATABASE_UNREACHABLE),
+            )
         }
     }
 }

@@ -13,6 +13,7 @@ use super::{
 };
 use crate::{
     config::Settings,
+    mail::Audience,
     store::{NewDevice, StoreError, User},
     tokens::{self, Chain},
 };
@@ -108,12 +109,13 @@ impl Accounts {
         Ok(NewSession { device, token })
     }
 
-    /// `POST /auth/sign_in`.
+    /// `POST /auth/sign_in`; an unlock mail it sends is written for `audience`.
     pub async fn sign_in(
         &self,
         email: Option<&str>,
         password: Option<&str>,
         origin: &Origin,
+        audience: &Audience,
     ) -> anyhow::Result<SignInOutcome> {
         let now = Self::now();
         let ip = origin.ip.as_deref();
@@ -185,7 +187,9 @@ impl Accounts {
                 _ => None,
             };
             events::sign_in_failed(Some(user.id), SignInFailure::WrongPassword, attempts, ip);
-            let failed = self.settle_failed_attempt(&user, attempt, origin).await?;
+            let failed = self
+                .settle_failed_attempt(&user, attempt, origin, audience)
+                .await?;
             let warn = self.settings.last_attempt_warning && !self.settings.paranoid;
             return Ok(match failed {
                 FailedSignIn::LastAttempt if warn => SignInOutcome::LastAttempt,

@@ -10,7 +10,11 @@ use super::{
     Accounts,
     mailed_token::{MailFlowError, TokenKind},
 };
-use crate::{mail::templates, store::User, tokens};
+use crate::{
+    mail::{Audience, MailKind, MailValues},
+    store::User,
+    tokens,
+};
 
 /// What a confirmation link did.
 #[derive(Debug)]
@@ -113,13 +117,15 @@ impl Accounts {
 
     /// Mails `to` a confirmation link for `user`: the link of the earlier mail while that one
     /// still works (as Devise), otherwise a new one. Without `redirect_url` the link lands on
-    /// `default_confirm_success_url` or on toker's own page (docs/contract.md §2.11).
+    /// `default_confirm_success_url` or on toker's own page (docs/contract.md §2.11). Written
+    /// for `audience`.
     pub async fn send_confirmation(
         &self,
         user: &User,
         to: &str,
         redirect_url: &str,
         config: &str,
+        audience: &Audience,
     ) -> Result<User, MailFlowError> {
         let email = |token: &str| {
             let mut params = vec![
@@ -129,10 +135,16 @@ impl Accounts {
             if !redirect_url.is_empty() {
                 params.push(("redirect_url", Some(redirect_url)));
             }
-            templates::confirmation(to, &self.api_link("/confirmation", &params))
+            let link = self.api_link("/confirmation", &params);
+            self.mailer
+                .compose(MailKind::Confirmation, audience, to, &MailValues::link(link))
         };
         if let Some(token) = self.pending_confirmation_token(user, to) {
-            if let Err(e) = self.mailer.send(email(&token)).await {
+            let sent = match email(&token) {
+                Ok(message) => self.mailer.send(message).await,
+                Err(e) => Err(e),
+            };
+            if let Err(e) = sent {
                 tracing::error!(recipient = %to, error = %e, "confirmation mail not sent again");
                 return Err(e.into());
             }

@@ -5,7 +5,7 @@
 
 use super::{Accounts, events};
 use crate::{
-    mail::templates,
+    mail::{Audience, Email, MailKind, MailValues},
     store::{StoreResult, User},
 };
 
@@ -67,32 +67,58 @@ impl Accounts {
         Ok(saved)
     }
 
-    /// Devise's `send_password_change_notification`, after a password change. A notice that
-    /// cannot be sent is logged; the change stands.
-    pub async fn notify_password_change(&self, user: &User) {
+    /// Devise's `send_password_change_notification`, after a password change, written for
+    /// `audience`. A notice that cannot be sent is logged; the change stands.
+    pub async fn notify_password_change(&self, user: &User, audience: &Audience) {
         if !self.settings.send_password_change_notification {
             return;
         }
         if let Some(email) = user.email.as_deref().filter(|e| !e.is_empty()) {
-            self.send_notice(templates::password_change(email)).await;
+            let notice = self.mailer.compose(
+                MailKind::PasswordChange,
+                audience,
+                email,
+                &MailValues::default(),
+            );
+            self.send_notice(notice).await;
         }
     }
 
     /// Devise's `send_email_changed_notification`, to the address being left: when a change
-    /// waits for confirmation (`pending`), as it is asked for, otherwise once made.
-    pub async fn notify_email_change(&self, old: Option<&str>, new: &str, pending: bool) {
+    /// waits for confirmation (`pending`), as it is asked for, otherwise once made. Written
+    /// for `audience`.
+    pub async fn notify_email_change(
+        &self,
+        old: Option<&str>,
+        new: &str,
+        pending: bool,
+        audience: &Audience,
+    ) {
         if !self.settings.send_email_changed_notification {
             return;
         }
         if let Some(old) = old.filter(|e| !e.is_empty() && *e != new) {
-            self.send_notice(templates::email_changed(old, new, pending))
-                .await;
+            let values = MailValues {
+                new_email: Some(new.to_string()),
+                pending,
+                ..MailValues::default()
+            };
+            let notice = self
+                .mailer
+                .compose(MailKind::EmailChanged, audience, old, &values);
+            self.send_notice(notice).await;
         }
     }
 
-    async fn send_notice(&self, email: crate::mail::Email) {
-        let subject = email.subject.clone();
-        if let Err(e) = self.mailer.send(email).await {
+    async fn send_notice(&self, email: Result<Email, crate::mail::MailError>) {
+        let sent = match email {
+            Ok(email) => {
+                let subject = email.subject.clone();
+                self.mailer.send(email).await.map_err(|e| (e, subject))
+            }
+            Err(e) => Err((e, String::new())),
+        };
+        if let Err((e, subject)) = sent {
             tracing::warn!(error = %e, %subject, "change notice not sent");
         }
     }

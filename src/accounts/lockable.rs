@@ -18,7 +18,7 @@ use super::{
 };
 use crate::{
     config::{LockStrategy, Settings},
-    mail::templates,
+    mail::{Audience, MailKind, MailValues},
     store::{StoreResult, User},
     tokens,
 };
@@ -125,6 +125,7 @@ impl Accounts {
         user: &User,
         attempt: Attempt,
         origin: &Origin,
+        audience: &Audience,
     ) -> anyhow::Result<FailedSignIn> {
         let s = &self.settings;
         let Attempt::Numbered(number) = attempt else {
@@ -151,7 +152,7 @@ impl Accounts {
                     .await?
                     .unwrap_or_else(|| user.clone());
                 // The lock stands even when the mail fails: `POST /auth/unlock` sends another.
-                if let Err(e) = self.send_unlock(&fresh).await {
+                if let Err(e) = self.send_unlock(&fresh, audience).await {
                     tracing::warn!(error = %e, "account locked, unlock mail not sent");
                 }
             }
@@ -159,15 +160,21 @@ impl Accounts {
         Ok(FailedSignIn::Locked)
     }
 
-    /// Mails an unlock link to `user` (even when not locked, as Devise).
-    pub async fn send_unlock(&self, user: &User) -> Result<User, MailFlowError> {
+    /// Mails an unlock link to `user` (even when not locked, as Devise), written for
+    /// `audience`.
+    pub async fn send_unlock(
+        &self,
+        user: &User,
+        audience: &Audience,
+    ) -> Result<User, MailFlowError> {
         let to = user.email.clone().unwrap_or_else(|| user.uid.clone());
         self.mail_token(user, TokenKind::Unlock, |token| {
             let link = self.api_link(
                 "/unlock",
                 &[("config", Some("default")), ("unlock_token", Some(token))],
             );
-            templates::unlock(&to, &link)
+            self.mailer
+                .compose(MailKind::Unlock, audience, &to, &MailValues::link(link))
         })
         .await
     }

@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 
 use super::Accounts;
 use crate::{
-    mail::{Email, MailError},
+    mail::{Audience, Email, MailError},
     store::{StoreError, User},
     tokens,
 };
@@ -65,7 +65,7 @@ impl Accounts {
         &self,
         user: &User,
         kind: TokenKind,
-        email: impl FnOnce(&str) -> Email,
+        email: impl FnOnce(&str) -> Result<Email, MailError>,
     ) -> Result<User, MailFlowError> {
         self.mail_issued_token(user, kind, tokens::friendly_token(), Utc::now(), email)
             .await
@@ -78,15 +78,20 @@ impl Accounts {
         kind: TokenKind,
         token: String,
         sent_at: DateTime<Utc>,
-        email: impl FnOnce(&str) -> Email,
+        email: impl FnOnce(&str) -> Result<Email, MailError>,
     ) -> Result<User, MailFlowError> {
         let mut pending = user.clone();
         set_token(&mut pending, kind, tokens::digest(&token), sent_at);
         pending.updated_at = Utc::now();
         let saved = self.save_user_changes(user, &pending).await?;
-        let message = email(&token);
-        let recipient = message.to.clone();
-        if let Err(e) = self.mailer.send(message).await {
+        let sent = match email(&token) {
+            Ok(message) => {
+                let recipient = message.to.clone();
+                self.mailer.send(message).await.map_err(|e| (recipient, e))
+            }
+            Err(e) => Err((String::new(), e)),
+        };
+        if let Err((recipient, e)) = sent {
             tracing::error!(%recipient, error = %e, ?kind, "mail not sent");
             let mut withdrawn = saved.clone();
             restore_token(&mut withdrawn, kind, user);
@@ -143,11 +148,13 @@ pub enum LinkOutcome {
 impl Accounts {
     /// The one rule behind "mail me a link": normalise the address, then in `paranoid` mode
     /// answer at once and look up and mail in the background; otherwise look up, answer
-    /// `NotFound`, or mail and report whether the transport took it.
+    /// `NotFound`, or mail and report whether the transport took it. The mail is written for
+    /// `audience`.
     pub async fn request_link(
         &self,
         email: Option<&str>,
         request: LinkRequest,
+        audience: &Audience,
     ) -> Result<LinkOutcome, StoreError> {
         if request == LinkRequest::Unlock && !self.unlocks_by_email() {
             return Ok(LinkOutcome::Unavailable);
@@ -167,11 +174,15 @@ impl Accounts {
                 return Ok(LinkOutcome::Accepted);
             };
             let accounts = self.clone();
+            let audience = audience.clone();
             tokio::spawn(async move {
                 let _slot = slot;
                 match accounts.store.find_email_user(&email).await {
                     Ok(Some(user)) => {
-                        if let Err(e) = accounts.send_link(&user, &email, &request).await {
+                        if let Err(e) = accounts
+                            .send_link(&user, &email, &request, &audience)
+                            .await
+                        {
                             tracing::warn!(error = %e, "background mail not sent");
                         }
                     }
@@ -184,7 +195,7 @@ impl Accounts {
         let Some(user) = self.store.find_email_user(&email).await? else {
             return Ok(LinkOutcome::NotFound { email });
         };
-        match self.send_link(&user, &email, &request).await {
+        match self.send_link(&user, &email, &request, audience).await {
             Ok(_) => Ok(LinkOutcome::Sent { email }),
             Err(MailFlowError::Mail(_)) => Ok(LinkOutcome::MailNotSent),
             Err(MailFlowError::Store(e)) => Err(e),
@@ -196,6 +207,7 @@ impl Accounts {
         user: &User,
         email: &str,
         request: &LinkRequest,
+        audience: &Audience,
     ) -> Result<User, MailFlowError> {
         let (kind, to) = match request {
             LinkRequest::Confirmation { .. } => (
@@ -214,12 +226,18 @@ impl Accounts {
             LinkRequest::Confirmation {
                 redirect_url,
                 config,
-            } => self.send_confirmation(user, to, redirect_url, config).await,
+            } => {
+                self.send_confirmation(user, to, redirect_url, config, audience)
+                    .await
+            }
             LinkRequest::ResetPassword {
                 redirect_url,
                 config,
-            } => self.send_reset_password(user, redirect_url, config).await,
-            LinkRequest::Unlock => self.send_unlock(user).await,
+            } => {
+                self.send_reset_password(user, redirect_url, config, audience)
+                    .await
+            }
+            LinkRequest::Unlock => self.send_unlock(user, audience).await,
         }
     }
 }

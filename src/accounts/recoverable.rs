@@ -11,7 +11,12 @@ use super::{
     mailed_token::{MailFlowError, TokenKind},
     validation::check_password,
 };
-use crate::{contract::validation::Errors, mail::templates, store::User, tokens};
+use crate::{
+    contract::validation::Errors,
+    mail::{Audience, MailKind, MailValues},
+    store::User,
+    tokens,
+};
 
 /// `PUT /auth/password` input.
 #[derive(Debug, Default)]
@@ -32,12 +37,13 @@ pub enum PasswordOutcome {
 }
 
 impl Accounts {
-    /// Mails a reset link for `user` landing on `redirect_url`.
+    /// Mails a reset link for `user` landing on `redirect_url`, written for `audience`.
     pub async fn send_reset_password(
         &self,
         user: &User,
         redirect_url: &str,
         config: &str,
+        audience: &Audience,
     ) -> Result<User, MailFlowError> {
         let to = user.email.clone().unwrap_or_else(|| user.uid.clone());
         self.mail_token(user, TokenKind::ResetPassword, |token| {
@@ -49,7 +55,8 @@ impl Accounts {
                     ("reset_password_token", Some(token)),
                 ],
             );
-            templates::reset_password(&to, &link)
+            self.mailer
+                .compose(MailKind::ResetPassword, audience, &to, &MailValues::link(link))
         })
         .await
     }
@@ -101,6 +108,7 @@ impl Accounts {
         user: &User,
         device_id: Option<i64>,
         input: PasswordUpdate,
+        audience: &Audience,
     ) -> anyhow::Result<PasswordOutcome> {
         if user.provider != "email" {
             return Ok(PasswordOutcome::NotRequired(user.provider.clone()));
@@ -135,7 +143,7 @@ impl Accounts {
         // The new password withdraws the reset link (it works once) and any unlock link.
         let saved = self.save_user_changes(user, &updated).await?;
         self.end_other_sessions(user.id, device_id).await?;
-        self.notify_password_change(&saved).await;
+        self.notify_password_change(&saved, audience).await;
         Ok(PasswordOutcome::Updated(Box::new(saved)))
     }
 }

@@ -12,7 +12,8 @@ use super::{
 };
 use crate::{
     config::CurrentPasswordMode,
-    contract::validation::Errors,
+    mail::Audience,
+    contract::{messages::errors, validation::Errors},
     store::{NewUser, StoreError, User},
 };
 
@@ -71,8 +72,13 @@ pub enum UpdateOutcome {
 }
 
 impl Accounts {
-    /// `POST /auth`.
-    pub async fn sign_up(&self, input: SignUp, origin: &Origin) -> anyhow::Result<SignUpOutcome> {
+    /// `POST /auth`; the confirmation mail is written for `audience`.
+    pub async fn sign_up(
+        &self,
+        input: SignUp,
+        origin: &Origin,
+        audience: &Audience,
+    ) -> anyhow::Result<SignUpOutcome> {
         if !input.any_permitted {
             return Ok(SignUpOutcome::NoParams);
         }
@@ -97,7 +103,7 @@ impl Accounts {
         if let Some(e) = email.as_deref().filter(|_| !errors.has("email"))
             && self.store.email_in_use(e, None).await?
         {
-            errors.add("email", "has already been taken");
+            errors.add("email", errors::TAKEN);
         }
         check_password(
             &mut errors,
@@ -137,7 +143,7 @@ impl Accounts {
             // Lost a race with an identical sign-up: the same answer as the check above.
             Err(StoreError::Conflict) => {
                 let mut errors = Errors::default();
-                errors.add("email", "has already been taken");
+                errors.add("email", errors::TAKEN);
                 return Ok(SignUpOutcome::Invalid(errors, draft));
             }
             Err(e) => return Err(e.into()),
@@ -146,7 +152,10 @@ impl Accounts {
             (true, Some(redirect)) => {
                 let to = user.email.clone().unwrap_or_default();
                 let config = input.config_name.as_deref().unwrap_or("default");
-                match self.send_confirmation(&user, &to, &redirect, config).await {
+                match self
+                    .send_confirmation(&user, &to, &redirect, config, audience)
+                    .await
+                {
                     Ok(user) => user,
                     Err(e) => {
                         // No half-created account: the user can simply sign up again.
@@ -173,12 +182,14 @@ impl Accounts {
     }
 
     /// `PUT /auth` for an authenticated user. `device` is the caller's, kept
-    /// when `remove_tokens_after_password_reset` signs other devices out.
+    /// when `remove_tokens_after_password_reset` signs other devices out. Mails are written
+    /// for `audience`.
     pub async fn update(
         &self,
         user: &User,
         device_id: i64,
         mut input: AccountUpdate,
+        audience: &Audience,
     ) -> anyhow::Result<UpdateOutcome> {
         let s = &self.settings;
         let require_current = match s.check_current_password_before_update.mode() {
@@ -210,7 +221,7 @@ impl Accounts {
                 && !errors.has("email")
                 && self.store.email_in_use(&email, Some(user.id)).await?
             {
-                errors.add("email", "has already been taken");
+                errors.add("email", errors::TAKEN);
             }
             if changed && s.confirmable && s.reconfirmable {
                 // Devise's reconfirmable: the new address applies once it is confirmed.
@@ -255,19 +266,19 @@ impl Accounts {
             Ok(saved) => saved,
             Err(StoreError::Conflict) => {
                 let mut errors = Errors::default();
-                errors.add("email", "has already been taken");
+                errors.add("email", errors::TAKEN);
                 return Ok(UpdateOutcome::Invalid(errors));
             }
             Err(e) => return Err(e.into()),
         };
         if password_changed {
             self.end_other_sessions(user.id, Some(device_id)).await?;
-            self.notify_password_change(&saved).await;
+            self.notify_password_change(&saved, audience).await;
         }
         if saved.email != user.email
             && let Some(new_email) = saved.email.as_deref()
         {
-            self.notify_email_change(user.email.as_deref(), new_email, false)
+            self.notify_email_change(user.email.as_deref(), new_email, false, audience)
                 .await;
         }
         let saved = match reconfirm_to {
@@ -282,13 +293,18 @@ impl Accounts {
                 pending.unconfirmed_email = Some(new_email.clone());
                 let pending = self.save_user_changes(&saved, &pending).await?;
                 match self
-                    .send_confirmation(&pending, &new_email, &redirect, config)
+                    .send_confirmation(&pending, &new_email, &redirect, config, audience)
                     .await
                 {
                     Ok(sent) => {
                         events::email_changed(sent.id, true);
-                        self.notify_email_change(user.email.as_deref(), &new_email, true)
-                            .await;
+                        self.notify_email_change(
+                            user.email.as_deref(),
+                            &new_email,
+                            true,
+                            audience,
+                        )
+                        .await;
                         sent
                     }
                     Err(e) => {
@@ -321,9 +337,9 @@ impl Accounts {
                 .await?;
         if !valid {
             let message = if current.is_empty() {
-                "can't be blank"
+                errors::BLANK
             } else {
-                "is invalid"
+                errors::INVALID
             };
             errors.add("current_password", message);
         }

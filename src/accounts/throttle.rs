@@ -21,6 +21,7 @@ use super::{
 };
 use crate::{
     limits::{Decision, RetryAfter, RouteLimits},
+    mail::Audience,
     store::StoreError,
 };
 
@@ -85,13 +86,16 @@ impl Accounts {
         email: Option<&str>,
         password: Option<&str>,
         origin: &Origin,
+        audience: &Audience,
     ) -> anyhow::Result<Limited<SignInOutcome>> {
         match self.over_limit(&self.limits.sign_in, client, email).await {
             None => {}
             Some(Refusal::Email(_, address)) if self.signed_in_from(&address, client).await? => {}
             Some(refusal) => return Ok(Limited::Refused(refusal.retry_after())),
         }
-        Ok(Limited::Ran(self.sign_in(email, password, origin).await?))
+        Ok(Limited::Ran(
+            self.sign_in(email, password, origin, audience).await?,
+        ))
     }
 
     /// `POST /auth` within `sign_up_limit_per_ip` and `sign_up_limit_per_email`.
@@ -100,6 +104,7 @@ impl Accounts {
         client: IpAddr,
         input: SignUp,
         origin: &Origin,
+        audience: &Audience,
     ) -> anyhow::Result<Limited<SignUpOutcome>> {
         if let Some(refusal) = self
             .over_limit(&self.limits.sign_up, client, input.email.as_deref())
@@ -107,7 +112,7 @@ impl Accounts {
         {
             return Ok(Limited::Refused(refusal.retry_after()));
         }
-        Ok(Limited::Ran(self.sign_up(input, origin).await?))
+        Ok(Limited::Ran(self.sign_up(input, origin, audience).await?))
     }
 
     /// A reset, confirmation or unlock mail request within `mail_limit_per_ip` and
@@ -117,6 +122,7 @@ impl Accounts {
         client: IpAddr,
         email: Option<&str>,
         request: LinkRequest,
+        audience: &Audience,
     ) -> Result<Limited<LinkOutcome>, StoreError> {
         let route = match request {
             LinkRequest::Confirmation { .. } => &self.limits.confirmation,
@@ -126,6 +132,6 @@ impl Accounts {
         if let Some(refusal) = self.over_limit(route, client, email).await {
             return Ok(Limited::Refused(refusal.retry_after()));
         }
-        Ok(Limited::Ran(self.request_link(email, request).await?))
+        Ok(Limited::Ran(self.request_link(email, request, audience).await?))
     }
 }

@@ -4,7 +4,7 @@
 use regex::Regex;
 use std::sync::LazyLock;
 
-use crate::contract::validation::Errors;
+use crate::contract::{messages::errors, validation::Errors};
 
 /// DTA's e-mail format rule.
 static EMAIL_FORMAT: LazyLock<Regex> = LazyLock::new(|| {
@@ -25,12 +25,11 @@ pub const PROFILE_MAX_CHARS: usize = 255;
 /// E-mail presence, format and length, for e-mail users.
 pub fn check_email(errors: &mut Errors, email: Option<&str>) {
     match email {
-        None | Some("") => errors.add("email", "can't be blank"),
-        Some(e) if e.chars().count() > EMAIL_MAX_CHARS => errors.add(
-            "email",
-            &format!("is too long (maximum is {EMAIL_MAX_CHARS} characters)"),
-        ),
-        Some(e) if !EMAIL_FORMAT.is_match(e) => errors.add("email", "is not an email"),
+        None | Some("") => errors.add("email", errors::BLANK),
+        Some(e) if e.chars().count() > EMAIL_MAX_CHARS => {
+            errors.add("email", errors::too_long(EMAIL_MAX_CHARS))
+        }
+        Some(e) if !EMAIL_FORMAT.is_match(e) => errors.add("email", errors::NOT_EMAIL),
         _ => {}
     }
 }
@@ -38,10 +37,7 @@ pub fn check_email(errors: &mut Errors, email: Option<&str>) {
 /// Length of a profile column value.
 pub fn check_profile_length(errors: &mut Errors, attribute: &str, value: Option<&str>) {
     if value.is_some_and(|v| v.chars().count() > PROFILE_MAX_CHARS) {
-        errors.add(
-            attribute,
-            &format!("is too long (maximum is {PROFILE_MAX_CHARS} characters)"),
-        );
+        errors.add(attribute, errors::too_long(PROFILE_MAX_CHARS));
     }
 }
 
@@ -65,30 +61,21 @@ pub fn check_password(
 ) {
     let blank = password.is_none_or(|p| p.trim().is_empty());
     if required && blank {
-        errors.add("password", "can't be blank");
+        errors.add("password", errors::BLANK);
     }
     if let Some(confirmation) = confirmation
         && Some(confirmation) != password
     {
-        errors.add("password_confirmation", "doesn't match Password");
+        errors.add("password_confirmation", errors::CONFIRMATION);
     }
     if let Some(p) = password.filter(|p| !p.is_empty()) {
         let len = p.chars().count();
         if len < min {
-            errors.add(
-                "password",
-                &format!("is too short (minimum is {min} characters)"),
-            );
+            errors.add("password", errors::too_short(min));
         } else if len > max {
-            errors.add(
-                "password",
-                &format!("is too long (maximum is {max} characters)"),
-            );
+            errors.add("password", errors::too_long(max));
         } else if p.len() > PASSWORD_MAX_BYTES {
-            errors.add(
-                "password",
-                &format!("is too long (maximum is {PASSWORD_MAX_BYTES} bytes)"),
-            );
+            errors.add("password", errors::too_long_bytes(PASSWORD_MAX_BYTES));
         }
     }
 }
@@ -96,13 +83,20 @@ pub fn check_password(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::locale::{Catalog, Locale};
+
+    fn english() -> impl crate::contract::messages::Translate {
+        static CATALOG: LazyLock<Catalog> = LazyLock::new(Catalog::shipped);
+        static EN: LazyLock<Locale> = LazyLock::new(Locale::english);
+        CATALOG.texts(&EN)
+    }
 
     #[test]
     fn password_rules_in_devise_order() {
         let check = |p: Option<&str>, c: Option<&str>, required: bool| {
             let mut errors = Errors::default();
             check_password(&mut errors, p, c, required, [6, 8]);
-            errors.to_body().0["full_messages"].clone()
+            errors.to_body(&english()).0["full_messages"].clone()
         };
         assert_eq!(
             check(Some("abc"), Some("abd"), true),
@@ -127,7 +121,7 @@ mod tests {
         let check = |p: &str| {
             let mut errors = Errors::default();
             check_password(&mut errors, Some(p), None, true, [6, 128]);
-            errors.to_body().0["full_messages"].clone()
+            errors.to_body(&english()).0["full_messages"].clone()
         };
         assert_eq!(check(&"a".repeat(72)), serde_json::json!([]));
         assert_eq!(
@@ -147,7 +141,7 @@ mod tests {
         let check = |e: Option<&str>| {
             let mut errors = Errors::default();
             check_email(&mut errors, e);
-            errors.to_body().0["full_messages"].clone()
+            errors.to_body(&english()).0["full_messages"].clone()
         };
         assert_eq!(check(None), serde_json::json!(["Email can't be blank"]));
         assert_eq!(

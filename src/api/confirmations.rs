@@ -8,7 +8,7 @@ use poem_openapi::{
     payload::{Html, Json},
 };
 
-use super::{AccountsData, ApiTags, client_of, internal, too_many};
+use super::{AccountsData, ApiTags, RequestTexts, client_of, internal, too_many};
 use crate::{
     accounts::{Accounts, Limited, LinkOutcome, LinkRequest, confirmable::ConfirmOutcome},
     contract::{
@@ -89,9 +89,9 @@ fn target(accounts: &Accounts, given: Option<String>) -> Target {
     )
 }
 
-fn not_allowed(url: &str) -> Json<StatusErrorWithDataBody> {
+fn not_allowed(url: &str, t: &RequestTexts<'_>) -> Json<StatusErrorWithDataBody> {
     Json(StatusErrorWithDataBody::new(
-        messages::redirect_not_allowed(url),
+        t.text(&messages::redirect_not_allowed(url)),
         None,
     ))
 }
@@ -107,13 +107,15 @@ impl Confirmations {
     #[oai(path = "/auth/confirmation", method = "post")]
     async fn resend(
         &self,
+        t: RequestTexts<'_>,
         accounts: AccountsData<'_>,
         req: &Request,
         params: Params<ResendRequest>,
     ) -> poem::Result<ResendResponse> {
+        let t = t.with_param(params.get("locale"));
         if params.typed.email.filled().is_none() {
             return Ok(ResendResponse::MissingEmail(Json(ErrorBody::new(
-                messages::MISSING_EMAIL,
+                t.text(&messages::MISSING_EMAIL),
             ))));
         }
         let redirect = match target(&accounts, params.get_string("redirect_url")) {
@@ -121,7 +123,7 @@ impl Confirmations {
             // A link without a landing page cannot work; say so like a disallowed one.
             Target::Missing => String::new(),
             Target::NotAllowed(url) => {
-                return Ok(ResendResponse::RedirectNotAllowed(not_allowed(&url)));
+                return Ok(ResendResponse::RedirectNotAllowed(not_allowed(&url, &t)));
             }
         };
         let config = params
@@ -138,24 +140,31 @@ impl Confirmations {
             })))
         };
         let outcome = accounts
-            .request_link_limited(client_of(req), params.typed.email.as_deref(), request)
+            .request_link_limited(
+                client_of(req),
+                params.typed.email.as_deref(),
+                request,
+                &t.audience(),
+            )
             .await
             .map_err(internal)?;
         let outcome = match outcome {
             Limited::Ran(outcome) => outcome,
-            Limited::Refused(wait) => return Ok(too_many(ResendResponse::TooManyRequests, wait)),
+            Limited::Refused(wait) => {
+                return Ok(too_many(ResendResponse::TooManyRequests, wait, &t));
+            }
         };
         match outcome {
-            LinkOutcome::Sent { email } => sent(messages::confirmation_sent(&email)),
-            LinkOutcome::Accepted => sent(messages::CONFIRMATION_SENT_PARANOID.into()),
+            LinkOutcome::Sent { email } => sent(t.text(&messages::confirmation_sent(&email))),
+            LinkOutcome::Accepted => sent(t.text(&messages::CONFIRMATION_SENT_PARANOID)),
             LinkOutcome::MissingEmail | LinkOutcome::Unavailable => Ok(
-                ResendResponse::MissingEmail(Json(ErrorBody::new(messages::MISSING_EMAIL))),
+                ResendResponse::MissingEmail(Json(ErrorBody::new(t.text(&messages::MISSING_EMAIL)))),
             ),
             LinkOutcome::NotFound { email } => Ok(ResendResponse::NotFound(Json(ErrorBody::new(
-                messages::user_with_email_not_found(&email),
+                t.text(&messages::user_with_email_not_found(&email)),
             )))),
             LinkOutcome::MailNotSent => Ok(ResendResponse::MailNotSent(Json(ErrorBody::new(
-                messages::MAIL_NOT_SENT,
+                t.text(&messages::MAIL_NOT_SENT),
             )))),
         }
     }
@@ -166,6 +175,7 @@ impl Confirmations {
     #[oai(path = "/auth/confirmation", method = "get")]
     async fn confirm(
         &self,
+        t: RequestTexts<'_>,
         accounts: AccountsData<'_>,
         /// The token from the mail.
         confirmation_token: Query<Option<String>>,
@@ -181,7 +191,7 @@ impl Confirmations {
             // has no landing page, and the new address must not stay unconfirmable.
             Target::Missing => None,
             Target::NotAllowed(url) => {
-                return Ok(ConfirmResponse::RedirectNotAllowed(not_allowed(&url)));
+                return Ok(ConfirmResponse::RedirectNotAllowed(not_allowed(&url, &t)));
             }
         };
         let token = confirmation_token.0.unwrap_or_default();
@@ -200,7 +210,9 @@ impl Confirmations {
             (None, true) => {
                 ConfirmResponse::ConfirmedPage(Html(CONFIRMED_PAGE), CONFIRMED_PAGE_CSP.into())
             }
-            (None, false) => ConfirmResponse::NoRedirect(Json(ErrorBody::new("Not found."))),
+            (None, false) => {
+                ConfirmResponse::NoRedirect(Json(ErrorBody::new(t.text(&messages::NOT_FOUND))))
+            }
         })
     }
 }

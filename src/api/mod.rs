@@ -21,7 +21,7 @@ use crate::{
     accounts::{Accounts, Origin, password::Busy},
     contract::{ErrorBody, messages},
     error::ApiError,
-    http::client_ip::client_ip,
+    http::{client_ip::client_ip, locale::RequestTexts},
     limits::RetryAfter,
 };
 
@@ -113,9 +113,13 @@ fn internal(e: impl Into<anyhow::Error>) -> poem::Error {
 }
 
 /// An E1 429 for a request over a limit, as the operation's `variant`.
-fn too_many<R>(variant: fn(Json<ErrorBody>, u64) -> R, wait: RetryAfter) -> R {
+fn too_many<R>(
+    variant: fn(Json<ErrorBody>, u64) -> R,
+    wait: RetryAfter,
+    t: &RequestTexts<'_>,
+) -> R {
     variant(
-        Json(ErrorBody::new(messages::TOO_MANY_REQUESTS)),
+        Json(ErrorBody::new(t.text(&messages::TOO_MANY_REQUESTS))),
         wait.secs(),
     )
 }

@@ -11,7 +11,7 @@ use poem_openapi::{
 };
 use serde_json::{Map, Value};
 
-use super::{AccountsData, ApiTags, internal, origin_of};
+use super::{AccountsData, ApiTags, RequestTexts, internal, origin_of};
 use crate::{
     accounts::{
         Accounts,
@@ -20,7 +20,7 @@ use crate::{
         user_json::{Shape, user_json},
     },
     contract::{
-        DataBody, ErrorBody,
+        DataBody, ErrorBody, messages,
         params::{Param, Params, QueryParams},
     },
     http::auth::RequestAuth,
@@ -109,8 +109,8 @@ pub enum TokenExchangeResponse {
 
 const NO_REFERRER: &str = "no-referrer";
 
-fn unknown_provider(name: &str) -> Json<ErrorBody> {
-    Json(ErrorBody::new(format!("Unknown provider '{name}'.")))
+fn unknown_provider(name: &str, t: &RequestTexts<'_>) -> Json<ErrorBody> {
+    Json(ErrorBody::new(t.text(&messages::unknown_provider(name))))
 }
 
 fn page_response(page: page::Page) -> OAuthResponse {
@@ -181,12 +181,11 @@ fn success(
     auth_origin_url: Option<&str>,
     window_type: Option<&str>,
     config: Option<&str>,
+    t: &RequestTexts<'_>,
 ) -> OAuthResponse {
     let Some(origin_url) = allowed_origin_url(accounts, auth_origin_url) else {
         // No place to deliver credentials to: say so, never post them to an unknown origin.
-        return page_response(page::message_page(
-            "Signed in, but the request named no allowed auth_origin_url to return to.",
-        ));
+        return page_response(page::message_page(&t.text(&messages::OMNIAUTH_NO_ORIGIN)));
     };
     let token = &signed_in.session.token;
     let client = &signed_in.session.device.client;
@@ -236,11 +235,12 @@ impl OmniAuth {
     #[oai(path = "/auth/:provider", method = "get")]
     async fn start_get(
         &self,
+        t: RequestTexts<'_>,
         accounts: AccountsData<'_>,
         provider: Path<String>,
         query: QueryParams<StartRequest>,
     ) -> poem::Result<OAuthResponse> {
-        self.start(accounts, provider, query.0).await
+        self.start(t, accounts, provider, query.0).await
     }
 
     /// Start an OAuth sign-in (form post)
@@ -249,12 +249,13 @@ impl OmniAuth {
     #[oai(path = "/auth/:provider", method = "post")]
     async fn start(
         &self,
+        t: RequestTexts<'_>,
         accounts: AccountsData<'_>,
         provider: Path<String>,
         params: Params<StartRequest>,
     ) -> poem::Result<OAuthResponse> {
         let Some(config) = accounts.oauth.provider(&provider) else {
-            return Ok(OAuthResponse::NotFound(unknown_provider(&provider)));
+            return Ok(OAuthResponse::NotFound(unknown_provider(&provider, &t)));
         };
         let p = &params.typed;
         let origin_url = params.get_string("auth_origin_url");
@@ -262,7 +263,7 @@ impl OmniAuth {
         if let Some(url) = &origin_url
             && allowed_origin_url(&accounts, Some(url)).is_none()
         {
-            let message = crate::contract::messages::redirect_not_allowed(url);
+            let message = t.text(&messages::redirect_not_allowed(url));
             return Ok(failure(&accounts, &message, None, window_type.as_deref()));
         }
         let request = SignInRequest {
@@ -291,11 +292,12 @@ impl OmniAuth {
     #[oai(path = "/omniauth/:provider", method = "get")]
     async fn start_alias_get(
         &self,
+        t: RequestTexts<'_>,
         accounts: AccountsData<'_>,
         provider: Path<String>,
         query: QueryParams<StartRequest>,
     ) -> poem::Result<OAuthResponse> {
-        self.start(accounts, provider, query.0).await
+        self.start(t, accounts, provider, query.0).await
     }
 
     /// Start an OAuth sign-in (OmniAuth's path, form post)
@@ -304,11 +306,12 @@ impl OmniAuth {
     #[oai(path = "/omniauth/:provider", method = "post")]
     async fn start_alias(
         &self,
+        t: RequestTexts<'_>,
         accounts: AccountsData<'_>,
         provider: Path<String>,
         params: Params<StartRequest>,
     ) -> poem::Result<OAuthResponse> {
-        self.start(accounts, provider, params).await
+        self.start(t, accounts, provider, params).await
     }
 
     /// OAuth callback (the redirect URI registered at the provider)
@@ -423,6 +426,7 @@ impl OmniAuth {
     #[oai(path = "/auth/:provider/token", method = "post")]
     async fn token(
         &self,
+        t: RequestTexts<'_>,
         accounts: AccountsData<'_>,
         auth: Data<&RequestAuth>,
         req: &Request,
@@ -430,7 +434,7 @@ impl OmniAuth {
         params: Params<TokenExchangeRequest>,
     ) -> poem::Result<TokenExchangeResponse> {
         let Some(config) = accounts.oauth.provider(&provider) else {
-            return Ok(TokenExchangeResponse::NotFound(unknown_provider(&provider)));
+            return Ok(TokenExchangeResponse::NotFound(unknown_provider(&provider, &t)));
         };
         let p = &params.typed;
         let signed_in = match accounts
@@ -447,7 +451,7 @@ impl OmniAuth {
             Err(ProviderSignInError::Refused(e)) => {
                 tracing::info!(provider = %provider.0, error = %e, "provider token refused");
                 return Ok(TokenExchangeResponse::Invalid(Json(ErrorBody::new(
-                    "Invalid provider token.",
+                    t.text(&messages::INVALID_PROVIDER_TOKEN),
                 ))));
             }
         };
@@ -474,8 +478,9 @@ async fn callback(
     provider: &str,
     params: &Params<CallbackRequest>,
 ) -> poem::Result<OAuthResponse> {
+    let t = RequestTexts::new(req);
     let Some(config) = accounts.oauth.provider(provider) else {
-        return Ok(OAuthResponse::NotFound(unknown_provider(provider)));
+        return Ok(OAuthResponse::NotFound(unknown_provider(provider, &t)));
     };
     let p = &params.typed;
     let state = match p
@@ -543,5 +548,6 @@ async fn finish_callback(
         origin_url,
         window_type,
         state.config.as_deref(),
+        &RequestTexts::new(req),
     ))
 }

@@ -7,7 +7,7 @@ use poem_openapi::{ApiResponse, Object, OpenApi, param::Query, payload::Json};
 
 use super::{
     AccountsData, ApiTags, busy_or_internal, client_of, internal, origin_of,
-    security::TokenHeaders, too_many,
+    security::TokenHeaders, too_many, RequestTexts,
 };
 use crate::{
     accounts::{
@@ -125,9 +125,9 @@ fn target(accounts: &Accounts, given: Option<String>) -> Target {
         .target(given, accounts.settings.default_password_reset_url.as_ref())
 }
 
-fn not_allowed(url: &str) -> Json<StatusErrorWithDataBody> {
+fn not_allowed(url: &str, t: &RequestTexts<'_>) -> Json<StatusErrorWithDataBody> {
     Json(StatusErrorWithDataBody::new(
-        messages::redirect_not_allowed(url),
+        t.text(&messages::redirect_not_allowed(url)),
         None,
     ))
 }
@@ -143,19 +143,21 @@ impl Passwords {
     #[oai(path = "/auth/password", method = "post")]
     async fn request_reset(
         &self,
+        t: RequestTexts<'_>,
         accounts: AccountsData<'_>,
         req: &Request,
         params: Params<ResetRequest>,
     ) -> poem::Result<ResetResponse> {
+        let t = t.with_param(params.get("locale"));
         let redirect = match target(&accounts, params.get_string("redirect_url")) {
             Target::Url(url) => url,
             Target::Missing => {
                 return Ok(ResetResponse::Missing(Json(ErrorBody::new(
-                    messages::MISSING_REDIRECT_URL,
+                    t.text(&messages::MISSING_REDIRECT_URL),
                 ))));
             }
             Target::NotAllowed(url) => {
-                return Ok(ResetResponse::RedirectNotAllowed(not_allowed(&url)));
+                return Ok(ResetResponse::RedirectNotAllowed(not_allowed(&url, &t)));
             }
         };
         let config = params
@@ -172,24 +174,31 @@ impl Passwords {
             })))
         };
         let outcome = accounts
-            .request_link_limited(client_of(req), params.typed.email.as_deref(), request)
+            .request_link_limited(
+                client_of(req),
+                params.typed.email.as_deref(),
+                request,
+                &t.audience(),
+            )
             .await
             .map_err(internal)?;
         let outcome = match outcome {
             Limited::Ran(outcome) => outcome,
-            Limited::Refused(wait) => return Ok(too_many(ResetResponse::TooManyRequests, wait)),
+            Limited::Refused(wait) => {
+                return Ok(too_many(ResetResponse::TooManyRequests, wait, &t));
+            }
         };
         match outcome {
-            LinkOutcome::Sent { email } => sent(messages::password_reset_sent(&email)),
-            LinkOutcome::Accepted => sent(messages::PASSWORD_RESET_SENT_PARANOID.into()),
+            LinkOutcome::Sent { email } => sent(t.text(&messages::password_reset_sent(&email))),
+            LinkOutcome::Accepted => sent(t.text(&messages::PASSWORD_RESET_SENT_PARANOID)),
             LinkOutcome::MissingEmail | LinkOutcome::Unavailable => Ok(ResetResponse::Missing(
-                Json(ErrorBody::new(messages::MISSING_EMAIL)),
+                Json(ErrorBody::new(t.text(&messages::MISSING_EMAIL))),
             )),
             LinkOutcome::NotFound { email } => Ok(ResetResponse::NotFound(Json(ErrorBody::new(
-                messages::user_with_email_not_found(&email),
+                t.text(&messages::user_with_email_not_found(&email)),
             )))),
             LinkOutcome::MailNotSent => Ok(ResetResponse::MailNotSent(Json(ErrorBody::new(
-                messages::MAIL_NOT_SENT,
+                t.text(&messages::MAIL_NOT_SENT),
             )))),
         }
     }
@@ -201,6 +210,7 @@ impl Passwords {
     #[oai(path = "/auth/password/edit", method = "get")]
     async fn edit(
         &self,
+        t: RequestTexts<'_>,
         accounts: AccountsData<'_>,
         req: &Request,
         /// The token from the mail.
@@ -214,11 +224,11 @@ impl Passwords {
             Target::Url(url) => url,
             Target::Missing => {
                 return Ok(EditResponse::MissingRedirect(Json(ErrorBody::new(
-                    messages::MISSING_REDIRECT_URL,
+                    t.text(&messages::MISSING_REDIRECT_URL),
                 ))));
             }
             Target::NotAllowed(url) => {
-                return Ok(EditResponse::RedirectNotAllowed(not_allowed(&url)));
+                return Ok(EditResponse::RedirectNotAllowed(not_allowed(&url, &t)));
             }
         };
         let token = reset_password_token.0.unwrap_or_default();
@@ -228,7 +238,7 @@ impl Passwords {
             .map_err(internal)?
         else {
             return Ok(EditResponse::NotFound(Json(ErrorBody::new(
-                "Reset password token is invalid or has expired.",
+                t.text(&messages::RESET_TOKEN_INVALID),
             ))));
         };
         let (user, session) = accounts
@@ -264,13 +274,15 @@ impl Passwords {
     #[oai(path = "/auth/password", method = "put", method = "patch")]
     async fn update(
         &self,
+        t: RequestTexts<'_>,
         _token: TokenHeaders,
         accounts: AccountsData<'_>,
         auth: Data<&RequestAuth>,
         req: &Request,
         params: Params<PasswordUpdateRequest>,
     ) -> poem::Result<UpdateResponse> {
-        update_password(&accounts, &auth, req, params).await
+        let t = t.with_param(params.get("locale"));
+        update_password(&accounts, &auth, req, params, &t).await
     }
 }
 
@@ -279,10 +291,11 @@ async fn update_password(
     auth: &RequestAuth,
     req: &Request,
     params: Params<PasswordUpdateRequest>,
+    t: &RequestTexts<'_>,
 ) -> poem::Result<UpdateResponse> {
     let unauthorized = || {
         Ok(UpdateResponse::Unauthorized(Json(ErrorBody::new(
-            messages::UNAUTHORIZED,
+            t.text(&messages::UNAUTHORIZED),
         ))))
     };
     let p = &params.typed;
@@ -323,13 +336,13 @@ async fn update_password(
         ))))
     };
     let outcome = match accounts
-        .update_password(&user, auth.device_id(), input)
+        .update_password(&user, auth.device_id(), input, &t.audience())
         .await
     {
         Ok(outcome) => outcome,
         Err(e) => {
             return busy_or_internal(e, |secs| {
-                UpdateResponse::Busy(Json(ErrorBody::new(messages::BUSY)), secs)
+                UpdateResponse::Busy(Json(ErrorBody::new(t.text(&messages::BUSY))), secs)
             });
         }
     };
@@ -339,17 +352,17 @@ async fn update_password(
             Ok(UpdateResponse::Updated(Json(SuccessUserMessageBody {
                 success: true,
                 data: user_json(&user, &accounts.settings, Shape::Full),
-                message: messages::PASSWORD_UPDATED.into(),
+                message: t.text(&messages::PASSWORD_UPDATED),
             })))
         }
         PasswordOutcome::NotRequired(provider) => {
-            message(messages::password_not_required(&provider))
+            message(t.text(&messages::password_not_required(&provider)))
         }
-        PasswordOutcome::MissingPasswords => message(messages::MISSING_PASSWORDS.into()),
+        PasswordOutcome::MissingPasswords => message(t.text(&messages::MISSING_PASSWORDS)),
         PasswordOutcome::Invalid(errors) => Ok(UpdateResponse::Rejected(Json(
             PasswordRejection::Invalid(SuccessValidationErrorBody {
                 success: false,
-                errors: errors.to_body(),
+                errors: errors.to_body(t),
             }),
         ))),
     }

@@ -4,7 +4,8 @@ use poem::{Request, web::Data};
 use poem_openapi::{ApiResponse, Object, OpenApi, Union, payload::Json};
 
 use super::{
-    AccountsData, ApiTags, busy_or_internal, client_of, internal, origin_of, security::TokenHeaders,
+    AccountsData, ApiTags, RequestTexts, busy_or_internal, client_of, internal, origin_of,
+    security::TokenHeaders,
 };
 use crate::{
     accounts::{
@@ -162,11 +163,13 @@ impl Registrations {
     #[oai(path = "/auth", method = "post")]
     async fn sign_up(
         &self,
+        t: RequestTexts<'_>,
         accounts: AccountsData<'_>,
         auth: Data<&RequestAuth>,
         req: &Request,
         params: Params<SignUpRequest>,
     ) -> poem::Result<SignUpResponse> {
+        let t = t.with_param(params.get("locale"));
         let attrs = &accounts.settings.sign_up_attributes;
         let attributes = permitted_attributes(&params.raw, attrs);
         let p = &params.typed;
@@ -184,19 +187,19 @@ impl Registrations {
         };
         let rejected = |r| Ok(SignUpResponse::Rejected(Json(r)));
         let outcome = match accounts
-            .sign_up_limited(client_of(req), input, &origin_of(req))
+            .sign_up_limited(client_of(req), input, &origin_of(req), &t.audience())
             .await
         {
             Ok(Limited::Ran(outcome)) => outcome,
             Ok(Limited::Refused(wait)) => {
                 return Ok(SignUpResponse::TooManyRequests(
-                    Json(StatusErrorBody::new(messages::TOO_MANY_REQUESTS)),
+                    Json(StatusErrorBody::new(t.text(&messages::TOO_MANY_REQUESTS))),
                     wait.secs(),
                 ));
             }
             Err(e) => {
                 return busy_or_internal(e, |secs| {
-                    unavailable(SignUpResponse::Unavailable, Some(secs))
+                    unavailable(SignUpResponse::Unavailable, Some(secs), &t)
                 });
             }
         };
@@ -208,19 +211,19 @@ impl Registrations {
                 let data = user_json(&user, &accounts.settings, Shape::Full);
                 Ok(SignUpResponse::Created(Json(StatusDataBody::new(data))))
             }
-            SignUpOutcome::MailNotSent => Ok(unavailable(SignUpResponse::Unavailable, None)),
+            SignUpOutcome::MailNotSent => Ok(unavailable(SignUpResponse::Unavailable, None, &t)),
             SignUpOutcome::NoParams => rejected(SignUpRejection::NoParams(StatusErrorBody::new(
-                messages::VALIDATE_SIGN_UP_PARAMS,
+                t.text(&messages::VALIDATE_SIGN_UP_PARAMS),
             ))),
             SignUpOutcome::MissingConfirmUrl(draft) => {
                 rejected(SignUpRejection::Redirect(StatusErrorWithDataBody::new(
-                    messages::MISSING_CONFIRM_SUCCESS_URL,
+                    t.text(&messages::MISSING_CONFIRM_SUCCESS_URL),
                     Some(UnsavedUser(draft)),
                 )))
             }
             SignUpOutcome::RedirectNotAllowed(url, draft) => {
                 rejected(SignUpRejection::Redirect(StatusErrorWithDataBody::new(
-                    messages::redirect_not_allowed(&url),
+                    t.text(&messages::redirect_not_allowed(&url)),
                     Some(UnsavedUser(draft)),
                 )))
             }
@@ -228,7 +231,7 @@ impl Registrations {
                 rejected(SignUpRejection::Invalid(ValidationErrorBody {
                     status: "error".into(),
                     data: Some(UnsavedUser(draft)),
-                    errors: errors.to_body(),
+                    errors: errors.to_body(&t),
                 }))
             }
         }
@@ -240,12 +243,14 @@ impl Registrations {
     #[oai(path = "/auth", method = "put", method = "patch")]
     async fn update(
         &self,
+        t: RequestTexts<'_>,
         _token: TokenHeaders,
         accounts: AccountsData<'_>,
         auth: Data<&RequestAuth>,
         params: Params<AccountUpdateRequest>,
     ) -> poem::Result<UpdateResponse> {
-        update_account(&accounts, &auth, params).await
+        let t = t.with_param(params.get("locale"));
+        update_account(&accounts, &auth, params, &t).await
     }
 
     /// Delete account
@@ -254,6 +259,7 @@ impl Registrations {
     #[oai(path = "/auth", method = "delete")]
     async fn destroy(
         &self,
+        t: RequestTexts<'_>,
         _token: TokenHeaders,
         accounts: AccountsData<'_>,
         auth: Data<&RequestAuth>,
@@ -261,7 +267,7 @@ impl Registrations {
     ) -> poem::Result<DestroyResponse> {
         let not_found = || {
             DestroyResponse::NotFound(Json(StatusErrorBody::new(
-                messages::ACCOUNT_TO_DESTROY_NOT_FOUND,
+                t.text(&messages::ACCOUNT_TO_DESTROY_NOT_FOUND),
             )))
         };
         let Some(user) = auth
@@ -277,7 +283,7 @@ impl Registrations {
         }
         Ok(DestroyResponse::Destroyed(Json(StatusMessageBody {
             status: "success".into(),
-            message: messages::account_destroyed(&user.uid),
+            message: t.text(&messages::account_destroyed(&user.uid)),
         })))
     }
 }
@@ -286,6 +292,7 @@ async fn update_account(
     accounts: &crate::accounts::Accounts,
     auth: &RequestAuth,
     params: Params<AccountUpdateRequest>,
+    t: &RequestTexts<'_>,
 ) -> poem::Result<UpdateResponse> {
     let attributes =
         permitted_attributes(&params.raw, &accounts.settings.account_update_attributes);
@@ -301,7 +308,7 @@ async fn update_account(
         || !attributes.is_empty();
     if !any_permitted {
         return Ok(UpdateResponse::Rejected(Json(UpdateRejection::NoParams(
-            StatusErrorBody::new(messages::VALIDATE_ACCOUNT_UPDATE_PARAMS),
+            StatusErrorBody::new(t.text(&messages::VALIDATE_ACCOUNT_UPDATE_PARAMS)),
         ))));
     }
     let Some(user) = auth
@@ -310,7 +317,7 @@ async fn update_account(
         .map_err(internal)?
     else {
         return Ok(UpdateResponse::NotFound(Json(StatusErrorBody::new(
-            messages::USER_NOT_FOUND,
+            t.text(&messages::USER_NOT_FOUND),
         ))));
     };
     let input = AccountUpdate {
@@ -329,15 +336,18 @@ async fn update_account(
         && !accounts.redirects.allows(url)
     {
         return Ok(UpdateResponse::Rejected(Json(UpdateRejection::Redirect(
-            StatusErrorWithDataBody::new(messages::redirect_not_allowed(url), None),
+            StatusErrorWithDataBody::new(t.text(&messages::redirect_not_allowed(url)), None),
         ))));
     }
     let device_id = auth.device_id().unwrap_or_default();
-    let outcome = match accounts.update(&user, device_id, input).await {
+    let outcome = match accounts
+        .update(&user, device_id, input, &t.audience())
+        .await
+    {
         Ok(outcome) => outcome,
         Err(e) => {
             return busy_or_internal(e, |secs| {
-                unavailable(UpdateResponse::Unavailable, Some(secs))
+                unavailable(UpdateResponse::Unavailable, Some(secs), t)
             });
         }
     };
@@ -347,12 +357,12 @@ async fn update_account(
             let data = user_json(&updated, &accounts.settings, Shape::Full);
             Ok(UpdateResponse::Updated(Json(StatusDataBody::new(data))))
         }
-        UpdateOutcome::MailNotSent => Ok(unavailable(UpdateResponse::Unavailable, None)),
+        UpdateOutcome::MailNotSent => Ok(unavailable(UpdateResponse::Unavailable, None, t)),
         UpdateOutcome::Invalid(errors) => Ok(UpdateResponse::Rejected(Json(
             UpdateRejection::Invalid(ValidationErrorBody {
                 status: "error".into(),
                 data: None,
-                errors: errors.to_body(),
+                errors: errors.to_body(t),
             }),
         ))),
     }
@@ -360,10 +370,14 @@ async fn update_account(
 
 /// The 503 of sign-up and account update: with `Retry-After` the password hasher is at
 /// capacity (E2), without it the confirmation mail could not be sent (E1).
-fn unavailable<R>(variant: fn(Json<Unavailable>, Option<u64>) -> R, retry_after: Option<u64>) -> R {
+fn unavailable<R>(
+    variant: fn(Json<Unavailable>, Option<u64>) -> R,
+    retry_after: Option<u64>,
+    t: &RequestTexts<'_>,
+) -> R {
     let body = match retry_after {
-        Some(_) => Unavailable::Busy(StatusErrorBody::new(messages::BUSY)),
-        None => Unavailable::MailNotSent(ErrorBody::new(messages::MAIL_NOT_SENT)),
+        Some(_) => Unavailable::Busy(StatusErrorBody::new(t.text(&messages::BUSY))),
+        None => Unavailable::MailNotSent(ErrorBody::new(t.text(&messages::MAIL_NOT_SENT))),
     };
     variant(Json(body), retry_after)
 }

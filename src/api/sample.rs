@@ -7,8 +7,11 @@ use poem_openapi::{ApiResponse, OpenApi, payload::Json};
 use super::{AccountsData, ApiTags, internal, security::TokenHeaders};
 use crate::{
     accounts::user_json::{Shape, user_json},
-    contract::{DataBody, UnauthenticatedBody},
-    http::auth::RequestAuth,
+    contract::{
+        DataBody, UnauthenticatedBody,
+        messages,
+    },
+    http::{auth::RequestAuth, locale::RequestTexts},
 };
 
 #[derive(Debug, ApiResponse)]
@@ -32,6 +35,7 @@ impl Sample {
     #[oai(path = "/api/me", method = "get")]
     async fn me(
         &self,
+        t: RequestTexts<'_>,
         _token: TokenHeaders,
         accounts: AccountsData<'_>,
         auth: Data<&RequestAuth>,
@@ -41,7 +45,7 @@ impl Sample {
                 data: user_json(&user, &accounts.settings, Shape::Full),
             }))),
             None => Ok(MeResponse::Unauthenticated(Json(
-                UnauthenticatedBody::default(),
+                UnauthenticatedBody::new(t.text(&messages::UNAUTHENTICATED)),
             ))),
         }
     }

@@ -13,10 +13,11 @@ use crate::{
         user_json::{Shape, user_json},
     },
     contract::{
-        DataBody, ErrorBody, SuccessBody, messages,
+        DataBody, ErrorBody, SuccessBody,
+        messages::{self, Message},
         params::{Params, RequiredEmailParam, RequiredParam},
     },
-    http::auth::RequestAuth,
+    http::{auth::RequestAuth, locale::RequestTexts},
 };
 
 #[derive(Debug, Object)]
@@ -85,28 +86,31 @@ impl Sessions {
     #[oai(path = "/auth/sign_in", method = "post")]
     async fn sign_in(
         &self,
+        t: RequestTexts<'_>,
         accounts: AccountsData<'_>,
         auth: Data<&RequestAuth>,
         req: &Request,
         params: Params<SignInRequest>,
     ) -> poem::Result<SignInResponse> {
-        let refused = |m: &str| Ok(SignInResponse::Refused(Json(ErrorBody::new(m))));
+        let t = t.with_param(params.get("locale"));
+        let refused = |m: Message| Ok(SignInResponse::Refused(Json(ErrorBody::new(t.text(&m)))));
         let outcome = accounts
             .sign_in_limited(
                 client_of(req),
                 params.typed.email.as_deref(),
                 params.typed.password.as_deref(),
                 &origin_of(req),
+                &t.audience(),
             )
             .await;
         let outcome = match outcome {
             Ok(Limited::Ran(outcome)) => outcome,
             Ok(Limited::Refused(wait)) => {
-                return Ok(too_many(SignInResponse::TooManyRequests, wait));
+                return Ok(too_many(SignInResponse::TooManyRequests, wait, &t));
             }
             Err(e) => {
                 return busy_or_internal(e, |secs| {
-                    SignInResponse::Busy(Json(ErrorBody::new(messages::BUSY)), secs)
+                    SignInResponse::Busy(Json(ErrorBody::new(t.text(&messages::BUSY))), secs)
                 });
             }
         };
@@ -120,16 +124,16 @@ impl Sessions {
             SignInOutcome::BadCredentials => refused(messages::BAD_CREDENTIALS),
             SignInOutcome::LastAttempt => refused(messages::LAST_ATTEMPT),
             SignInOutcome::Locked => refused(messages::LOCKED),
-            SignInOutcome::NotConfirmed(email) => refused(&messages::not_confirmed(&email)),
+            SignInOutcome::NotConfirmed(email) => refused(messages::not_confirmed(&email)),
         }
     }
 
     /// Sign in with GET: always 405 with devise_token_auth's message. Not in the document,
     /// which lists what the server serves: this only says what it does not.
     #[oai(path = "/auth/sign_in", method = "get", hidden)]
-    async fn sign_in_get(&self) -> SignInGetResponse {
+    async fn sign_in_get(&self, t: RequestTexts<'_>) -> SignInGetResponse {
         SignInGetResponse::MethodNotAllowed(
-            Json(ErrorBody::new(messages::NOT_SUPPORTED)),
+            Json(ErrorBody::new(t.text(&messages::NOT_SUPPORTED))),
             "POST".into(),
         )
     }
@@ -141,6 +145,7 @@ impl Sessions {
     #[oai(path = "/auth/sign_out", method = "delete")]
     async fn sign_out(
         &self,
+        t: RequestTexts<'_>,
         _token: TokenHeaders,
         accounts: AccountsData<'_>,
         auth: Data<&RequestAuth>,
@@ -148,7 +153,7 @@ impl Sessions {
     ) -> poem::Result<SignOutResponse> {
         let not_found = || {
             Ok(SignOutResponse::NotFound(Json(ErrorBody::new(
-                messages::USER_NOT_LOGGED_IN,
+                t.text(&messages::USER_NOT_LOGGED_IN),
             ))))
         };
         let Some(user) = auth

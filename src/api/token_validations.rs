@@ -7,7 +7,7 @@ use super::{AccountsData, ApiTags, internal, security::TokenHeaders};
 use crate::{
     accounts::user_json::{Shape, user_json},
     contract::{ErrorBody, SuccessDataBody, messages},
-    http::auth::RequestAuth,
+    http::{auth::RequestAuth, locale::RequestTexts},
 };
 
 #[derive(Debug, ApiResponse)]
@@ -33,6 +33,7 @@ impl TokenValidations {
     #[oai(path = "/auth/validate_token", method = "get")]
     async fn validate_token(
         &self,
+        t: RequestTexts<'_>,
         _token: TokenHeaders,
         accounts: AccountsData<'_>,
         auth: Data<&RequestAuth>,
@@ -47,7 +48,7 @@ impl TokenValidations {
                 data: user_json(&user, &accounts.settings, Shape::Lite),
             }))),
             None => Ok(ValidateResponse::Invalid(Json(ErrorBody::new(
-                messages::TOKEN_INVALID,
+                t.text(&messages::TOKEN_INVALID),
             )))),
         }
     }

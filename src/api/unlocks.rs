@@ -4,7 +4,7 @@
 use poem::Request;
 use poem_openapi::{ApiResponse, Object, OpenApi, param::Query, payload::Json};
 
-use super::{AccountsData, ApiTags, client_of, internal, origin_of, too_many};
+use super::{AccountsData, ApiTags, RequestTexts, client_of, internal, origin_of, too_many};
 use crate::{
     accounts::{Limited, LinkOutcome, LinkRequest},
     contract::{
@@ -69,10 +69,12 @@ impl Unlocks {
     #[oai(path = "/auth/unlock", method = "post")]
     async fn request_unlock(
         &self,
+        t: RequestTexts<'_>,
         accounts: AccountsData<'_>,
         req: &Request,
         params: Params<UnlockRequest>,
     ) -> poem::Result<UnlockRequestResponse> {
+        let t = t.with_param(params.get("locale"));
         let sent = |message: String| {
             Ok(UnlockRequestResponse::Sent(Json(SuccessMessageBody {
                 success: true,
@@ -84,29 +86,32 @@ impl Unlocks {
                 client_of(req),
                 params.typed.email.as_deref(),
                 LinkRequest::Unlock,
+                &t.audience(),
             )
             .await
             .map_err(internal)?;
         let outcome = match outcome {
             Limited::Ran(outcome) => outcome,
             Limited::Refused(wait) => {
-                return Ok(too_many(UnlockRequestResponse::TooManyRequests, wait));
+                return Ok(too_many(UnlockRequestResponse::TooManyRequests, wait, &t));
             }
         };
         match outcome {
-            LinkOutcome::Sent { email } => sent(messages::unlock_sent(&email)),
-            LinkOutcome::Accepted => sent(messages::UNLOCK_SENT_PARANOID.into()),
+            LinkOutcome::Sent { email } => sent(t.text(&messages::unlock_sent(&email))),
+            LinkOutcome::Accepted => sent(t.text(&messages::UNLOCK_SENT_PARANOID)),
             LinkOutcome::Unavailable => {
-                Ok(UnlockRequestResponse::NotFound(not_found("Not found.")))
+                Ok(UnlockRequestResponse::NotFound(not_found(
+                    t.text(&messages::NOT_FOUND),
+                )))
             }
             LinkOutcome::MissingEmail => Ok(UnlockRequestResponse::MissingEmail(Json(
-                ErrorBody::new(messages::MISSING_EMAIL),
+                ErrorBody::new(t.text(&messages::MISSING_EMAIL)),
             ))),
             LinkOutcome::NotFound { email } => Ok(UnlockRequestResponse::NotFound(not_found(
-                messages::user_with_email_not_found(&email),
+                t.text(&messages::user_with_email_not_found(&email)),
             ))),
             LinkOutcome::MailNotSent => Ok(UnlockRequestResponse::MailNotSent(Json(
-                ErrorBody::new(messages::MAIL_NOT_SENT),
+                ErrorBody::new(t.text(&messages::MAIL_NOT_SENT)),
             ))),
         }
     }
@@ -118,6 +123,7 @@ impl Unlocks {
     #[oai(path = "/auth/unlock", method = "get")]
     async fn unlock(
         &self,
+        t: RequestTexts<'_>,
         accounts: AccountsData<'_>,
         req: &Request,
         /// The token from the mail.
@@ -127,7 +133,7 @@ impl Unlocks {
     ) -> poem::Result<UnlockLinkResponse> {
         let invalid = || {
             Ok(UnlockLinkResponse::NotFound(not_found(
-                "Unlock token is invalid.",
+                t.text(&messages::UNLOCK_TOKEN_INVALID),
             )))
         };
         let token = unlock_token.0.unwrap_or_default();

@@ -212,6 +212,15 @@ pub struct Settings {
     pub mail_from: String,
     /// Folder of the `file` transport.
     pub mail_dir: String,
+    /// Language of answers and mails for a request that names none toker speaks (by the
+    /// `locale` parameter or `Accept-Language`): a shipped language or one of `locales_dir`.
+    pub default_locale: String,
+    /// Folder of the app's `<language>.ftl` files (`de.ftl`, `it.ftl`): each replaces the
+    /// messages it defines in a shipped language, or adds a language.
+    pub locales_dir: Option<String>,
+    /// Folder of the app's mail templates, `<type>/<locale>/<kind>.{subject,text,html}`, laid
+    /// over the built-in ones.
+    pub mail_templates: Option<String>,
     pub smtp_host: String,
     pub smtp_port: u16,
     pub smtp_tls: SmtpTls,
@@ -350,6 +359,9 @@ impl Default for Settings {
             mail_transport: MailTransport::Log,
             mail_from: "toker@localhost".into(),
             mail_dir: "mail".into(),
+            default_locale: "en".into(),
+            locales_dir: None,
+            mail_templates: None,
             smtp_host: "127.0.0.1".into(),
             smtp_port: 587,
             smtp_tls: SmtpTls::Starttls,
@@ -709,6 +721,22 @@ impl Settings {
         }
         if self.smtp_timeout == 0 {
             return Err(invalid("smtp_timeout", "must be at least 1 second"));
+        }
+        if crate::locale::parse_tag(&self.default_locale).is_none() {
+            return Err(invalid(
+                "default_locale",
+                format!("`{}` is not a language tag (en, de, pt-BR)", self.default_locale),
+            ));
+        }
+        for (setting, dir) in [
+            ("locales_dir", &self.locales_dir),
+            ("mail_templates", &self.mail_templates),
+        ] {
+            if let Some(dir) = dir
+                && !std::path::Path::new(dir).is_dir()
+            {
+                return Err(invalid(setting, format!("`{dir}` is not a readable folder")));
+            }
         }
         if let Err(e) = tracing_subscriber::EnvFilter::try_new(&self.log_level) {
             return Err(invalid("log_level", e.to_string()));

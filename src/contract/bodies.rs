@@ -278,10 +278,11 @@ pub struct UnauthenticatedBody {
     pub errors: Vec<String>,
 }
 
-impl Default for UnauthenticatedBody {
-    fn default() -> Self {
+impl UnauthenticatedBody {
+    /// With Devise's `unauthenticated` message, in the reader's language.
+    pub fn new(message: String) -> UnauthenticatedBody {
         UnauthenticatedBody {
-            errors: vec![super::messages::UNAUTHENTICATED.into()],
+            errors: vec![message],
         }
     }
 }

@@ -1,83 +1,195 @@
-//! devise_token_auth's English message catalog (docs/contract.md §7): wire texts, quoted exactly.
+//! The message catalogue (docs/contract.md §7): every text toker answers with, as an id and its
+//! values. The texts themselves live in `locales/<language>.ftl`, English exact as devise_token_auth
+//! and Devise word it; the request's language renders them (`crate::locale`). Keeping ids here
+//! and texts there lets the rules say *what* happened without knowing the reader's language.
 
-pub const BAD_CREDENTIALS: &str = "Invalid login credentials. Please try again.";
-pub const NOT_SUPPORTED: &str = "Use POST /sign_in to sign in. GET is not supported.";
-pub const USER_NOT_LOGGED_IN: &str = "User was not found or was not logged in.";
-pub const TOKEN_INVALID: &str = "Invalid login credentials";
-pub const MISSING_CONFIRM_SUCCESS_URL: &str = "Missing 'confirm_success_url' parameter.";
-pub const ACCOUNT_TO_DESTROY_NOT_FOUND: &str = "Unable to locate account for destruction.";
-pub const USER_NOT_FOUND: &str = "User not found.";
-pub const VALIDATE_SIGN_UP_PARAMS: &str = "Please submit proper sign up data in request body.";
-pub const VALIDATE_ACCOUNT_UPDATE_PARAMS: &str =
-    "Please submit proper account update data in request body.";
-pub const LOCKED: &str =
-    "Your account has been locked due to an excessive number of unsuccessful sign in attempts.";
-pub const UNAUTHENTICATED: &str = "You need to sign in or sign up before continuing.";
-
-pub fn not_confirmed(email: &str) -> String {
-    format!(
-        "A confirmation email was sent to your account at '{email}'. You must follow the \
-         instructions in the email before your account can be activated"
-    )
+/// A value a message inserts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Arg {
+    Text(String),
+    /// A number the wording may agree with (plural forms).
+    Count(usize),
 }
 
-pub fn redirect_not_allowed(url: &str) -> String {
-    format!("Redirect to '{url}' not allowed.")
+impl From<&str> for Arg {
+    fn from(s: &str) -> Arg {
+        Arg::Text(s.to_string())
+    }
 }
 
-pub fn account_destroyed(uid: &str) -> String {
-    format!("Account with UID '{uid}' has been destroyed.")
+impl From<String> for Arg {
+    fn from(s: String) -> Arg {
+        Arg::Text(s)
+    }
 }
 
-/// toker's own: a mail transport failure (devise_token_auth would raise a 500).
-pub const MAIL_NOT_SENT: &str = "The e-mail could not be sent. Please try again later.";
-/// toker's own: the database is unreachable, restarting or refusing (docs/contract.md §2.0.4).
-pub const UNAVAILABLE: &str = "The service is temporarily unavailable. Please try again later.";
-/// toker's own: `/health` while the database is unavailable.
-pub const DATABASE_UNREACHABLE: &str = "Database unreachable.";
-pub const MISSING_EMAIL: &str = "You must provide an email address.";
-/// toker's own: a request over an abuse limit (429, docs/decisions.md D16).
-pub const TOO_MANY_REQUESTS: &str = "Too many attempts. Please try again later.";
-/// toker's own: password hashing is at capacity (503, docs/decisions.md D16).
-pub const BUSY: &str = "The server is busy. Please try again later.";
-
-pub fn user_with_email_not_found(email: &str) -> String {
-    format!("Unable to find user with email '{email}'.")
+impl From<usize> for Arg {
+    fn from(n: usize) -> Arg {
+        Arg::Count(n)
+    }
 }
 
-pub fn confirmation_sent(email: &str) -> String {
-    format!(
-        "An email has been sent to '{email}' containing instructions for confirming your account."
-    )
+/// One message: its id in the catalogue and the values it inserts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Message {
+    id: &'static str,
+    args: Vec<(&'static str, Arg)>,
 }
 
-pub const CONFIRMATION_SENT_PARANOID: &str = "If your email address exists in our database, you will receive an email with instructions for how to confirm your email address in a few minutes.";
+impl Message {
+    pub const fn new(id: &'static str) -> Message {
+        Message {
+            id,
+            args: Vec::new(),
+        }
+    }
 
-pub const MISSING_REDIRECT_URL: &str = "Missing redirect URL.";
-pub const PASSWORD_RESET_SENT_PARANOID: &str = "If your email address exists in our database, you will receive a password recovery link at your email address in a few minutes.";
-pub const MISSING_PASSWORDS: &str =
-    "You must fill out the fields labeled 'Password' and 'Password confirmation'.";
-pub const PASSWORD_UPDATED: &str = "Your password has been successfully updated.";
-pub const UNAUTHORIZED: &str = "Unauthorized";
-pub const UNLOCK_SENT_PARANOID: &str = "If your account exists, you will receive an email with instructions for how to unlock it in a few minutes.";
-pub const LAST_ATTEMPT: &str = "You have one more attempt before your account is locked.";
+    /// This message with `$name` set to `value`.
+    pub fn with(mut self, name: &'static str, value: impl Into<Arg>) -> Message {
+        self.args.push((name, value.into()));
+        self
+    }
 
-pub fn password_reset_sent(email: &str) -> String {
-    format!(
-        "An email has been sent to '{email}' containing instructions for resetting your password."
-    )
+    pub fn id(&self) -> &'static str {
+        self.id
+    }
+
+    pub fn args(&self) -> &[(&'static str, Arg)] {
+        &self.args
+    }
 }
 
-pub fn unlock_sent(email: &str) -> String {
-    format!(
-        "An email has been sent to '{email}' containing instructions for unlocking your account."
-    )
+/// Renders messages in one language.
+pub trait Translate {
+    /// The message's text (English where the language lacks it).
+    fn text(&self, message: &Message) -> String;
+
+    /// The name of a model attribute (`password_confirmation`), where some language has one.
+    fn attribute(&self, attribute: &str) -> Option<String>;
+}
+
+// Sessions and token validation.
+pub const BAD_CREDENTIALS: Message = Message::new("sessions-bad-credentials");
+pub const NOT_SUPPORTED: Message = Message::new("sessions-not-supported");
+pub const USER_NOT_LOGGED_IN: Message = Message::new("sessions-user-not-found");
+pub const TOKEN_INVALID: Message = Message::new("token-validations-invalid");
+pub const LOCKED: Message = Message::new("locked");
+pub const LAST_ATTEMPT: Message = Message::new("last-attempt");
+pub const UNAUTHENTICATED: Message = Message::new("unauthenticated");
+
+pub fn not_confirmed(email: &str) -> Message {
+    Message::new("sessions-not-confirmed").with("email", email)
+}
+
+// Registrations.
+pub const MISSING_CONFIRM_SUCCESS_URL: Message =
+    Message::new("registrations-missing-confirm-success-url");
+pub const ACCOUNT_TO_DESTROY_NOT_FOUND: Message =
+    Message::new("registrations-account-to-destroy-not-found");
+pub const USER_NOT_FOUND: Message = Message::new("registrations-user-not-found");
+pub const VALIDATE_SIGN_UP_PARAMS: Message = Message::new("validate-sign-up-params");
+pub const VALIDATE_ACCOUNT_UPDATE_PARAMS: Message = Message::new("validate-account-update-params");
+
+pub fn redirect_not_allowed(url: &str) -> Message {
+    Message::new("redirect-not-allowed").with("redirect_url", url)
+}
+
+pub fn account_destroyed(uid: &str) -> Message {
+    Message::new("registrations-account-destroyed").with("uid", uid)
+}
+
+// Passwords, confirmations and unlocks.
+pub const MISSING_EMAIL: Message = Message::new("missing-email");
+pub const MISSING_REDIRECT_URL: Message = Message::new("passwords-missing-redirect-url");
+pub const PASSWORD_RESET_SENT_PARANOID: Message = Message::new("passwords-sent-paranoid");
+pub const MISSING_PASSWORDS: Message = Message::new("passwords-missing-passwords");
+pub const PASSWORD_UPDATED: Message = Message::new("passwords-updated");
+pub const UNAUTHORIZED: Message = Message::new("passwords-unauthorized");
+pub const RESET_TOKEN_INVALID: Message = Message::new("passwords-reset-token-invalid");
+pub const CONFIRMATION_SENT_PARANOID: Message = Message::new("confirmations-sent-paranoid");
+pub const UNLOCK_SENT_PARANOID: Message = Message::new("unlocks-sent-paranoid");
+pub const UNLOCK_TOKEN_INVALID: Message = Message::new("unlocks-token-invalid");
+
+pub fn user_with_email_not_found(email: &str) -> Message {
+    Message::new("user-with-email-not-found").with("email", email)
+}
+
+pub fn password_reset_sent(email: &str) -> Message {
+    Message::new("passwords-sent").with("email", email)
+}
+
+pub fn confirmation_sent(email: &str) -> Message {
+    Message::new("confirmations-sent").with("email", email)
+}
+
+pub fn unlock_sent(email: &str) -> Message {
+    Message::new("unlocks-sent").with("email", email)
 }
 
 /// `google_oauth2` → `Google oauth2`, as Rails' `humanize`.
-pub fn password_not_required(provider: &str) -> String {
-    format!(
-        "This account does not require a password. Sign in using your '{}' account instead.",
-        super::validation::humanize(provider)
-    )
+pub fn password_not_required(provider: &str) -> Message {
+    Message::new("passwords-not-required").with("provider", super::validation::humanize(provider))
+}
+
+// OAuth.
+pub const INVALID_PROVIDER_TOKEN: Message = Message::new("invalid-provider-token");
+pub const OMNIAUTH_NO_ORIGIN: Message = Message::new("omniauth-no-origin");
+
+pub fn unknown_provider(name: &str) -> Message {
+    Message::new("unknown-provider").with("name", name)
+}
+
+// toker's own.
+/// A mail transport failure (devise_token_auth would raise a 500).
+pub const MAIL_NOT_SENT: Message = Message::new("mail-not-sent");
+/// The database is unreachable, restarting or refusing (docs/contract.md §2.0.4).
+pub const UNAVAILABLE: Message = Message::new("unavailable");
+/// `/health` while the database is unavailable.
+pub const DATABASE_UNREACHABLE: Message = Message::new("database-unreachable");
+/// A request over an abuse limit (429, docs/decisions.md D16).
+pub const TOO_MANY_REQUESTS: Message = Message::new("too-many-requests");
+/// Password hashing is at capacity (503, docs/decisions.md D16).
+pub const BUSY: Message = Message::new("busy");
+pub const NOT_FOUND: Message = Message::new("not-found");
+pub const METHOD_NOT_ALLOWED: Message = Message::new("method-not-allowed");
+pub const INTERNAL_ERROR: Message = Message::new("internal-error");
+pub const BODY_TOO_LARGE: Message = Message::new("body-too-large");
+pub const UNSUPPORTED_CONTENT_TYPE: Message = Message::new("unsupported-content-type");
+
+/// Rails' validation messages (`errors.messages.*`) and how `full_messages` joins an attribute's
+/// name to one (`errors.format`).
+pub mod errors {
+    use super::Message;
+
+    pub const BLANK: Message = Message::new("errors-blank");
+    pub const TAKEN: Message = Message::new("errors-taken");
+    pub const INVALID: Message = Message::new("errors-invalid");
+    /// `password_confirmation`'s: "doesn't match Password".
+    pub const CONFIRMATION: Message = Message::new("errors-confirmation");
+    pub const NOT_EMAIL: Message = Message::new("errors-not-email");
+
+    pub fn too_short(count: usize) -> Message {
+        Message::new("errors-too-short").with("count", count)
+    }
+
+    pub fn too_long(count: usize) -> Message {
+        Message::new("errors-too-long").with("count", count)
+    }
+
+    /// toker's own: bcrypt's limit (docs/decisions.md D17).
+    pub fn too_long_bytes(count: usize) -> Message {
+        Message::new("errors-too-long-bytes").with("count", count)
+    }
+
+    /// `<attribute> <message>` in English.
+    pub fn full(attribute: String, message: String) -> Message {
+        Message::new("errors-format")
+            .with("attribute", attribute)
+            .with("message", message)
+    }
+
+    /// The catalogue id of an attribute's name.
+    pub fn attribute_id(attribute: &str) -> String {
+        format!("attribute-{attribute}")
+    }
 }

@@ -168,6 +168,29 @@ pub enum ParamsError {
     Invalid(String),
 }
 
+impl ParamsError {
+    /// The answer's text as a catalogue message; `None` for a schema refusal, whose text is
+    /// poem-openapi's own.
+    pub fn message(&self) -> Option<super::messages::Message> {
+        use super::messages::Message;
+        Some(match self {
+            ParamsError::TooLarge => super::messages::BODY_TOO_LARGE,
+            ParamsError::TimedOut => Message::new("body-timed-out"),
+            ParamsError::Unreadable => Message::new("body-unreadable"),
+            ParamsError::NotUtf8 => Message::new("body-not-utf8"),
+            ParamsError::NotAnObject => Message::new("body-not-an-object"),
+            ParamsError::InvalidJson(detail) => {
+                Message::new("body-invalid-json").with("detail", detail.as_str())
+            }
+            ParamsError::InvalidMultipart(detail) => {
+                Message::new("body-invalid-multipart").with("detail", detail.as_str())
+            }
+            ParamsError::UnsupportedType => super::messages::UNSUPPORTED_CONTENT_TYPE,
+            ParamsError::Invalid(_) => return None,
+        })
+    }
+}
+
 impl ResponseError for ParamsError {
     fn status(&self) -> StatusCode {
         match self {

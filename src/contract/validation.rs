@@ -3,18 +3,20 @@
 
 use serde_json::{Map, Value};
 
-use super::bodies::ValidationErrors;
+use super::{
+    bodies::ValidationErrors,
+    messages::{Message, Translate, errors},
+};
 
-/// Errors in the order they were added.
+/// Errors in the order they were added, rendered in the reader's language only when answered.
 #[derive(Debug, Default, Clone)]
 pub struct Errors {
-    entries: Vec<(String, String)>,
+    entries: Vec<(String, Message)>,
 }
 
 impl Errors {
-    pub fn add(&mut self, attribute: &str, message: &str) {
-        self.entries
-            .push((attribute.to_string(), message.to_string()));
+    pub fn add(&mut self, attribute: &str, message: Message) {
+        self.entries.push((attribute.to_string(), message));
     }
 
     pub fn is_empty(&self) -> bool {
@@ -25,22 +27,24 @@ impl Errors {
         self.entries.iter().any(|(a, _)| a == attribute)
     }
 
-    /// `{"attr": [msgs…], …, "full_messages": [...]}`.
-    pub fn to_body(&self) -> ValidationErrors {
+    /// `{"attr": [msgs…], …, "full_messages": [...]}` in `t`'s language; `full_messages` name
+    /// each attribute as that language does (Rails' `human_attribute_name`), or humanized.
+    pub fn to_body(&self, t: &dyn Translate) -> ValidationErrors {
         let mut map = Map::new();
+        let mut full = Vec::with_capacity(self.entries.len());
         for (attribute, message) in &self.entries {
+            let text = t.text(message);
+            let name = t
+                .attribute(attribute)
+                .unwrap_or_else(|| humanize(attribute));
+            full.push(Value::String(t.text(&errors::full(name, text.clone()))));
             let list = map
                 .entry(attribute.clone())
                 .or_insert_with(|| Value::Array(Vec::new()));
             if let Value::Array(list) = list {
-                list.push(Value::String(message.clone()));
+                list.push(Value::String(text));
             }
         }
-        let full: Vec<Value> = self
-            .entries
-            .iter()
-            .map(|(a, m)| Value::String(format!("{} {m}", humanize(a))))
-            .collect();
         map.insert("full_messages".into(), Value::Array(full));
         ValidationErrors(map)
     }
@@ -60,20 +64,44 @@ pub fn humanize(attribute: &str) -> String {
 mod tests {
     use super::*;
 
+    /// English without the catalogue: the id, and `errors-format`'s join.
+    struct Ids;
+
+    impl Translate for Ids {
+        fn text(&self, m: &Message) -> String {
+            match m.id() {
+                "errors-format" => m
+                    .args()
+                    .iter()
+                    .map(|(_, a)| match a {
+                        crate::contract::messages::Arg::Text(t) => t.clone(),
+                        crate::contract::messages::Arg::Count(n) => n.to_string(),
+                    })
+                    .collect::<Vec<_>>()
+                    .join(" "),
+                id => id.to_string(),
+            }
+        }
+
+        fn attribute(&self, attribute: &str) -> Option<String> {
+            (attribute == "password").then(|| "Passwort".into())
+        }
+    }
+
     #[test]
     fn errors_render_like_rails() {
         let mut e = Errors::default();
-        e.add("password_confirmation", "doesn't match Password");
-        e.add("password", "is too short (minimum is 6 characters)");
-        let body = serde_json::to_value(&e.to_body().0).unwrap();
+        e.add("password_confirmation", errors::CONFIRMATION);
+        e.add("password", errors::too_short(6));
+        let body = serde_json::to_value(&e.to_body(&Ids).0).unwrap();
         assert_eq!(
             body,
             serde_json::json!({
-                "password_confirmation": ["doesn't match Password"],
-                "password": ["is too short (minimum is 6 characters)"],
+                "password_confirmation": ["errors-confirmation"],
+                "password": ["errors-too-short"],
                 "full_messages": [
-                    "Password confirmation doesn't match Password",
-                    "Password is too short (minimum is 6 characters)"
+                    "Password confirmation errors-confirmation",
+                    "Passwort errors-too-short"
                 ]
             })
         );

@@ -9,6 +9,7 @@ pub mod connection;
 pub mod cors;
 pub mod credentials;
 pub mod listener;
+pub mod locale;
 pub mod request_log;
 pub mod server;
 

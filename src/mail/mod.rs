@@ -1,11 +1,12 @@
 //! Outgoing mail (docs/decisions.md D11) over lettre: `log` prints each message and its link to the
 //! server log (the default, so a newcomer sees the confirmation link in the terminal), `file`
 //! writes one `.eml` per message into a folder, `smtp` delivers. Every transport is async, so
-//! sending never blocks a tokio worker.
+//! sending never blocks a tokio worker. What a mail says comes from `templates`, in its
+//! reader's language.
 
 pub mod templates;
 
-use std::{path::PathBuf, time::Duration};
+use std::{path::PathBuf, sync::Arc, time::Duration};
 
 use lettre::{
     AsyncFileTransport, AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor,
@@ -17,6 +18,7 @@ use lettre::{
 };
 
 use crate::config::{MailTransport, Settings, SmtpTls};
+pub use templates::{Audience, MailKind, MailTemplates, MailValues};
 
 /// A message ready to send: the recipient, subject, both bodies, and the link it carries (the
 /// `log` transport prints it).
@@ -37,6 +39,8 @@ pub enum MailError {
     Build(String),
     #[error("could not deliver the message: {0}")]
     Delivery(String),
+    #[error("could not render the message: {0}")]
+    Template(String),
 }
 
 #[derive(Clone)]
@@ -46,11 +50,12 @@ enum Transport {
     Smtp(AsyncSmtpTransport<Tokio1Executor>, String),
 }
 
-/// The configured mail transport and sender.
+/// The configured mail transport and sender, and the templates mails are written from.
 #[derive(Clone)]
 pub struct Mailer {
     transport: Transport,
     from: Mailbox,
+    templates: Arc<MailTemplates>,
 }
 
 impl std::fmt::Debug for Mailer {
@@ -60,7 +65,7 @@ impl std::fmt::Debug for Mailer {
 }
 
 impl Mailer {
-    pub fn from_settings(s: &Settings) -> Result<Mailer, MailError> {
+    pub fn from_settings(s: &Settings, templates: Arc<MailTemplates>) -> Result<Mailer, MailError> {
         let from: Mailbox = s
             .mail_from
             .parse()
@@ -100,7 +105,28 @@ impl Mailer {
                 Transport::Smtp(builder.build(), label)
             }
         };
-        Ok(Mailer { transport, from })
+        Ok(Mailer {
+            transport,
+            from,
+            templates,
+        })
+    }
+
+    pub fn templates(&self) -> &Arc<MailTemplates> {
+        &self.templates
+    }
+
+    /// The `kind` mail to `to`, in `audience`'s language and words.
+    pub fn compose(
+        &self,
+        kind: MailKind,
+        audience: &Audience,
+        to: &str,
+        values: &MailValues,
+    ) -> Result<Email, MailError> {
+        self.templates
+            .compose(kind, audience, to, values)
+            .map_err(|e| MailError::Template(format!("{e:#}")))
     }
 
     /// One line for the startup log: where mail goes.

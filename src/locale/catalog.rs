@@ -1,0 +1,374 @@
+//! The languages toker speaks: Fluent bundles of the shipped `locales/*.ftl`, embedded in the
+//! binary, with the app's own files from `locales_dir` added or laid over them message by
+//! message. A message a language lacks is rendered in English.
+
+use std::{
+    collections::{BTreeMap, BTreeSet},
+    path::Path,
+};
+
+use fluent_bundle::{FluentArgs, FluentResource, FluentValue, concurrent::FluentBundle};
+use fluent_syntax::ast;
+use unic_langid::LanguageIdentifier;
+
+use super::{Locale, accept::parse_tag};
+use crate::contract::messages::{Arg, Message, Translate, errors};
+
+/// The languages toker ships, English first (the fallback of every other).
+pub const SHIPPED: [(&str, &str); 7] = [
+    ("en", include_str!("../../locales/en.ftl")),
+    ("de", include_str!("../../locales/de.ftl")),
+    ("fr", include_str!("../../locales/fr.ftl")),
+    ("es", include_str!("../../locales/es.ftl")),
+    ("pt-BR", include_str!("../../locales/pt-BR.ftl")),
+    ("ja", include_str!("../../locales/ja.ftl")),
+    ("zh-CN", include_str!("../../locales/zh-CN.ftl")),
+];
+
+/// Why a language file was refused at startup.
+#[derive(Debug, thiserror::Error)]
+pub enum CatalogError {
+    #[error("{file}: {message}")]
+    File { file: String, message: String },
+    #[error("{file}:{line}: {message}")]
+    Line {
+        file: String,
+        line: usize,
+        message: String,
+    },
+    #[error("default_locale: {0}")]
+    Default(String),
+}
+
+struct Language {
+    id: LanguageIdentifier,
+    bundle: FluentBundle<FluentResource>,
+}
+
+/// Every language's messages, and the default language.
+pub struct Catalog {
+    /// English first.
+    languages: Vec<Language>,
+    default: Locale,
+}
+
+impl std::fmt::Debug for Catalog {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Catalog")
+            .field("languages", &self.tags())
+            .field("default", &self.default.tag())
+            .finish()
+    }
+}
+
+fn bundle(id: &LanguageIdentifier, source: String) -> Result<FluentBundle<FluentResource>, String> {
+    let mut bundle = FluentBundle::new_concurrent(vec![id.clone()]);
+    // No Unicode isolation marks around inserted values: the English texts are wire facts.
+    bundle.set_use_isolating(false);
+    let resource = FluentResource::try_new(source).map_err(|(_, e)| format!("{e:?}"))?;
+    bundle
+        .add_resource(resource)
+        .map_err(|e| format!("{e:?}"))?;
+    Ok(bundle)
+}
+
+/// The variables (`$email`) each message of a Fluent source uses, by id.
+pub fn variables(source: &str) -> Result<BTreeMap<String, BTreeSet<String>>, (usize, String)> {
+    let resource = fluent_syntax::parser::parse(source).map_err(|(_, errors)| {
+        let e = &errors[0];
+        (line_of(source, e.pos.start), e.kind.to_string())
+    })?;
+    let mut out = BTreeMap::new();
+    for entry in resource.body {
+        if let ast::Entry::Message(message) = entry {
+            let mut found = BTreeSet::new();
+            if let Some(pattern) = &message.value {
+                pattern_variables(pattern, &mut found);
+            }
+            out.insert(message.id.name.to_string(), found);
+        }
+    }
+    Ok(out)
+}
+
+fn pattern_variables(pattern: &ast::Pattern<&str>, found: &mut BTreeSet<String>) {
+    for element in &pattern.elements {
+        if let ast::PatternElement::Placeable { expression } = element {
+            expression_variables(expression, found);
+        }
+    }
+}
+
+fn expression_variables(expression: &ast::Expression<&str>, found: &mut BTreeSet<String>) {
+    let inline = |e: &ast::InlineExpression<&str>, found: &mut BTreeSet<String>| match e {
+        ast::InlineExpression::VariableReference { id } => {
+            found.insert(id.name.to_string());
+        }
+        ast::InlineExpression::Placeable { expression } => expression_variables(expression, found),
+        _ => {}
+    };
+    match expression {
+        ast::Expression::Inline(e) => inline(e, found),
+        ast::Expression::Select { selector, variants } => {
+            inline(selector, found);
+            for variant in variants {
+                pattern_variables(&variant.value, found);
+            }
+        }
+    }
+}
+
+fn line_of(source: &str, byte: usize) -> usize {
+    source[..byte.min(source.len())].matches('\n').count() + 1
+}
+
+impl Catalog {
+    /// The shipped languages, English by default.
+    pub fn shipped() -> Catalog {
+        Catalog::load(None, "en").expect("the shipped languages load")
+    }
+
+    /// The shipped languages, then every `<language tag>.ftl` in `dir`: a shipped language's
+    /// file replaces the messages it defines, any other adds a language. `default_locale` must
+    /// be one of them. A file that does not parse, or that uses a value its English message
+    /// does not have, is refused with its line.
+    pub fn load(dir: Option<&Path>, default_locale: &str) -> Result<Catalog, CatalogError> {
+        let mut languages = Vec::new();
+        for (tag, source) in SHIPPED {
+            let id: LanguageIdentifier = tag.parse().expect("a shipped tag");
+            let bundle = bundle(&id, source.to_string())
+                .unwrap_or_else(|e| panic!("locales/{tag}.ftl: {e}"));
+            languages.push(Language { id, bundle });
+        }
+        let mut catalog = Catalog {
+            languages,
+            default: Locale::english(),
+        };
+        if let Some(dir) = dir {
+            catalog.add_dir(dir)?;
+        }
+        let requested = parse_tag(default_locale).ok_or_else(|| {
+            CatalogError::Default(format!("`{default_locale}` is not a language tag"))
+        })?;
+        catalog.default = catalog.matching(&requested).ok_or_else(|| {
+            CatalogError::Default(format!(
+                "no `{default_locale}` messages (available: {}); add {default_locale}.ftl to \
+                 locales_dir",
+                catalog.tags().join(", ")
+            ))
+        })?;
+        Ok(catalog)
+    }
+
+    fn add_dir(&mut self, dir: &Path) -> Result<(), CatalogError> {
+        let english = variables(SHIPPED[0].1).expect("en.ftl parses");
+        let read = std::fs::read_dir(dir).map_err(|e| CatalogError::File {
+            file: dir.display().to_string(),
+            message: format!("cannot read locales_dir: {e}"),
+        })?;
+        let mut files: Vec<_> = read
+            .filter_map(Result::ok)
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|e| e == "ftl"))
+            .collect();
+        files.sort();
+        for path in files {
+            let file = path.display().to_string();
+            let refuse = |message: String| CatalogError::File {
+                file: file.clone(),
+                message,
+            };
+            let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or("");
+            let id = parse_tag(stem).ok_or_else(|| {
+                refuse(format!(
+                    "`{stem}` is not a language tag; name the file after its language \
+                     (de.ftl, pt-BR.ftl)"
+                ))
+            })?;
+            let source = std::fs::read_to_string(&path).map_err(|e| refuse(e.to_string()))?;
+            let used = variables(&source).map_err(|(line, message)| CatalogError::Line {
+                file: file.clone(),
+                line,
+                message,
+            })?;
+            for (message, vars) in &used {
+                let Some(known) = english.get(message) else {
+                    tracing::warn!(
+                        %file,
+                        message,
+                        "not one of toker's messages (usable from mail templates)"
+                    );
+                    continue;
+                };
+                if let Some(unknown) = vars.difference(known).next() {
+                    let at = source.find(&format!("{message} =")).unwrap_or(0);
+                    return Err(CatalogError::Line {
+                        file: file.clone(),
+                        line: line_of(&source, at),
+                        message: format!(
+                            "`{message}` uses ${unknown}, which it is never given (it has: {})",
+                            known
+                                .iter()
+                                .map(|v| format!("${v}"))
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        ),
+                    });
+                }
+            }
+            let resource = FluentResource::try_new(source).map_err(|(_, e)| refuse(format!("{e:?}")))?;
+            match self.languages.iter_mut().find(|l| l.id == id) {
+                Some(language) => language.bundle.add_resource_overriding(resource),
+                None => {
+                    let mut bundle = FluentBundle::new_concurrent(vec![id.clone()]);
+                    bundle.set_use_isolating(false);
+                    bundle.add_resource_overriding(resource);
+                    self.languages.push(Language { id, bundle });
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Every language, as tags (`en`, `pt-BR`).
+    pub fn tags(&self) -> Vec<String> {
+        self.languages.iter().map(|l| l.id.to_string()).collect()
+    }
+
+    pub fn default_locale(&self) -> &Locale {
+        &self.default
+    }
+
+    /// The reader's language: the `locale` parameter, else the best of `Accept-Language`,
+    /// else `default_locale`. Neither input can fail: what matches no language is passed over.
+    pub fn negotiate(&self, param: Option<&str>, accept_language: Option<&str>) -> Locale {
+        param
+            .and_then(parse_tag)
+            .and_then(|id| self.matching(&id))
+            .or_else(|| {
+                super::accept::accepted_languages(accept_language?)
+                    .iter()
+                    .find_map(|id| self.matching(id))
+            })
+            .unwrap_or_else(|| self.default.clone())
+    }
+
+    /// The language that serves a reader of `requested`: the same tag; else the same
+    /// language in the same script (`zh-Hans` and `zh-SG` read `zh-CN`, `zh-TW` does not),
+    /// preferring the one without a region (`de` for `de-AT`), else the first listed (`pt-BR`
+    /// for `pt`).
+    pub fn matching(&self, requested: &LanguageIdentifier) -> Option<Locale> {
+        let found = self
+            .languages
+            .iter()
+            .find(|l| l.id == *requested)
+            .or_else(|| {
+                let same = |l: &&Language| {
+                    l.id.language == requested.language && script(&l.id) == script(requested)
+                };
+                let mut candidates = self.languages.iter().filter(same);
+                let first = candidates.clone().next();
+                candidates
+                    .find(|l| l.id.region == requested.region && requested.region.is_some())
+                    .or_else(|| self.languages.iter().filter(same).find(|l| l.id.region.is_none()))
+                    .or(first)
+            })?;
+        Some(Locale::new(found.id.clone()))
+    }
+
+    /// `locale`'s language, then the same language without region or script (`de` for a
+    /// `de-AT` file that has only some messages), then English.
+    fn chain<'a>(&'a self, locale: &'a Locale) -> impl Iterator<Item = &'a Language> + 'a {
+        let id = locale.id();
+        let exact = self.languages.iter().filter(move |l| l.id == *id);
+        let base = self.languages.iter().filter(move |l| {
+            l.id != *id
+                && l.id.language == id.language
+                && l.id.region.is_none()
+                && l.id.script.is_none()
+        });
+        exact.chain(base).chain(self.languages.first())
+    }
+
+    /// Message `id` with `args` in `locale` (falling back as [`Self::chain`]); `None` when no
+    /// language has it.
+    pub fn format(&self, locale: &Locale, id: &str, args: Option<&FluentArgs>) -> Option<String> {
+        self.chain(locale).find_map(|language| {
+            let pattern = language.bundle.get_message(id)?.value()?;
+            let mut problems = Vec::new();
+            let text = language
+                .bundle
+                .format_pattern(pattern, args, &mut problems)
+                .into_owned();
+            if !problems.is_empty() {
+                tracing::warn!(id, locale = %locale.tag(), ?problems, "message rendered with problems");
+            }
+            Some(text)
+        })
+    }
+
+    /// Whether some language has message `id`.
+    pub fn has(&self, id: &str) -> bool {
+        self.languages.iter().any(|l| l.bundle.has_message(id))
+    }
+
+    /// A [`Translate`] for `locale`.
+    pub fn texts<'a>(&'a self, locale: &'a Locale) -> Texts<'a> {
+        Texts {
+            catalog: self,
+            locale,
+        }
+    }
+}
+
+/// The script a language is written in, where it tells readers apart: Chinese regions imply
+/// Simplified or Traditional characters.
+fn script(id: &LanguageIdentifier) -> Option<String> {
+    if let Some(script) = id.script {
+        return Some(script.as_str().to_ascii_lowercase());
+    }
+    if id.language.as_str() != "zh" {
+        return None;
+    }
+    let traditional = id
+        .region
+        .is_some_and(|r| matches!(r.as_str(), "TW" | "HK" | "MO"));
+    Some(if traditional { "hant" } else { "hans" }.into())
+}
+
+/// A message's values as Fluent arguments.
+pub fn fluent_args(message: &Message) -> Option<FluentArgs<'static>> {
+    if message.args().is_empty() {
+        return None;
+    }
+    let mut args = FluentArgs::new();
+    for (name, value) in message.args() {
+        match value {
+            Arg::Text(text) => args.set(*name, FluentValue::from(text.clone())),
+            Arg::Count(n) => args.set(*name, FluentValue::from(*n)),
+        }
+    }
+    Some(args)
+}
+
+/// The catalogue in one language.
+#[derive(Clone, Copy)]
+pub struct Texts<'a> {
+    catalog: &'a Catalog,
+    locale: &'a Locale,
+}
+
+impl Translate for Texts<'_> {
+    fn text(&self, message: &Message) -> String {
+        let args = fluent_args(message);
+        self.catalog
+            .format(self.locale, message.id(), args.as_ref())
+            // Only a message missing from English itself: a bug, answered with its id.
+            .unwrap_or_else(|| message.id().to_string())
+    }
+
+    fn attribute(&self, attribute: &str) -> Option<String> {
+        self.catalog
+            .format(self.locale, &errors::attribute_id(attribute), None)
+    }
+}
