@@ -653,4 +653,104 @@ mod tests {
             }
         }
     }
+
+    fn dir_with(files: &[(&str, &str)]) -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        for (name, text) in files {
+            let path = dir.path().join(name);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, text).unwrap();
+        }
+        dir
+    }
+
+    fn load(dir: &tempfile::TempDir) -> Result<MailTemplates, TemplateError> {
+        MailTemplates::load(Some(dir.path()), Arc::new(Catalog::shipped()))
+    }
+
+    fn reader(tag: &str) -> Audience {
+        Audience::new(Catalog::shipped().negotiate(Some(tag), None))
+    }
+
+    #[test]
+    fn overrides_apply_per_language_and_user_type_in_one_language_per_mail() {
+        let dir = dir_with(&[
+            ("default/en/confirmation.subject", "Welcome to Acme\n"),
+            (
+                "default/en/confirmation.html",
+                "<p>{{ email }} → {{ link }}</p><p>{{ t(\"mail-confirmation-link\") }}</p>\n",
+            ),
+            ("admin/de/confirmation.text", "Hallo Admin {{ email }}: {{ link }} ({{ user_type }}, {{ locale }})\n"),
+            ("default/pt/unlock.subject", "{{ t(\"mail-unlock-subject\") }} (Acme)\n"),
+        ]);
+        let t = load(&dir).unwrap();
+        let link = MailValues::link("https://x.test/?a=1&b=2");
+        let mail = |audience: &Audience, kind| t.compose(kind, audience, "a<b>@x.co", &link).unwrap();
+
+        // English: the app's subject and HTML (escaped), the built-in text.
+        let en = mail(&reader("en"), MailKind::Confirmation);
+        assert_eq!(en.subject, "Welcome to Acme");
+        assert_eq!(
+            en.html,
+            "<p>a&lt;b&gt;@x.co → https://x.test/?a=1&amp;b=2</p><p>Confirm my account</p>\n"
+        );
+        assert!(en.text.starts_with("Welcome a<b>@x.co!"), "{}", en.text);
+
+        // An admin reading German gets the admin's German text, the German built-ins beside it.
+        let admin = mail(&reader("de").of_type("admin"), MailKind::Confirmation);
+        assert_eq!(admin.text, "Hallo Admin a<b>@x.co: https://x.test/?a=1&b=2 (admin, de)\n");
+        assert_eq!(admin.subject, "Anleitung zur Bestätigung Ihres Kontos");
+
+        // Any other German reader: no German confirmation of theirs, so the app's English one.
+        let de = mail(&reader("de"), MailKind::Confirmation);
+        assert_eq!(de.subject, "Welcome to Acme");
+        assert!(de.text.starts_with("Welcome a<b>@x.co!"), "{}", de.text);
+
+        // A kind the app did not write stays built-in, in the reader's language.
+        let unlock = mail(&reader("de"), MailKind::Unlock);
+        assert_eq!(unlock.subject, "Anleitung zum Entsperren Ihres Kontos");
+
+        // `pt` files serve a pt-BR reader (locale → language).
+        let pt = mail(&reader("pt-BR"), MailKind::Unlock);
+        assert_eq!(pt.subject, "Instruções de desbloqueio (Acme)");
+    }
+
+    fn refusal(files: &[(&str, &str)]) -> String {
+        load(&dir_with(files)).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn bad_templates_stop_startup_with_file_and_line() {
+        let err = refusal(&[("default/en/unlock.text", "Hi\n{{ email }\n")]);
+        assert!(err.contains("default/en/unlock.text:2"), "{err}");
+        assert!(err.contains("syntax error"), "{err}");
+
+        let err = refusal(&[("default/de/confirmation.text", "Hallo\n\n{{ token }}\n")]);
+        assert!(err.contains("default/de/confirmation.text:3"), "{err}");
+        assert!(err.contains("unknown variable `token`"), "{err}");
+
+        // Only the kind's own values: a notice has no link.
+        let err = refusal(&[("default/en/password_change.html", "<a href=\"{{ link }}\">x</a>\n")]);
+        assert!(err.contains("password_change.html:1"), "{err}");
+        assert!(err.contains("`link`"), "{err}");
+
+        // Caught by the sample render: a message no language has.
+        let err = refusal(&[("x/fr/unlock.subject", "\n{{ t(\"no-such-message\") }}\n")]);
+        assert!(err.contains("x/fr/unlock.subject:2"), "{err}");
+        assert!(err.contains("no-such-message"), "{err}");
+
+        for misnamed in [
+            "default/en/confirmation.txt",
+            "default/en/welcome.text",
+            "default/english!/unlock.text",
+            "default/unlock.text",
+            "bad type/en/unlock.text",
+        ] {
+            let err = refusal(&[(misnamed, "x\n")]);
+            assert!(err.contains("expected <type>/<locale>/<kind>.<part>"), "{misnamed}: {err}");
+        }
+        // Editors' hidden files are no templates.
+        assert!(load(&dir_with(&[("default/en/.unlock.text.swp", "x")])).is_ok());
+    }
+
 }
