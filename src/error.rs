@@ -200,9 +200,7 @@ pub fn json_error(err: poem::Error, t: &dyn Translate) -> Response {
         StatusCode::NOT_FOUND => t.text(&messages::NOT_FOUND),
         StatusCode::METHOD_NOT_ALLOWED => t.text(&messages::METHOD_NOT_ALLOWED),
         StatusCode::PAYLOAD_TOO_LARGE => t.text(&messages::BODY_TOO_LARGE),
-        StatusCode::UNSUPPORTED_MEDIA_TYPE => {
-            t.text(&messages::UNSUPPORTED_CONTENT_TYPE)
-        }
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => t.text(&messages::UNSUPPORTED_CONTENT_TYPE),
         s if s.is_server_error() => {
             tracing::error!(error = %err, "request failed");
             t.text(&messages::INTERNAL_ERROR)

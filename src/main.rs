@@ -41,7 +41,13 @@ async fn main() -> ExitCode {
             },
     }) = &cli.command
     {
-        return preview(&settings, kind, locale.as_deref(), user_type.clone(), *pending);
+        return preview(
+            &settings,
+            kind,
+            locale.as_deref(),
+            user_type.clone(),
+            *pending,
+        );
     }
     toker::telemetry::init(&settings.log_level, settings.log_format);
     let result = match cli.command {

@@ -136,8 +136,12 @@ impl Accounts {
                 params.push(("redirect_url", Some(redirect_url)));
             }
             let link = self.api_link("/confirmation", &params);
-            self.mailer
-                .compose(MailKind::Confirmation, audience, to, &MailValues::link(link))
+            self.mailer.compose(
+                MailKind::Confirmation,
+                audience,
+                to,
+                &MailValues::link(link),
+            )
         };
         if let Some(token) = self.pending_confirmation_token(user, to) {
             let sent = match email(&token) {

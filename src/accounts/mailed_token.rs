@@ -179,9 +179,7 @@ impl Accounts {
                 let _slot = slot;
                 match accounts.store.find_email_user(&email).await {
                     Ok(Some(user)) => {
-                        if let Err(e) = accounts
-                            .send_link(&user, &email, &request, &audience)
-                            .await
+                        if let Err(e) = accounts.send_link(&user, &email, &request, &audience).await
                         {
                             tracing::warn!(error = %e, "background mail not sent");
                         }

@@ -55,8 +55,12 @@ impl Accounts {
                     ("reset_password_token", Some(token)),
                 ],
             );
-            self.mailer
-                .compose(MailKind::ResetPassword, audience, &to, &MailValues::link(link))
+            self.mailer.compose(
+                MailKind::ResetPassword,
+                audience,
+                &to,
+                &MailValues::link(link),
+            )
         })
         .await
     }

@@ -12,8 +12,8 @@ use super::{
 };
 use crate::{
     config::CurrentPasswordMode,
-    mail::Audience,
     contract::{messages::errors, validation::Errors},
+    mail::Audience,
     store::{NewUser, StoreError, User},
 };
 
@@ -298,13 +298,8 @@ impl Accounts {
                 {
                     Ok(sent) => {
                         events::email_changed(sent.id, true);
-                        self.notify_email_change(
-                            user.email.as_deref(),
-                            &new_email,
-                            true,
-                            audience,
-                        )
-                        .await;
+                        self.notify_email_change(user.email.as_deref(), &new_email, true, audience)
+                            .await;
                         sent
                     }
                     Err(e) => {

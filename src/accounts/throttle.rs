@@ -132,6 +132,8 @@ impl Accounts {
         if let Some(refusal) = self.over_limit(route, client, email).await {
             return Ok(Limited::Refused(refusal.retry_after()));
         }
-        Ok(Limited::Ran(self.request_link(email, request, audience).await?))
+        Ok(Limited::Ran(
+            self.request_link(email, request, audience).await?,
+        ))
     }
 }

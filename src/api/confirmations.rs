@@ -157,9 +157,11 @@ impl Confirmations {
         match outcome {
             LinkOutcome::Sent { email } => sent(t.text(&messages::confirmation_sent(&email))),
             LinkOutcome::Accepted => sent(t.text(&messages::CONFIRMATION_SENT_PARANOID)),
-            LinkOutcome::MissingEmail | LinkOutcome::Unavailable => Ok(
-                ResendResponse::MissingEmail(Json(ErrorBody::new(t.text(&messages::MISSING_EMAIL)))),
-            ),
+            LinkOutcome::MissingEmail | LinkOutcome::Unavailable => {
+                Ok(ResendResponse::MissingEmail(Json(ErrorBody::new(
+                    t.text(&messages::MISSING_EMAIL),
+                ))))
+            }
             LinkOutcome::NotFound { email } => Ok(ResendResponse::NotFound(Json(ErrorBody::new(
                 t.text(&messages::user_with_email_not_found(&email)),
             )))),

@@ -434,7 +434,9 @@ impl OmniAuth {
         params: Params<TokenExchangeRequest>,
     ) -> poem::Result<TokenExchangeResponse> {
         let Some(config) = accounts.oauth.provider(&provider) else {
-            return Ok(TokenExchangeResponse::NotFound(unknown_provider(&provider, &t)));
+            return Ok(TokenExchangeResponse::NotFound(unknown_provider(
+                &provider, &t,
+            )));
         };
         let p = &params.typed;
         let signed_in = match accounts

@@ -6,8 +6,8 @@ use poem::{Request, web::Data};
 use poem_openapi::{ApiResponse, Object, OpenApi, param::Query, payload::Json};
 
 use super::{
-    AccountsData, ApiTags, busy_or_internal, client_of, internal, origin_of,
-    security::TokenHeaders, too_many, RequestTexts,
+    AccountsData, ApiTags, RequestTexts, busy_or_internal, client_of, internal, origin_of,
+    security::TokenHeaders, too_many,
 };
 use crate::{
     accounts::{

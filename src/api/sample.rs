@@ -7,10 +7,7 @@ use poem_openapi::{ApiResponse, OpenApi, payload::Json};
 use super::{AccountsData, ApiTags, internal, security::TokenHeaders};
 use crate::{
     accounts::user_json::{Shape, user_json},
-    contract::{
-        DataBody, UnauthenticatedBody,
-        messages,
-    },
+    contract::{DataBody, UnauthenticatedBody, messages},
     http::{auth::RequestAuth, locale::RequestTexts},
 };
 
@@ -44,9 +41,9 @@ impl Sample {
             Some(user) => Ok(MeResponse::Me(Json(DataBody {
                 data: user_json(&user, &accounts.settings, Shape::Full),
             }))),
-            None => Ok(MeResponse::Unauthenticated(Json(
-                UnauthenticatedBody::new(t.text(&messages::UNAUTHENTICATED)),
-            ))),
+            None => Ok(MeResponse::Unauthenticated(Json(UnauthenticatedBody::new(
+                t.text(&messages::UNAUTHENTICATED),
+            )))),
         }
     }
 }

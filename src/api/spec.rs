@@ -21,6 +21,7 @@ pub fn json(mount: &str, omniauth: &str) -> String {
         return original;
     };
     token_requirements(&mut doc);
+    locale_parameters(&mut doc);
     outage_responses(&mut doc);
     token_response_headers(&mut doc);
     body_errors(&mut doc);
@@ -69,6 +70,42 @@ fn token_requirements(doc: &mut Value) {
                 .map(|n| (n.to_string(), Value::Array(Vec::new())))
                 .collect();
             *security = vec![Value::Object(all)];
+        }
+    }
+}
+
+/// The reader's language, which every operation answers in (`crate::http::locale`): the
+/// `locale` query parameter (also read from a form or JSON body), then `Accept-Language`.
+fn locale_parameters(doc: &mut Value) {
+    let locale = json!({
+        "name": "locale",
+        "in": "query",
+        "description": "The language of messages and mails (`de`, `pt-BR`, `ja`): a language \
+                        toker speaks, else the best of `Accept-Language`, else `default_locale`. \
+                        Also read from the body. An unknown or malformed value is ignored.",
+        "required": false,
+        "deprecated": false,
+        "schema": {"type": "string", "example": "de"}
+    });
+    let accept_language = json!({
+        "name": "Accept-Language",
+        "in": "header",
+        "description": "The reader's languages with weights (`de-CH, de;q=0.9, en;q=0.5`), used \
+                        when `locale` names none toker speaks.",
+        "required": false,
+        "deprecated": false,
+        "schema": {"type": "string"}
+    });
+    for (_, _, op) in operations_mut(doc) {
+        let Some(op) = op.as_object_mut() else {
+            continue;
+        };
+        let parameters = op
+            .entry("parameters")
+            .or_insert_with(|| Value::Array(Vec::new()));
+        if let Some(list) = parameters.as_array_mut() {
+            list.push(locale.clone());
+            list.push(accept_language.clone());
         }
     }
 }

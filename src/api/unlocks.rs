@@ -99,11 +99,9 @@ impl Unlocks {
         match outcome {
             LinkOutcome::Sent { email } => sent(t.text(&messages::unlock_sent(&email))),
             LinkOutcome::Accepted => sent(t.text(&messages::UNLOCK_SENT_PARANOID)),
-            LinkOutcome::Unavailable => {
-                Ok(UnlockRequestResponse::NotFound(not_found(
-                    t.text(&messages::NOT_FOUND),
-                )))
-            }
+            LinkOutcome::Unavailable => Ok(UnlockRequestResponse::NotFound(not_found(
+                t.text(&messages::NOT_FOUND),
+            ))),
             LinkOutcome::MissingEmail => Ok(UnlockRequestResponse::MissingEmail(Json(
                 ErrorBody::new(t.text(&messages::MISSING_EMAIL)),
             ))),

@@ -725,7 +725,10 @@ impl Settings {
         if crate::locale::parse_tag(&self.default_locale).is_none() {
             return Err(invalid(
                 "default_locale",
-                format!("`{}` is not a language tag (en, de, pt-BR)", self.default_locale),
+                format!(
+                    "`{}` is not a language tag (en, de, pt-BR)",
+                    self.default_locale
+                ),
             ));
         }
         for (setting, dir) in [
@@ -735,7 +738,10 @@ impl Settings {
             if let Some(dir) = dir
                 && !std::path::Path::new(dir).is_dir()
             {
-                return Err(invalid(setting, format!("`{dir}` is not a readable folder")));
+                return Err(invalid(
+                    setting,
+                    format!("`{dir}` is not a readable folder"),
+                ));
             }
         }
         if let Err(e) = tracing_subscriber::EnvFilter::try_new(&self.log_level) {

@@ -128,7 +128,17 @@ pub fn unlock_sent(email: &str) -> Message {
 
 /// `google_oauth2` → `Google oauth2`, as Rails' `humanize`.
 pub fn password_not_required(provider: &str) -> Message {
-    Message::new("passwords-not-required").with("provider", super::validation::humanize(provider))
+    Message::new("passwords-not-required").with("provider", humanize(provider))
+}
+
+/// Rails' `humanize`: `password_confirmation` → `Password confirmation`.
+pub fn humanize(attribute: &str) -> String {
+    let text = attribute.trim_end_matches("_id").replace('_', " ");
+    let mut chars = text.chars();
+    match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => String::new(),
+    }
 }
 
 // OAuth.
@@ -181,7 +191,8 @@ pub mod errors {
         Message::new("errors-too-long-bytes").with("count", count)
     }
 
-    /// `<attribute> <message>` in English.
+    /// A `full_messages` entry: the attribute's name and its message, joined as the language joins
+    /// them (`Password is too short`, `パスワードは…`).
     pub fn full(attribute: String, message: String) -> Message {
         Message::new("errors-format")
             .with("attribute", attribute)
@@ -191,5 +202,18 @@ pub mod errors {
     /// The catalogue id of an attribute's name.
     pub fn attribute_id(attribute: &str) -> String {
         format!("attribute-{attribute}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn humanize_follows_rails() {
+        assert_eq!(humanize("password_confirmation"), "Password confirmation");
+        assert_eq!(humanize("google_oauth2"), "Google oauth2");
+        assert_eq!(humanize("user_id"), "User");
+        assert_eq!(humanize(""), "");
     }
 }

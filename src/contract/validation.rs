@@ -5,7 +5,7 @@ use serde_json::{Map, Value};
 
 use super::{
     bodies::ValidationErrors,
-    messages::{Message, Translate, errors},
+    messages::{Message, Translate, errors, humanize},
 };
 
 /// Errors in the order they were added, rendered in the reader's language only when answered.
@@ -47,16 +47,6 @@ impl Errors {
         }
         map.insert("full_messages".into(), Value::Array(full));
         ValidationErrors(map)
-    }
-}
-
-/// Rails' `humanize`: `password_confirmation` → `Password confirmation`.
-pub fn humanize(attribute: &str) -> String {
-    let text = attribute.trim_end_matches("_id").replace('_', " ");
-    let mut chars = text.chars();
-    match chars.next() {
-        Some(first) => first.to_uppercase().chain(chars).collect(),
-        None => String::new(),
     }
 }
 
@@ -105,13 +95,5 @@ mod tests {
                 ]
             })
         );
-    }
-
-    #[test]
-    fn humanize_follows_rails() {
-        assert_eq!(humanize("password_confirmation"), "Password confirmation");
-        assert_eq!(humanize("google_oauth2"), "Google oauth2");
-        assert_eq!(humanize("user_id"), "User");
-        assert_eq!(humanize(""), "");
     }
 }

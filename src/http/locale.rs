@@ -41,10 +41,12 @@ impl LocaleHints {
         }
     }
 
-    /// The `locale` query parameter, if any.
+    /// The `locale` query parameter, if any (the last, as `Params` and Rails read a repeated
+    /// one).
     fn query_locale(&self) -> Option<String> {
         form_urlencoded::parse(self.uri.query()?.as_bytes())
-            .find(|(name, _)| name == "locale")
+            .filter(|(name, _)| name == "locale")
+            .last()
             .map(|(_, value)| value.into_owned())
     }
 

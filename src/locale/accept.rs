@@ -95,14 +95,31 @@ mod tests {
         assert_eq!(tags("de;q=0, *;q=0.5, en"), ["en"]);
         assert_eq!(tags("de;q=0.000"), Vec::<String>::new());
         for malformed in [
-            "de;q=2", "de;q=1.5", "de;q=0.1234", "de;q=-1", "de;q=", "de;q=abc", "de;q=0.5x",
-            "de;q", "de;q=1.001", "de;q=NaN", "de;q=inf",
+            "de;q=2",
+            "de;q=1.5",
+            "de;q=0.1234",
+            "de;q=-1",
+            "de;q=",
+            "de;q=abc",
+            "de;q=0.5x",
+            "de;q",
+            "de;q=1.001",
+            "de;q=NaN",
+            "de;q=inf",
         ] {
             assert_eq!(tags(&format!("{malformed}, ja")), ["ja"], "{malformed}");
         }
         for nonsense in [
-            "", ",,,", ";;", "=", "12345", "a-very-long-not-a-tag-at-all", "€", "de\u{0}",
-            "q=0.5", " ; q=1",
+            "",
+            ",,,",
+            ";;",
+            "=",
+            "12345",
+            "a-very-long-not-a-tag-at-all",
+            "€",
+            "de\u{0}",
+            "q=0.5",
+            " ; q=1",
         ] {
             assert_eq!(tags(nonsense), Vec::<String>::new(), "{nonsense:?}");
         }

@@ -78,7 +78,11 @@ pub fn variables(source: &str) -> Result<BTreeMap<String, BTreeSet<String>>, (us
         let e = &errors[0];
         // The parser stops where it expected more, often at the start of the next line.
         let at = e.pos.start.min(source.len());
-        let at = if at > 0 && source.as_bytes()[at - 1] == b'\n' { at - 1 } else { at };
+        let at = if at > 0 && source.as_bytes()[at - 1] == b'\n' {
+            at - 1
+        } else {
+            at
+        };
         (line_of(source, at), e.kind.to_string())
     })?;
     let mut out = BTreeMap::new();
@@ -219,7 +223,8 @@ impl Catalog {
                     });
                 }
             }
-            let resource = FluentResource::try_new(source).map_err(|(_, e)| refuse(format!("{e:?}")))?;
+            let resource =
+                FluentResource::try_new(source).map_err(|(_, e)| refuse(format!("{e:?}")))?;
             match self.languages.iter_mut().find(|l| l.id == id) {
                 Some(language) => language.bundle.add_resource_overriding(resource),
                 None => {
@@ -273,7 +278,12 @@ impl Catalog {
                 let first = candidates.clone().next();
                 candidates
                     .find(|l| l.id.region == requested.region && requested.region.is_some())
-                    .or_else(|| self.languages.iter().filter(same).find(|l| l.id.region.is_none()))
+                    .or_else(|| {
+                        self.languages
+                            .iter()
+                            .filter(same)
+                            .find(|l| l.id.region.is_none())
+                    })
                     .or(first)
             })?;
         Some(Locale::new(found.id.clone()))
@@ -390,10 +400,19 @@ mod tests {
         let english = english();
         for (tag, source) in SHIPPED {
             let theirs = variables(source).unwrap_or_else(|e| panic!("{tag}.ftl: {e:?}"));
-            let missing: Vec<_> = english.keys().filter(|id| !theirs.contains_key(*id)).collect();
-            let extra: Vec<_> = theirs.keys().filter(|id| !english.contains_key(*id)).collect();
+            let missing: Vec<_> = english
+                .keys()
+                .filter(|id| !theirs.contains_key(*id))
+                .collect();
+            let extra: Vec<_> = theirs
+                .keys()
+                .filter(|id| !english.contains_key(*id))
+                .collect();
             assert!(missing.is_empty(), "{tag}.ftl lacks {missing:?}");
-            assert!(extra.is_empty(), "{tag}.ftl has messages English lacks: {extra:?}");
+            assert!(
+                extra.is_empty(),
+                "{tag}.ftl has messages English lacks: {extra:?}"
+            );
             for (id, vars) in &english {
                 assert_eq!(&theirs[id], vars, "{tag}.ftl `{id}` placeholders");
             }
@@ -427,7 +446,11 @@ mod tests {
                 );
                 assert!(problems.is_empty(), "{} {id}: {problems:?}", language.id);
                 for v in &vars {
-                    let shown = if v == "count" { "6".to_string() } else { format!("<{v}>") };
+                    let shown = if v == "count" {
+                        "6".to_string()
+                    } else {
+                        format!("<{v}>")
+                    };
                     assert!(text.contains(&shown), "{} {id}: {text}", language.id);
                 }
                 assert!(!text.trim().is_empty(), "{} {id}", language.id);
@@ -441,57 +464,162 @@ mod tests {
         let en = Locale::english();
         let t = catalog.texts(&en);
         let cases: Vec<(Message, &str)> = vec![
-            (messages::not_confirmed("a@b.co"), "A confirmation email was sent to your account at 'a@b.co'. You must follow the instructions in the email before your account can be activated"),
-            (messages::BAD_CREDENTIALS, "Invalid login credentials. Please try again."),
-            (messages::NOT_SUPPORTED, "Use POST /sign_in to sign in. GET is not supported."),
-            (messages::USER_NOT_LOGGED_IN, "User was not found or was not logged in."),
+            (
+                messages::not_confirmed("a@b.co"),
+                "A confirmation email was sent to your account at 'a@b.co'. You must follow the instructions in the email before your account can be activated",
+            ),
+            (
+                messages::BAD_CREDENTIALS,
+                "Invalid login credentials. Please try again.",
+            ),
+            (
+                messages::NOT_SUPPORTED,
+                "Use POST /sign_in to sign in. GET is not supported.",
+            ),
+            (
+                messages::USER_NOT_LOGGED_IN,
+                "User was not found or was not logged in.",
+            ),
             (messages::TOKEN_INVALID, "Invalid login credentials"),
-            (messages::LOCKED, "Your account has been locked due to an excessive number of unsuccessful sign in attempts."),
-            (messages::LAST_ATTEMPT, "You have one more attempt before your account is locked."),
-            (messages::UNAUTHENTICATED, "You need to sign in or sign up before continuing."),
-            (messages::MISSING_CONFIRM_SUCCESS_URL, "Missing 'confirm_success_url' parameter."),
-            (messages::redirect_not_allowed("https://x.test/?a=1&b"), "Redirect to 'https://x.test/?a=1&b' not allowed."),
-            (messages::account_destroyed("u@x.co"), "Account with UID 'u@x.co' has been destroyed."),
-            (messages::ACCOUNT_TO_DESTROY_NOT_FOUND, "Unable to locate account for destruction."),
+            (
+                messages::LOCKED,
+                "Your account has been locked due to an excessive number of unsuccessful sign in attempts.",
+            ),
+            (
+                messages::LAST_ATTEMPT,
+                "You have one more attempt before your account is locked.",
+            ),
+            (
+                messages::UNAUTHENTICATED,
+                "You need to sign in or sign up before continuing.",
+            ),
+            (
+                messages::MISSING_CONFIRM_SUCCESS_URL,
+                "Missing 'confirm_success_url' parameter.",
+            ),
+            (
+                messages::redirect_not_allowed("https://x.test/?a=1&b"),
+                "Redirect to 'https://x.test/?a=1&b' not allowed.",
+            ),
+            (
+                messages::account_destroyed("u@x.co"),
+                "Account with UID 'u@x.co' has been destroyed.",
+            ),
+            (
+                messages::ACCOUNT_TO_DESTROY_NOT_FOUND,
+                "Unable to locate account for destruction.",
+            ),
             (messages::USER_NOT_FOUND, "User not found."),
-            (messages::VALIDATE_SIGN_UP_PARAMS, "Please submit proper sign up data in request body."),
-            (messages::VALIDATE_ACCOUNT_UPDATE_PARAMS, "Please submit proper account update data in request body."),
-            (messages::MISSING_EMAIL, "You must provide an email address."),
+            (
+                messages::VALIDATE_SIGN_UP_PARAMS,
+                "Please submit proper sign up data in request body.",
+            ),
+            (
+                messages::VALIDATE_ACCOUNT_UPDATE_PARAMS,
+                "Please submit proper account update data in request body.",
+            ),
+            (
+                messages::MISSING_EMAIL,
+                "You must provide an email address.",
+            ),
             (messages::MISSING_REDIRECT_URL, "Missing redirect URL."),
-            (messages::password_reset_sent("a@b.co"), "An email has been sent to 'a@b.co' containing instructions for resetting your password."),
-            (messages::PASSWORD_RESET_SENT_PARANOID, "If your email address exists in our database, you will receive a password recovery link at your email address in a few minutes."),
-            (messages::user_with_email_not_found("a@b.co"), "Unable to find user with email 'a@b.co'."),
-            (messages::password_not_required("google_oauth2"), "This account does not require a password. Sign in using your 'Google oauth2' account instead."),
-            (messages::MISSING_PASSWORDS, "You must fill out the fields labeled 'Password' and 'Password confirmation'."),
-            (messages::PASSWORD_UPDATED, "Your password has been successfully updated."),
+            (
+                messages::password_reset_sent("a@b.co"),
+                "An email has been sent to 'a@b.co' containing instructions for resetting your password.",
+            ),
+            (
+                messages::PASSWORD_RESET_SENT_PARANOID,
+                "If your email address exists in our database, you will receive a password recovery link at your email address in a few minutes.",
+            ),
+            (
+                messages::user_with_email_not_found("a@b.co"),
+                "Unable to find user with email 'a@b.co'.",
+            ),
+            (
+                messages::password_not_required("google_oauth2"),
+                "This account does not require a password. Sign in using your 'Google oauth2' account instead.",
+            ),
+            (
+                messages::MISSING_PASSWORDS,
+                "You must fill out the fields labeled 'Password' and 'Password confirmation'.",
+            ),
+            (
+                messages::PASSWORD_UPDATED,
+                "Your password has been successfully updated.",
+            ),
             (messages::UNAUTHORIZED, "Unauthorized"),
-            (messages::confirmation_sent("a@b.co"), "An email has been sent to 'a@b.co' containing instructions for confirming your account."),
-            (messages::CONFIRMATION_SENT_PARANOID, "If your email address exists in our database, you will receive an email with instructions for how to confirm your email address in a few minutes."),
-            (messages::unlock_sent("a@b.co"), "An email has been sent to 'a@b.co' containing instructions for unlocking your account."),
-            (messages::UNLOCK_SENT_PARANOID, "If your account exists, you will receive an email with instructions for how to unlock it in a few minutes."),
-            (messages::RESET_TOKEN_INVALID, "Reset password token is invalid or has expired."),
+            (
+                messages::confirmation_sent("a@b.co"),
+                "An email has been sent to 'a@b.co' containing instructions for confirming your account.",
+            ),
+            (
+                messages::CONFIRMATION_SENT_PARANOID,
+                "If your email address exists in our database, you will receive an email with instructions for how to confirm your email address in a few minutes.",
+            ),
+            (
+                messages::unlock_sent("a@b.co"),
+                "An email has been sent to 'a@b.co' containing instructions for unlocking your account.",
+            ),
+            (
+                messages::UNLOCK_SENT_PARANOID,
+                "If your account exists, you will receive an email with instructions for how to unlock it in a few minutes.",
+            ),
+            (
+                messages::RESET_TOKEN_INVALID,
+                "Reset password token is invalid or has expired.",
+            ),
             (messages::UNLOCK_TOKEN_INVALID, "Unlock token is invalid."),
-            (messages::unknown_provider("nope"), "Unknown provider 'nope'."),
+            (
+                messages::unknown_provider("nope"),
+                "Unknown provider 'nope'.",
+            ),
             (messages::INVALID_PROVIDER_TOKEN, "Invalid provider token."),
-            (messages::MAIL_NOT_SENT, "The e-mail could not be sent. Please try again later."),
-            (messages::TOO_MANY_REQUESTS, "Too many attempts. Please try again later."),
-            (messages::BUSY, "The server is busy. Please try again later."),
-            (messages::UNAVAILABLE, "The service is temporarily unavailable. Please try again later."),
+            (
+                messages::MAIL_NOT_SENT,
+                "The e-mail could not be sent. Please try again later.",
+            ),
+            (
+                messages::TOO_MANY_REQUESTS,
+                "Too many attempts. Please try again later.",
+            ),
+            (
+                messages::BUSY,
+                "The server is busy. Please try again later.",
+            ),
+            (
+                messages::UNAVAILABLE,
+                "The service is temporarily unavailable. Please try again later.",
+            ),
             (messages::DATABASE_UNREACHABLE, "Database unreachable."),
             (messages::NOT_FOUND, "Not found."),
             (messages::METHOD_NOT_ALLOWED, "Method not allowed."),
             (messages::INTERNAL_ERROR, "Internal server error."),
             (messages::BODY_TOO_LARGE, "Request body is too large."),
-            (messages::UNSUPPORTED_CONTENT_TYPE, crate::contract::params::UNSUPPORTED_TYPE),
+            (
+                messages::UNSUPPORTED_CONTENT_TYPE,
+                crate::contract::params::UNSUPPORTED_TYPE,
+            ),
             (messages::errors::BLANK, "can't be blank"),
             (messages::errors::TAKEN, "has already been taken"),
             (messages::errors::INVALID, "is invalid"),
             (messages::errors::CONFIRMATION, "doesn't match Password"),
             (messages::errors::NOT_EMAIL, "is not an email"),
-            (messages::errors::too_short(6), "is too short (minimum is 6 characters)"),
-            (messages::errors::too_short(1), "is too short (minimum is 1 character)"),
-            (messages::errors::too_long(128), "is too long (maximum is 128 characters)"),
-            (messages::errors::too_long_bytes(72), "is too long (maximum is 72 bytes)"),
+            (
+                messages::errors::too_short(6),
+                "is too short (minimum is 6 characters)",
+            ),
+            (
+                messages::errors::too_short(1),
+                "is too short (minimum is 1 character)",
+            ),
+            (
+                messages::errors::too_long(128),
+                "is too long (maximum is 128 characters)",
+            ),
+            (
+                messages::errors::too_long_bytes(72),
+                "is too long (maximum is 72 bytes)",
+            ),
         ];
         for (message, text) in cases {
             assert_eq!(t.text(&message), text, "{}", message.id());
@@ -531,7 +659,11 @@ mod tests {
             ("fr-CA", "fr"),
             ("es-419", "es"),
         ] {
-            assert_eq!(tag_for(&c, requested).as_deref(), Some(served), "{requested}");
+            assert_eq!(
+                tag_for(&c, requested).as_deref(),
+                Some(served),
+                "{requested}"
+            );
         }
         // Traditional Chinese readers are not served Simplified characters.
         for requested in ["zh-TW", "zh-HK", "zh-Hant", "zh-Hant-TW", "tlh", "it"] {
@@ -543,7 +675,10 @@ mod tests {
     fn negotiation_falls_back_by_language_then_to_the_default() {
         let c = Catalog::load(None, "fr").unwrap();
         assert_eq!(c.negotiate(Some("ja"), Some("de")).tag(), "ja");
-        assert_eq!(c.negotiate(Some("xx-YY"), Some("zh-TW, de-CH;q=0.8")).tag(), "de");
+        assert_eq!(
+            c.negotiate(Some("xx-YY"), Some("zh-TW, de-CH;q=0.8")).tag(),
+            "de"
+        );
         assert_eq!(c.negotiate(None, Some("it, en;q=0.1")).tag(), "en");
         assert_eq!(c.negotiate(None, Some("it, *")).tag(), "fr");
         assert_eq!(c.negotiate(Some("\u{0}"), Some(";;q=,,")).tag(), "fr");
@@ -561,11 +696,19 @@ mod tests {
     #[test]
     fn an_apps_file_replaces_one_message_and_another_adds_a_language() {
         let dir = dir_with(&[
-            ("de.ftl", "sessions-bad-credentials = Falsches Passwort, { $nothing }?\n"),
-            ("it.ftl", "sessions-bad-credentials = Credenziali non valide.\n"),
+            (
+                "de.ftl",
+                "sessions-bad-credentials = Falsches Passwort, { $nothing }?\n",
+            ),
+            (
+                "it.ftl",
+                "sessions-bad-credentials = Credenziali non valide.\n",
+            ),
         ]);
         // A placeholder English does not have is refused with its line.
-        let err = Catalog::load(Some(dir.path()), "en").unwrap_err().to_string();
+        let err = Catalog::load(Some(dir.path()), "en")
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("de.ftl:1:"), "{err}");
         assert!(err.contains("$nothing"), "{err}");
 
@@ -588,28 +731,47 @@ mod tests {
         // Italian is a language now, and the default; what it lacks is English.
         let it = c.negotiate(None, None);
         assert_eq!(it.tag(), "it");
-        assert_eq!(c.texts(&it).text(&messages::BAD_CREDENTIALS), "Credenziali non valide.");
-        assert_eq!(c.texts(&it).text(&messages::USER_NOT_FOUND), "User not found.");
+        assert_eq!(
+            c.texts(&it).text(&messages::BAD_CREDENTIALS),
+            "Credenziali non valide."
+        );
+        assert_eq!(
+            c.texts(&it).text(&messages::USER_NOT_FOUND),
+            "User not found."
+        );
         // A regional file falls back to its language before English.
         let dir = dir_with(&[("de-AT.ftl", "sessions-bad-credentials = Servus, falsch.\n")]);
         let c = Catalog::load(Some(dir.path()), "en").unwrap();
         let at = c.negotiate(Some("de-AT"), None);
-        assert_eq!(c.texts(&at).text(&messages::BAD_CREDENTIALS), "Servus, falsch.");
-        assert_eq!(c.texts(&at).text(&messages::USER_NOT_FOUND), "Benutzer nicht gefunden.");
+        assert_eq!(
+            c.texts(&at).text(&messages::BAD_CREDENTIALS),
+            "Servus, falsch."
+        );
+        assert_eq!(
+            c.texts(&at).text(&messages::USER_NOT_FOUND),
+            "Benutzer nicht gefunden."
+        );
         assert_eq!(c.negotiate(Some("de-DE"), None).tag(), "de");
     }
 
     #[test]
     fn bad_language_files_and_defaults_stop_startup_with_file_and_line() {
         let dir = dir_with(&[("fr.ftl", "ok = bien\n\nbroken = { $x\n")]);
-        let err = Catalog::load(Some(dir.path()), "en").unwrap_err().to_string();
+        let err = Catalog::load(Some(dir.path()), "en")
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("fr.ftl:3:"), "{err}");
         let dir = dir_with(&[("not a tag!.ftl", "x = y\n")]);
-        let err = Catalog::load(Some(dir.path()), "en").unwrap_err().to_string();
+        let err = Catalog::load(Some(dir.path()), "en")
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("not a language tag"), "{err}");
         let err = Catalog::load(None, "it").unwrap_err().to_string();
         assert!(err.starts_with("default_locale:"), "{err}");
-        assert!(err.contains("available: en, de, fr, es, pt-BR, ja, zh-CN"), "{err}");
+        assert!(
+            err.contains("available: en, de, fr, es, pt-BR, ja, zh-CN"),
+            "{err}"
+        );
         let err = Catalog::load(Some(Path::new("/nonexistent/toker")), "en").unwrap_err();
         assert!(err.to_string().contains("cannot read locales_dir"), "{err}");
     }

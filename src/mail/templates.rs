@@ -20,8 +20,7 @@ use std::{
 
 use fluent_bundle::{FluentArgs, FluentValue};
 use minijinja::{
-    AutoEscape, Environment, Error, ErrorKind, State, UndefinedBehavior, Value,
-    value::Kwargs,
+    AutoEscape, Environment, Error, ErrorKind, State, UndefinedBehavior, Value, value::Kwargs,
 };
 
 use super::Email;
@@ -90,21 +89,57 @@ const GLOBALS: [&str; 5] = ["t", "range", "dict", "namespace", "debug"];
 pub const DEFAULT_TYPE: &str = "default";
 
 const BUILTIN: [(&str, &str); 15] = [
-    ("confirmation.subject", include_str!("templates/confirmation.subject")),
-    ("confirmation.text", include_str!("templates/confirmation.text")),
-    ("confirmation.html", include_str!("templates/confirmation.html")),
-    ("reset_password.subject", include_str!("templates/reset_password.subject")),
-    ("reset_password.text", include_str!("templates/reset_password.text")),
-    ("reset_password.html", include_str!("templates/reset_password.html")),
+    (
+        "confirmation.subject",
+        include_str!("templates/confirmation.subject"),
+    ),
+    (
+        "confirmation.text",
+        include_str!("templates/confirmation.text"),
+    ),
+    (
+        "confirmation.html",
+        include_str!("templates/confirmation.html"),
+    ),
+    (
+        "reset_password.subject",
+        include_str!("templates/reset_password.subject"),
+    ),
+    (
+        "reset_password.text",
+        include_str!("templates/reset_password.text"),
+    ),
+    (
+        "reset_password.html",
+        include_str!("templates/reset_password.html"),
+    ),
     ("unlock.subject", include_str!("templates/unlock.subject")),
     ("unlock.text", include_str!("templates/unlock.text")),
     ("unlock.html", include_str!("templates/unlock.html")),
-    ("password_change.subject", include_str!("templates/password_change.subject")),
-    ("password_change.text", include_str!("templates/password_change.text")),
-    ("password_change.html", include_str!("templates/password_change.html")),
-    ("email_changed.subject", include_str!("templates/email_changed.subject")),
-    ("email_changed.text", include_str!("templates/email_changed.text")),
-    ("email_changed.html", include_str!("templates/email_changed.html")),
+    (
+        "password_change.subject",
+        include_str!("templates/password_change.subject"),
+    ),
+    (
+        "password_change.text",
+        include_str!("templates/password_change.text"),
+    ),
+    (
+        "password_change.html",
+        include_str!("templates/password_change.html"),
+    ),
+    (
+        "email_changed.subject",
+        include_str!("templates/email_changed.subject"),
+    ),
+    (
+        "email_changed.text",
+        include_str!("templates/email_changed.text"),
+    ),
+    (
+        "email_changed.html",
+        include_str!("templates/email_changed.html"),
+    ),
 ];
 
 /// Who a mail is for: the reader's language and the user type (`None`: the default type).
@@ -353,11 +388,7 @@ impl MailTemplates {
                     ..shown(line_naming(source, first))
                 });
             }
-            let locale = directory
-                .split('/')
-                .nth(1)
-                .unwrap_or("en")
-                .to_string();
+            let locale = directory.split('/').nth(1).unwrap_or("en").to_string();
             let sample = sample_values(kind);
             for pending in [false, true] {
                 let values = MailValues {
@@ -458,9 +489,9 @@ impl MailTemplates {
 /// What `toker mail preview` and the startup check fill a mail with.
 pub fn sample_values(kind: MailKind) -> MailValues {
     let link = match kind {
-        MailKind::Confirmation => {
-            Some("https://auth.example.com/auth/confirmation?config=default&confirmation_token=SAMPLE")
-        }
+        MailKind::Confirmation => Some(
+            "https://auth.example.com/auth/confirmation?config=default&confirmation_token=SAMPLE",
+        ),
         MailKind::ResetPassword => Some(
             "https://auth.example.com/auth/password/edit?config=default&redirect_url=https%3A%2F%2Fapp.example.com%2Freset&reset_password_token=SAMPLE",
         ),
@@ -512,7 +543,10 @@ fn override_files(dir: &Path) -> Result<Vec<(String, PathBuf)>, TemplateError> {
             return Err(refuse(&type_dir, expected.into()));
         }
         for locale_dir in entries(&type_dir)? {
-            let locale = locale_dir.file_name().and_then(|n| n.to_str()).unwrap_or("");
+            let locale = locale_dir
+                .file_name()
+                .and_then(|n| n.to_str())
+                .unwrap_or("");
             let Some(id) = parse_tag(locale).filter(|_| locale_dir.is_dir()) else {
                 return Err(refuse(
                     &locale_dir,
@@ -550,7 +584,12 @@ mod tests {
     fn change_notices_have_devise_texts_and_no_link() {
         let t = templates();
         let mail = t
-            .compose(MailKind::PasswordChange, &english(), "a@x.co", &MailValues::default())
+            .compose(
+                MailKind::PasswordChange,
+                &english(),
+                "a@x.co",
+                &MailValues::default(),
+            )
             .unwrap();
         assert_eq!(mail.subject, "Password Changed");
         assert_eq!(
@@ -564,7 +603,12 @@ mod tests {
             ..MailValues::default()
         };
         let pending = t
-            .compose(MailKind::EmailChanged, &english(), "old@x.co", &changed(true))
+            .compose(
+                MailKind::EmailChanged,
+                &english(),
+                "old@x.co",
+                &changed(true),
+            )
             .unwrap();
         assert_eq!(pending.subject, "Email Changed");
         assert_eq!(pending.to, "old@x.co");
@@ -573,12 +617,24 @@ mod tests {
             "Hello old@x.co!\n\nWe're contacting you to notify you that your email is being \
              changed to n<e>w@x.co.\n"
         );
-        assert!(pending.html.contains("n&lt;e&gt;w@x.co"), "{}", pending.html);
+        assert!(
+            pending.html.contains("n&lt;e&gt;w@x.co"),
+            "{}",
+            pending.html
+        );
         assert!(pending.html.contains("We&#39;re"), "{}", pending.html);
         let done = t
-            .compose(MailKind::EmailChanged, &english(), "old@x.co", &changed(false))
+            .compose(
+                MailKind::EmailChanged,
+                &english(),
+                "old@x.co",
+                &changed(false),
+            )
             .unwrap();
-        assert!(done.text.contains("your email has been changed to n<e>w@x.co."));
+        assert!(
+            done.text
+                .contains("your email has been changed to n<e>w@x.co.")
+        );
     }
 
     #[test]
@@ -586,7 +642,12 @@ mod tests {
         let t = templates();
         let link = "https://api.test/auth/confirmation?a=1&b=2";
         let mail = t
-            .compose(MailKind::Confirmation, &english(), "a<b>@x.co", &MailValues::link(link))
+            .compose(
+                MailKind::Confirmation,
+                &english(),
+                "a<b>@x.co",
+                &MailValues::link(link),
+            )
             .unwrap();
         assert_eq!(mail.subject, "Confirmation instructions");
         assert_eq!(
@@ -605,7 +666,12 @@ mod tests {
              </body></html>\n"
         );
         let reset = t
-            .compose(MailKind::ResetPassword, &english(), "a@x.co", &MailValues::link("L"))
+            .compose(
+                MailKind::ResetPassword,
+                &english(),
+                "a@x.co",
+                &MailValues::link("L"),
+            )
             .unwrap();
         assert_eq!(reset.subject, "Reset password instructions");
         assert_eq!(
@@ -616,7 +682,12 @@ mod tests {
              link above and create a new one.\n"
         );
         let unlock = t
-            .compose(MailKind::Unlock, &english(), "a@x.co", &MailValues::link("L"))
+            .compose(
+                MailKind::Unlock,
+                &english(),
+                "a@x.co",
+                &MailValues::link("L"),
+            )
             .unwrap();
         assert_eq!(unlock.subject, "Unlock instructions");
         assert_eq!(
@@ -639,7 +710,12 @@ mod tests {
             let locale = catalog.matching(&tag.parse().unwrap()).unwrap();
             for kind in MailKind::ALL {
                 let mail = t
-                    .compose(kind, &Audience::new(locale.clone()), "r@x.co", &sample_values(kind))
+                    .compose(
+                        kind,
+                        &Audience::new(locale.clone()),
+                        "r@x.co",
+                        &sample_values(kind),
+                    )
                     .unwrap();
                 let en = english(kind);
                 assert_ne!(mail.subject, en.subject, "{tag} {kind:?}");
@@ -680,12 +756,19 @@ mod tests {
                 "default/en/confirmation.html",
                 "<p>{{ email }} → {{ link }}</p><p>{{ t(\"mail-confirmation-link\") }}</p>\n",
             ),
-            ("admin/de/confirmation.text", "Hallo Admin {{ email }}: {{ link }} ({{ user_type }}, {{ locale }})\n"),
-            ("default/pt/unlock.subject", "{{ t(\"mail-unlock-subject\") }} (Acme)\n"),
+            (
+                "admin/de/confirmation.text",
+                "Hallo Admin {{ email }}: {{ link }} ({{ user_type }}, {{ locale }})\n",
+            ),
+            (
+                "default/pt/unlock.subject",
+                "{{ t(\"mail-unlock-subject\") }} (Acme)\n",
+            ),
         ]);
         let t = load(&dir).unwrap();
         let link = MailValues::link("https://x.test/?a=1&b=2");
-        let mail = |audience: &Audience, kind| t.compose(kind, audience, "a<b>@x.co", &link).unwrap();
+        let mail =
+            |audience: &Audience, kind| t.compose(kind, audience, "a<b>@x.co", &link).unwrap();
 
         // English: the app's subject and HTML (escaped), the built-in text.
         let en = mail(&reader("en"), MailKind::Confirmation);
@@ -698,7 +781,10 @@ mod tests {
 
         // An admin reading German gets the admin's German text, the German built-ins beside it.
         let admin = mail(&reader("de").of_type("admin"), MailKind::Confirmation);
-        assert_eq!(admin.text, "Hallo Admin a<b>@x.co: https://x.test/?a=1&b=2 (admin, de)\n");
+        assert_eq!(
+            admin.text,
+            "Hallo Admin a<b>@x.co: https://x.test/?a=1&b=2 (admin, de)\n"
+        );
         assert_eq!(admin.subject, "Anleitung zur Bestätigung Ihres Kontos");
 
         // Any other German reader: no German confirmation of theirs, so the app's English one.
@@ -730,7 +816,10 @@ mod tests {
         assert!(err.contains("unknown variable `token`"), "{err}");
 
         // Only the kind's own values: a notice has no link.
-        let err = refusal(&[("default/en/password_change.html", "<a href=\"{{ link }}\">x</a>\n")]);
+        let err = refusal(&[(
+            "default/en/password_change.html",
+            "<a href=\"{{ link }}\">x</a>\n",
+        )]);
         assert!(err.contains("password_change.html:1"), "{err}");
         assert!(err.contains("`link`"), "{err}");
 
@@ -747,10 +836,12 @@ mod tests {
             "bad type/en/unlock.text",
         ] {
             let err = refusal(&[(misnamed, "x\n")]);
-            assert!(err.contains("expected <type>/<locale>/<kind>.<part>"), "{misnamed}: {err}");
+            assert!(
+                err.contains("expected <type>/<locale>/<kind>.<part>"),
+                "{misnamed}: {err}"
+            );
         }
         // Editors' hidden files are no templates.
         assert!(load(&dir_with(&[("default/en/.unlock.text.swp", "x")])).is_ok());
     }
-
 }

@@ -182,6 +182,13 @@ const FORBIDDEN: &[(&str, &[&str])] = &[
     ("contract", &["*"]),
     ("tokens", &["*"]),
     ("origins", &["*"]),
+    (
+        "locale",
+        &[
+            "api", "http", "accounts", "store", "mail", "oauth", "startup", "config", "limits",
+            "redirect",
+        ],
+    ),
     ("proxies", &["*"]),
     (
         "limits",

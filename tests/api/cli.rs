@@ -33,6 +33,7 @@ fn every_command_has_help() {
         vec!["migrate", "--help"],
         vec!["openapi", "--help"],
         vec!["check-config", "--help"],
+        vec!["mail", "preview", "--help"],
     ] {
         let out = toker(&args, &[]);
         assert!(out.status.success(), "{args:?}: {}", stderr(&out));
@@ -265,4 +266,49 @@ fn a_duration_too_large_for_dates_stops_startup_naming_the_setting() {
         assert_eq!(out.status.code(), Some(2), "{variable}");
         assert!(stderr(&out).contains(setting), "{}", stderr(&out));
     }
+}
+
+#[test]
+fn mail_preview_prints_a_rendered_mail_in_the_asked_language() {
+    let out = toker(&["mail", "preview", "unlock", "--locale", "fr-CA"], &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    for part in [
+        "To: jane@example.com\n",
+        "Subject: Instructions de déverrouillage\n",
+        "Locale: fr\n",
+        "--- text ---\nBonjour jane@example.com,\n",
+        "Déverrouiller mon compte\u{a0}: https://",
+        "--- html ---\n<!DOCTYPE html>\n<html lang=\"fr\">",
+    ] {
+        assert!(text.contains(part), "{part:?} not in {text}");
+    }
+    let pending = stdout(&toker(
+        &["mail", "preview", "email_changed", "--pending"],
+        &[],
+    ));
+    assert!(
+        pending.contains("is being changed to new.address@example.com."),
+        "{pending}"
+    );
+
+    let unknown = toker(&["mail", "preview", "welcome"], &[]);
+    assert_eq!(unknown.status.code(), Some(2));
+    assert!(
+        stderr(&unknown).contains("unknown mail `welcome`"),
+        "{}",
+        stderr(&unknown)
+    );
+}
+
+#[test]
+fn check_config_refuses_a_bad_language_file_with_its_line() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("de.ftl"), "a = b\nc = { $\n").unwrap();
+    let out = toker(
+        &["check-config"],
+        &[("TOKER_LOCALES_DIR", &dir.path().display().to_string())],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("de.ftl:2"), "{}", stderr(&out));
 }

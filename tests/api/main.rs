@@ -11,6 +11,7 @@ mod cors;
 mod credential_changes;
 mod exact_keys;
 mod helpers;
+mod languages;
 mod limits;
 mod log_format;
 mod logs;
