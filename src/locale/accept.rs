@@ -19,7 +19,7 @@ pub fn accepted_languages(header: &str) -> Vec<LanguageIdentifier> {
         .filter(|(q, _)| *q > 0)
         .collect();
     // Stable: equal weights keep the client's order.
-    weighted.sort_by(|a, b| b.0.cmp(&a.0));
+    weighted.sort_by_key(|(q, _)| std::cmp::Reverse(*q));
     weighted.into_iter().map(|(_, tag)| tag).collect()
 }
 
