@@ -6,25 +6,21 @@ use std::path::Path;
 
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
-use toker::config::{MailTransport, SmtpTls};
 
 use crate::{
-    helpers::{TestApp, json, spawn_app, spawn_app_with},
+    helpers::{TestApp, json, spawn_app, spawn_app_mailing_to, spawn_app_with},
     support::smtp::{SmtpServer, first_link},
 };
 
 const LANDING: &str = "http://localhost:4200/welcome";
 
+/// Confirmable, mailing to `smtp`, with the landing page allowed.
 async fn mailing_app(
     smtp: &SmtpServer,
     configure: impl FnOnce(&mut toker::config::Settings),
 ) -> TestApp {
-    let port = smtp.port;
-    spawn_app_with(move |s| {
+    spawn_app_mailing_to(smtp.port, move |s| {
         s.confirmable = true;
-        s.mail_transport = MailTransport::Smtp;
-        s.smtp_port = port;
-        s.smtp_tls = SmtpTls::None;
         s.redirect_whitelist = Some(vec!["http://localhost:4200/**".into()]);
         configure(s);
     })
