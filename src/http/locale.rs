@@ -92,10 +92,6 @@ impl<'a> RequestTexts<'a> {
         })
     }
 
-    pub fn catalog(&self) -> &Catalog {
-        self.catalog
-    }
-
     /// `message` in the request's language.
     pub fn text(&self, message: &Message) -> String {
         self.catalog.texts(self.locale()).text(message)

@@ -320,11 +320,6 @@ impl Catalog {
         })
     }
 
-    /// Whether some language has message `id`.
-    pub fn has(&self, id: &str) -> bool {
-        self.languages.iter().any(|l| l.bundle.has_message(id))
-    }
-
     /// A [`Translate`] for `locale`.
     pub fn texts<'a>(&'a self, locale: &'a Locale) -> Texts<'a> {
         Texts {
