@@ -41,6 +41,19 @@ pub enum Command {
         #[command(subcommand)]
         command: MailCommand,
     },
+    /// The generated keys that sign gateway assertions, kept in the database (used when
+    /// `gateway.assertion_keys` is not set).
+    #[command(subcommand)]
+    AssertionKeys(AssertionKeysCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AssertionKeysCommand {
+    /// List the stored keys: kid, created, signing from.
+    List,
+    /// Add a new key, published at once and signing 10 minutes later (after every JWKS cache
+    /// has seen it); keys out of use for two hours are removed.
+    Rotate,
 }
 
 #[derive(Debug, Subcommand)]

@@ -7,6 +7,7 @@ pub mod cli;
 pub mod config;
 pub mod contract;
 pub mod error;
+pub mod gateway;
 pub mod http;
 pub mod limits;
 pub mod locale;

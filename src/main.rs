@@ -3,7 +3,7 @@ use std::process::ExitCode;
 use clap::Parser;
 use migration::{Migrator, MigratorTrait};
 use toker::{
-    cli::{Cli, Command, MailCommand},
+    cli::{AssertionKeysCommand, Cli, Command, MailCommand},
     config::Settings,
     mail::{Audience, MailKind, templates::sample_values},
     startup::Application,
@@ -56,6 +56,7 @@ async fn main() -> ExitCode {
         Some(Command::Openapi | Command::CheckConfig | Command::Mail { .. }) => {
             unreachable!("handled above")
         }
+        Some(Command::AssertionKeys(action)) => assertion_keys(settings, action).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -186,5 +187,45 @@ async fn migrate(settings: Settings, status: bool) -> anyhow::Result<()> {
         database = %settings.database_url_for_logs(),
         "migrations up to date"
     );
+    Ok(())
+}
+
+async fn assertion_keys(settings: Settings, action: AssertionKeysCommand) -> anyhow::Result<()> {
+    let store = Store::connect(
+        &settings.database_url,
+        1,
+        settings.database_acquire_timeout(),
+    )
+    .await?;
+    if settings.auto_migrate {
+        store.migrate().await?;
+    }
+    if !settings.gateway.assertion_keys.is_empty() {
+        tracing::warn!(
+            "gateway.assertion_keys is set: those keys sign, not the stored ones listed here"
+        );
+    }
+    let time = |ms: i64| {
+        chrono::DateTime::from_timestamp_millis(ms)
+            .map_or_else(|| ms.to_string(), |t| t.to_rfc3339())
+    };
+    match action {
+        AssertionKeysCommand::List => {
+            for (kid, created_at, signs_from) in toker::gateway::keys::list(&store).await? {
+                println!(
+                    "{kid}  created {}  signs from {}",
+                    time(created_at),
+                    time(signs_from)
+                );
+            }
+        }
+        AssertionKeysCommand::Rotate => {
+            let r = toker::gateway::keys::rotate(&store).await?;
+            println!("added {}, signing from {}", r.added, time(r.signs_from));
+            for kid in r.removed {
+                println!("removed {kid}");
+            }
+        }
+    }
     Ok(())
 }

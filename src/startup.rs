@@ -14,6 +14,7 @@ use crate::{
     config::Settings,
     contract::{messages, params::BodyLimit, shapes::ErrorShape},
     error::{Outages, json_errors, unavailable_response},
+    gateway::Gateway,
     http::{
         ApiHeaders, RequestLimits,
         allow::{AllowHeader, AllowedMethods},
@@ -73,7 +74,7 @@ impl Application {
     pub async fn build_with_store(settings: Settings, store: Store) -> anyhow::Result<Application> {
         let settings = Arc::new(settings);
         let accounts = accounts_for(settings.clone(), store).await?;
-        let app = routes(&accounts)?;
+        let app = routes(&accounts).await?;
         let listener = TcpListener::bind(settings.bind.as_str())
             .await
             .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", settings.bind))?;
@@ -251,8 +252,10 @@ async fn limits_for(settings: &Settings) -> anyhow::Result<Limits> {
 }
 
 /// The whole HTTP app: request log (which also settles the client address) ⊃ API headers ⊃
-/// CORS ⊃ request size limits ⊃ routes.
-pub fn routes(accounts: &Accounts) -> anyhow::Result<impl Endpoint<Output = Response> + 'static> {
+/// gateway ⊃ CORS ⊃ request size limits ⊃ routes.
+pub async fn routes(
+    accounts: &Accounts,
+) -> anyhow::Result<impl Endpoint<Output = Response> + 'static> {
     let settings = &accounts.settings;
     let docs = api::spec::docs_page(&settings.mount_path, &settings.omniauth_prefix);
     let spec = api::spec::json(&settings.mount_path, &settings.omniauth_prefix);
@@ -303,8 +306,14 @@ pub fn routes(accounts: &Accounts) -> anyhow::Result<impl Endpoint<Output = Resp
             read_timeout: settings.body_read_timeout(),
         })
         .data(accounts.clone())
+        .with(cors.clone());
+    // Gateway routes, forward-auth and the JWK Set (docs/decisions.md D14) sit in front of
+    // toker's own routes, each behind the same CORS; every other request reaches them unchanged.
+    let app = Gateway::build(accounts, &cors)
+        .await?
+        .around(app)
+        // The catalogue outside the gateway too: its 401s are in the reader's language.
         .data(catalog)
-        .with(cors)
         .with(ApiHeaders)
         .with(RequestLog::new(
             TrustedProxies::new(&settings.trusted_proxies).map_err(|e| anyhow::anyhow!(e))?,

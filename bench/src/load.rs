@@ -18,7 +18,7 @@ use reqwest::{Client, Method, StatusCode, Url, header::CONTENT_TYPE};
 use tokio::sync::Semaphore;
 
 use crate::{
-    report::{Report, Rss, SignIns, Tally},
+    report::{Report, Rss, ServerCpu, SignIns, Tally},
     session::{Absorbed, Session},
 };
 
@@ -336,6 +336,24 @@ pub fn vm_rss_kib(pid: u32) -> Option<u64> {
         .and_then(|v| v.parse().ok())
 }
 
+/// User + system CPU seconds in a `/proc/<pid>/stat` line (Linux reports them in USER_HZ,
+/// 100 per second, whatever the kernel's tick).
+fn stat_cpu_seconds(stat: &str) -> Option<f64> {
+    // The command name may hold spaces and parentheses: fields count from the last `)`.
+    let fields: Vec<&str> = stat
+        .get(stat.rfind(')')? + 1..)?
+        .split_whitespace()
+        .collect();
+    // Field 3 of the line (state) is fields[0]; utime and stime are fields 14 and 15.
+    let utime: f64 = fields.get(11)?.parse().ok()?;
+    let stime: f64 = fields.get(12)?.parse().ok()?;
+    Some((utime + stime) / 100.0)
+}
+
+pub fn cpu_seconds(pid: u32) -> Option<f64> {
+    stat_cpu_seconds(&std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?)
+}
+
 pub async fn run(args: LoadArgs) -> anyhow::Result<Report> {
     let base = Url::parse(&args.base_url).context("--base-url")?;
     check_target(&base, args.allow_remote)?;
@@ -423,6 +441,7 @@ pub async fn run(args: LoadArgs) -> anyhow::Result<Report> {
     let devices_ready = devices.len();
 
     // The load.
+    let cpu_start = args.server_pid.and_then(cpu_seconds);
     let start = Instant::now();
     let _ = ctx
         .deadline
@@ -464,6 +483,7 @@ pub async fn run(args: LoadArgs) -> anyhow::Result<Report> {
         }
         ended = Instant::now();
     }
+    let cpu_end = args.server_pid.and_then(cpu_seconds);
     ctx.stop.store(true, Ordering::Relaxed);
     let mut sign_in_tally = Tally::default();
     for t in sign_in_tasks {
@@ -518,12 +538,27 @@ pub async fn run(args: LoadArgs) -> anyhow::Result<Report> {
             peak_kib: peak.load(Ordering::Relaxed),
         });
     }
+    if let (Some(a), Some(b)) = (cpu_start, cpu_end)
+        && tally.responses > 0
+    {
+        report.server_cpu = Some(ServerCpu {
+            seconds: b - a,
+            us_per_request: (b - a) * 1e6 / tally.responses as f64,
+        });
+    }
     Ok(report)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cpu_time_is_read_after_the_command_name() {
+        let line = "4242 (tokio rt) (x)) S 1 4242 4242 0 -1 4194560 1200 0 0 0 250 75 0 0 20 0 6 0 999 1 2";
+        assert_eq!(stat_cpu_seconds(line), Some(3.25));
+        assert_eq!(stat_cpu_seconds("garbage"), None);
+    }
 
     #[test]
     fn only_loopback_targets_unless_allowed() {

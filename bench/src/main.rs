@@ -5,6 +5,7 @@ mod load;
 mod report;
 mod seed;
 mod session;
+mod upstream;
 
 use std::{path::PathBuf, process::ExitCode, time::Instant};
 
@@ -33,6 +34,8 @@ enum Command {
     Bcrypt(BcryptArgs),
     /// Ratio of one number in two JSON reports (candidate ÷ baseline), e.g. p99 under extra load.
     Compare(CompareArgs),
+    /// A trivial HTTP app on 127.0.0.1 to put behind toker's gateway.
+    Upstream(upstream::UpstreamArgs),
     /// Print a free TCP port on 127.0.0.1.
     #[command(hide = true)]
     FreePort,
@@ -81,6 +84,9 @@ struct CompareArgs {
     /// Say "below" when candidate ÷ baseline is under this.
     #[arg(long)]
     min_ratio: Option<f64>,
+    /// Also print candidate − baseline, and say "exceeds" when it is above this.
+    #[arg(long)]
+    max_difference: Option<f64>,
     /// What the ratio means, for the printed line.
     #[arg(long, default_value = "ratio")]
     name: String,
@@ -149,6 +155,19 @@ fn compare(args: &CompareArgs) -> anyhow::Result<()> {
         } else {
             format!(" — BELOW {min}")
         };
+    }
+    if let Some(max) = args.max_difference {
+        let difference = c - b;
+        let verdict = if difference <= max {
+            format!("within {max}")
+        } else {
+            format!("EXCEEDS {max}")
+        };
+        println!(
+            "{}: {c:.2} ({cand_metric}) − {b:.2} ({}) = {difference:.2} — {verdict}",
+            args.name, args.metric
+        );
+        return Ok(());
     }
     println!(
         "{}: {c:.2} ({cand_metric}) ÷ {b:.2} ({}) = {ratio:.3}{verdict}",
@@ -222,6 +241,10 @@ fn main() -> ExitCode {
             }
             Command::Compare(args) => {
                 compare(&args)?;
+                Ok(ExitCode::SUCCESS)
+            }
+            Command::Upstream(args) => {
+                upstream::run(args).await?;
                 Ok(ExitCode::SUCCESS)
             }
             Command::FreePort => {

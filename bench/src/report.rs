@@ -121,6 +121,14 @@ pub struct Rss {
     pub peak_kib: u64,
 }
 
+/// The server's CPU time (user + system) during the load, from `/proc/<pid>/stat`: what one
+/// request costs the server, whatever else shares the machine.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ServerCpu {
+    pub seconds: f64,
+    pub us_per_request: f64,
+}
+
 /// Everything a run found; printed as text, optionally written as JSON.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Report {
@@ -145,6 +153,7 @@ pub struct Report {
     pub setup_failures: u64,
     pub sign_ins: Option<SignIns>,
     pub server_rss: Option<Rss>,
+    pub server_cpu: Option<ServerCpu>,
 }
 
 impl Report {
@@ -230,6 +239,13 @@ impl Report {
                 r.ready_kib as f64 / 1024.0,
                 r.peak_kib as f64 / 1024.0,
                 r.pid
+            );
+        }
+        if let Some(c) = &self.server_cpu {
+            let _ = writeln!(
+                out,
+                "server CPU   {:.1} µs per request ({:.2} s during the load)",
+                c.us_per_request, c.seconds
             );
         }
         out

@@ -1,7 +1,8 @@
-//! sea-orm entities for toker's two tables. The schema itself is owned by the `migration` crate;
+//! sea-orm entities for toker's tables. The schema itself is owned by the `migration` crate;
 //! these types mirror it and are only used by toker's `store` module.
 
 pub mod device;
 pub mod oauth_nonce;
 pub mod prelude;
+pub mod signing_key;
 pub mod user;

@@ -8,6 +8,7 @@ mod m20261123_000003_create_oauth_nonces;
 mod m20261124_000004_device_rotated_at;
 mod m20261124_000005_unlock_token_sent_at;
 mod m20261124_000006_mysql_binary_keys;
+mod m20261130_000007_create_signing_keys;
 
 pub struct Migrator;
 
@@ -21,6 +22,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261124_000004_device_rotated_at::Migration),
             Box::new(m20261124_000005_unlock_token_sent_at::Migration),
             Box::new(m20261124_000006_mysql_binary_keys::Migration),
+            Box::new(m20261130_000007_create_signing_keys::Migration),
         ]
     }
 }

@@ -13,9 +13,11 @@ use serde::{Deserialize, Serialize};
 
 use crate::contract::headers::HeaderNames;
 mod effective;
+pub mod gateway;
 pub mod oauth;
 pub mod secret;
 
+pub use gateway::{GatewayRoute, GatewaySettings, RouteAuth};
 pub use oauth::{OAuthProviderSettings, ProviderKind};
 pub use secret::Secret;
 
@@ -237,6 +239,8 @@ pub struct Settings {
     pub oauth_timeout: u64,
     /// The OAuth providers, by path name.
     pub oauth: BTreeMap<String, OAuthProviderSettings>,
+    /// Gateway mode and forward-auth (docs/decisions.md D14).
+    pub gateway: GatewaySettings,
 
     // --- devise_token_auth options (docs/contract.md §1.1), DTA names and defaults ---
     pub change_headers_on_each_request: bool,
@@ -372,6 +376,7 @@ impl Default for Settings {
             oauth_state_lifetime: 600,
             oauth_timeout: 10,
             oauth: BTreeMap::new(),
+            gateway: GatewaySettings::default(),
             omniauth_prefix: "/omniauth".into(),
             change_headers_on_each_request: true,
             max_number_of_devices: 10,
@@ -663,6 +668,15 @@ impl Settings {
             crate::oauth::providers::resolve(name, provider)
                 .map_err(|problem| invalid("oauth", format!("[oauth.{name}]: {problem}")))?;
         }
+        self.gateway
+            .validate(&self.own_paths())
+            .map_err(|(setting, problem)| invalid(setting, problem))?;
+        if self.gateway.forward_auth && self.oauth.contains_key("forward") {
+            return Err(invalid(
+                "oauth",
+                "a provider named `forward` clashes with the forward-auth endpoint",
+            ));
+        }
         if self.maximum_attempts == 0 || self.maximum_attempts > i32::MAX as u32 {
             return Err(invalid(
                 "maximum_attempts",
@@ -868,6 +882,23 @@ impl Settings {
             }
         }
         Ok(())
+    }
+
+    /// The paths toker answers itself, which no gateway route may shadow.
+    pub fn own_paths(&self) -> Vec<String> {
+        let mut paths = vec![self.mount_path.clone(), self.omniauth_prefix.clone()];
+        paths.extend(
+            [
+                "/api/me",
+                "/docs",
+                "/openapi.json",
+                "/health",
+                "/ping",
+                gateway::JWKS_PATH,
+            ]
+            .map(String::from),
+        );
+        paths
     }
 
     pub fn token_lifespan(&self) -> Duration {

@@ -71,6 +71,8 @@ struct Inner {
     unbatch: bool,
     started_ms: i64,
     log_user: Option<LogUser>,
+    /// The answer is another server's (the gateway's upstream): its 5xx is not toker failing.
+    answer_is_upstreams: std::sync::atomic::AtomicBool,
     state: Mutex<State>,
 }
 
@@ -98,6 +100,7 @@ impl RequestAuth {
             unbatch: query.contains_key("unbatch"),
             started_ms: Utc::now().timestamp_millis(),
             log_user: req.data::<LogUser>().cloned(),
+            answer_is_upstreams: std::sync::atomic::AtomicBool::new(false),
             state: Mutex::new(State::Anonymous),
         }))
     }
@@ -219,6 +222,15 @@ impl RequestAuth {
         }
     }
 
+    /// The authenticated device's `client` id.
+    pub fn client(&self) -> Option<String> {
+        match &*self.state() {
+            State::Authenticated { device, .. } => Some(device.client.clone()),
+            State::Issued { session, .. } => Some(session.device.client.clone()),
+            _ => None,
+        }
+    }
+
     /// A new device's token goes out with this response.
     pub fn issue(&self, user: &User, session: NewSession) {
         if let Some(log) = &self.0.log_user {
@@ -237,6 +249,15 @@ impl RequestAuth {
         }
     }
 
+    /// The answer comes from an upstream (gateway mode): it carries the next token whatever its
+    /// status, as toker's own 4xx answers do (docs/decisions.md D14). Only toker's own 5xx
+    /// (a failure here, e.g. the database gone) leave the token as it was.
+    pub fn answer_from_upstream(&self) {
+        self.0
+            .answer_is_upstreams
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+
     /// This action answers without auth headers.
     pub fn silence(&self) {
         *self.state() = State::Silent;
@@ -246,7 +267,11 @@ impl RequestAuth {
     /// A failed request (5xx: the database unavailable, say) writes nothing and sends no
     /// headers, so the client keeps the token it sent, which still works.
     async fn finish(&self, status: StatusCode) -> Vec<(String, String)> {
-        if status == StatusCode::UNAUTHORIZED || status.is_server_error() {
+        let upstreams = self
+            .0
+            .answer_is_upstreams
+            .load(std::sync::atomic::Ordering::Relaxed);
+        if status == StatusCode::UNAUTHORIZED || (status.is_server_error() && !upstreams) {
             return Vec::new();
         }
         let state = std::mem::replace(&mut *self.state(), State::Silent);

@@ -23,6 +23,12 @@ use poem::{
 /// drop auth headers (docs/decisions.md D1, docs/contract.md §6 #4); `nosniff` for every JSON body.
 pub struct ApiHeaders;
 
+/// A response extension that exempts a response from `ApiHeaders`: it carries no token and is
+/// not toker's own JSON (an unauthenticated gateway route's answer, the JWK Set), so its own
+/// caching headers stand (docs/decisions.md D14).
+#[derive(Debug, Clone, Copy)]
+pub struct KeepCaching;
+
 impl<E: Endpoint> Middleware<E> for ApiHeaders {
     type Output = ApiHeadersEndpoint<E>;
 
@@ -41,6 +47,9 @@ impl<E: Endpoint> Endpoint for ApiHeadersEndpoint<E> {
             Ok(resp) => resp.into_response(),
             Err(err) => crate::error::to_json_error(err).await,
         };
+        if resp.extensions().get::<KeepCaching>().is_some() {
+            return Ok(resp);
+        }
         let h = resp.headers_mut();
         h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
         h.remove(header::ETAG);

@@ -78,7 +78,8 @@ pub async fn serve(
         let watcher = graceful.watcher();
         let peer = accepted.peer;
         tokio::spawn(async move {
-            let conn = builder.serve_connection(TokioIo::new(io), service);
+            // With upgrades: the gateway passes WebSocket connections through (docs/decisions.md D14).
+            let conn = builder.serve_connection_with_upgrades(TokioIo::new(io), service);
             if let Err(e) = watcher.watch(conn).await {
                 tracing::debug!(%peer, error = %e, "connection ended");
             }

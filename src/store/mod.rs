@@ -6,6 +6,7 @@ mod checkpoint;
 mod connection;
 mod devices;
 mod nonces;
+mod signing_keys;
 mod token_writes;
 mod users;
 
@@ -17,6 +18,7 @@ use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbErr, SqlErr};
 pub use availability::{Access, Availability, Outage};
 pub use devices::{NewDevice, chain_of};
 pub use entity::{device::Model as Device, user::Model as User};
+pub use signing_keys::StoredKey;
 pub use users::NewUser;
 
 /// Failures of the store. A unique-constraint conflict is the one callers act on (a 422), so it

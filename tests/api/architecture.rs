@@ -176,8 +176,9 @@ fn name(module: &[String]) -> String {
     }
 }
 
-/// Which top-level modules each layer may not import. Allowed directions: api → http →
-/// accounts → (oauth, mail, limits) → store → tokens; everyone may use `contract` and `config`.
+/// Which top-level modules each layer may not import. Allowed directions: (api, gateway) →
+/// http → accounts → (oauth, mail, limits) → store → tokens; everyone may use `contract` and
+/// `config`.
 const FORBIDDEN: &[(&str, &[&str])] = &[
     ("contract", &["*"]),
     ("tokens", &["*"]),
@@ -204,22 +205,27 @@ const FORBIDDEN: &[(&str, &[&str])] = &[
     ),
     (
         "config",
-        &["api", "http", "accounts", "store", "mail", "startup"],
+        &[
+            "api", "http", "accounts", "store", "mail", "startup", "gateway",
+        ],
     ),
     (
         "store",
         &[
-            "api", "http", "accounts", "mail", "oauth", "startup", "redirect",
+            "api", "http", "accounts", "mail", "oauth", "startup", "redirect", "gateway",
         ],
     ),
     (
         "mail",
-        &["api", "http", "accounts", "store", "oauth", "startup"],
+        &[
+            "api", "http", "accounts", "store", "oauth", "startup", "gateway",
+        ],
     ),
-    ("oauth", &["api", "http", "accounts", "startup"]),
-    ("accounts", &["api", "http", "startup"]),
-    ("http", &["api", "startup"]),
-    ("api", &["startup"]),
+    ("oauth", &["api", "http", "accounts", "startup", "gateway"]),
+    ("accounts", &["api", "http", "startup", "gateway"]),
+    ("http", &["api", "startup", "gateway"]),
+    ("api", &["startup", "gateway"]),
+    ("gateway", &["api", "startup"]),
 ];
 
 #[test]

@@ -34,13 +34,23 @@ fn every_command_has_help() {
         vec!["openapi", "--help"],
         vec!["check-config", "--help"],
         vec!["mail", "preview", "--help"],
+        vec!["assertion-keys", "list", "--help"],
+        vec!["assertion-keys", "rotate", "--help"],
     ] {
         let out = toker(&args, &[]);
         assert!(out.status.success(), "{args:?}: {}", stderr(&out));
         assert!(stdout(&out).contains("Usage: toker"), "{args:?}");
     }
     let top = stdout(&toker(&["--help"], &[]));
-    for command in ["serve", "migrate", "openapi", "check-config", "--config"] {
+    for command in [
+        "serve",
+        "migrate",
+        "openapi",
+        "check-config",
+        "mail",
+        "assertion-keys",
+        "--config",
+    ] {
         assert!(top.contains(command), "{command} missing from --help");
     }
 }
@@ -311,4 +321,88 @@ fn check_config_refuses_a_bad_language_file_with_its_line() {
     );
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("de.ftl:2"), "{}", stderr(&out));
+}
+
+#[test]
+fn assertion_keys_list_and_rotate_work_on_the_database() {
+    let out = toker(&["assertion-keys", "--help"], &[]);
+    assert!(out.status.success());
+    assert!(stdout(&out).contains("rotate"), "{}", stdout(&out));
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}/k.db?mode=rwc", dir.path().display());
+    let env = [("TOKER_DATABASE_URL", url.as_str())];
+    let out = toker(&["assertion-keys", "list"], &env);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "", "no key until something signs");
+    let out = toker(&["assertion-keys", "rotate"], &env);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let added = stdout(&out);
+    let kid = added
+        .strip_prefix("added ")
+        .and_then(|rest| rest.split(',').next())
+        .expect("`added <kid>, signing from …`");
+    assert!(added.contains("signing from"), "{added}");
+    let listed = stdout(&toker(&["assertion-keys", "list"], &env));
+    assert_eq!(listed.lines().count(), 1);
+    assert!(listed.starts_with(kid), "{listed}");
+    assert!(!listed.contains("PRIVATE"), "{listed}");
+}
+
+#[test]
+fn gateway_settings_are_read_from_toml_and_the_environment_and_checked() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}/g.db?mode=rwc", dir.path().display());
+    let path = dir.path().join("toker.toml");
+    let config = path.to_str().unwrap();
+    std::fs::write(
+        &path,
+        "[gateway]\nforward_auth = true\n\n[[gateway.routes]]\nprefix = \"/orders\"\n\
+         upstream = \"http://127.0.0.1:8080\"\nauth = \"required\"\nmethods = [\"GET\"]\n",
+    )
+    .unwrap();
+    let out = toker(
+        &["--config", config, "migrate"],
+        &[("TOKER_DATABASE_URL", &url)],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+
+    let routes = r#"[{prefix = "/orders", upstream = "http://127.0.0.1:8080", auth = "optional"}]"#;
+    let out = toker(
+        &["migrate"],
+        &[
+            ("TOKER_DATABASE_URL", &url),
+            ("TOKER_GATEWAY__ROUTES", routes),
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+
+    for (toml, named) in [
+        (
+            "[[gateway.routes]]\nprefix = \"/api\"\nupstream = \"http://x\"\nauth = \"none\"\n",
+            "clashes with toker's own `/api/me`",
+        ),
+        (
+            "[[gateway.routes]]\nprefix = \"/x\"\nupstream = \"http://x\"\n",
+            "auth",
+        ),
+        (
+            "[[gateway.routes]]\nprefix = \"/x\"\nupstream = \"http://x\"\nauth = \"maybe\"\n",
+            "auth",
+        ),
+        (
+            "[[gateway.routes]]\nprefix = \"/x\"\nupstream = \"http://x\"\nauth = \"none\"\nretries = 3\n",
+            "retries",
+        ),
+        (
+            "[gateway]\nassertion_keys = [\"-----BEGIN PRIVATE KEY-----\\nc2VjcmV0\\n-----END PRIVATE KEY-----\"]\n",
+            "`gateway.assertion_keys`",
+        ),
+    ] {
+        std::fs::write(&path, toml).unwrap();
+        let out = toker(&["--config", config, "migrate"], &[]);
+        assert_eq!(out.status.code(), Some(2), "{toml}");
+        let err = stderr(&out);
+        assert!(err.contains(named), "{toml}: {err}");
+        assert!(!err.contains("c2VjcmV0"), "a key is never printed: {err}");
+    }
 }

@@ -10,6 +10,8 @@ mod connections;
 mod cors;
 mod credential_changes;
 mod exact_keys;
+mod forward_auth;
+mod gateway;
 mod helpers;
 mod languages;
 mod limits;

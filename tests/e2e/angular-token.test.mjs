@@ -54,9 +54,13 @@ function assertFive(h, uid) {
   assert.match(String(h.expiry), /^\d{10}$/);
 }
 
+// The app's own API: an upstream behind toker's gateway (docs/decisions.md D14).
+const PROTECTED = '/app/me';
+
 describe('angular-token, batch_response = "omit" (toker default)', () => {
   const s = suite('angular-token', {
     oauth: true,
+    app: 'gateway',
     // angular-token's auth_origin_url is <origin>/oauth_callback: the app itself, at that route.
     pageAliases: { '/oauth_callback': 'angular-token.html' },
     env: {
@@ -156,11 +160,11 @@ describe('angular-token, batch_response = "omit" (toker default)', () => {
     assert.deepEqual(await at.stored(e), signedIn);
   });
 
-  s.step('protected requests: HttpClient GET /api/me rotates the token after each batch window', async (e) => {
+  s.step('protected requests: HttpClient GET to the app behind the gateway rotates the token after each batch window', async (e) => {
     let before = await at.stored(e);
     for (let i = 0; i < 2; i++) {
       await sleep(AFTER_WINDOW_MS);
-      const r = await at.get(e, '/api/me');
+      const r = await at.get(e, PROTECTED);
       assert.equal(r.status, 200, JSON.stringify(r.body));
       assert.equal(r.body.data.email, email);
       const now = await at.stored(e);
@@ -168,15 +172,19 @@ describe('angular-token, batch_response = "omit" (toker default)', () => {
       assert.notEqual(now.accessToken, before.accessToken, 'the token rotated');
       assert.equal(now.client, before.client);
       assert.ok(now.expiry >= before.expiry, 'angular-token compares expiry strings');
-      const last = (await apiCalls(e)).filter((c) => c.path === '/api/me').at(-1);
+      const last = (await apiCalls(e)).filter((c) => c.path === PROTECTED).at(-1);
       assert.equal(last.reqHeaders['access-token'], before.accessToken, 'sent the stored token');
       assert.equal(last.reqHeaders['token-type'], 'Bearer');
+      const seen = e.upstream.requests.at(-1);
+      assert.equal(seen.headers['x-toker-email'], email);
+      assert.equal(seen.headers['access-token'], undefined);
       before = now;
     }
+    assert.deepEqual(e.upstream.problems, []);
   });
 
   s.step('burst: 6 concurrent requests inside the batch window, then more: no 401, still signed in', async (e) => {
-    await burstInsideWindow(e, at, { afterWindowMs: AFTER_WINDOW_MS, token: (t) => t.accessToken });
+    await burstInsideWindow(e, at, { afterWindowMs: AFTER_WINDOW_MS, token: (t) => t.accessToken, path: PROTECTED });
     assert.equal(await at.signedIn(e), true);
   });
 
@@ -445,8 +453,9 @@ describe('angular-token, batch_response = "omit" (toker default)', () => {
     for (const r of e.toker.requests().filter((r) => r.method === 'OPTIONS')) preflights[r.path] = (preflights[r.path] || 0) + 1;
     assert.ok(Object.keys(preflights).length >= 5, JSON.stringify(preflights));
     assert.deepEqual(Object.values(preflights).filter((n) => n !== 1), [], JSON.stringify(preflights));
-    const gets = e.toker.requests().filter((r) => r.method === 'GET' && r.path === '/api/me').length;
-    assert.ok(gets > 10, `${gets} GET /api/me`);
+    const gets = e.toker.requests().filter((r) => r.method === 'GET' && r.path === PROTECTED).length;
+    assert.ok(gets > 10, `${gets} GET ${PROTECTED}`);
+    assert.equal(preflights[PROTECTED], 1, 'the gateway route answers preflights like toker\'s own');
     assert.equal(preflights['/api/me'], 1);
   });
 

@@ -16,6 +16,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
+import { AppUpstream, Caddy, Nginx, gatewayRoutes } from './upstreams.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const PAGES = path.join(HERE, 'pages');
@@ -435,7 +436,7 @@ async function startPageServer(getConfig, aliases = {}) {
  * (`e.oauth`, an OAuthProvider: `url`, `consentUrl`, `answer`, `setProfile()`). `pageAliases`
  * maps more paths to files of pages/ (`{'/oauth_callback': 'angular-token.html'}`).
  */
-export async function startEnv({ env = {}, config = {}, oauth = false, pageAliases = {} } = {}) {
+export async function startEnv({ env = {}, config = {}, oauth = false, pageAliases = {}, app } = {}) {
   const tmp = await fsp.mkdtemp(path.join(os.tmpdir(), 'toker-e2e-'));
   const e = {
     tmp, console: [], pageErrors: [], apiCalls: [], pendingCalls: [], navigations: [], pendingNavigations: [], popups: [], closers: [],
@@ -452,9 +453,29 @@ export async function startEnv({ env = {}, config = {}, oauth = false, pageAlias
     e.pages = await startPageServer(() => ({ api: e.api, ...config }), pageAliases);
     e.closers.push(() => new Promise((r) => { e.pages.closeAllConnections?.(); e.pages.close(r); }));
     e.origin = `http://127.0.0.1:${e.pages.address().port}`;
+    // `app: 'gateway'`: the app behind toker's gateway at /app; `app: 'nginx'` or `'caddy'`:
+    // behind that proxy, which asks toker's forward-auth endpoint, and the page talks to it only.
+    if (app) {
+      e.upstream = await AppUpstream.start();
+      e.closers.push(() => e.upstream.stop());
+      env = app === 'gateway'
+        ? { TOKER_GATEWAY__ROUTES: gatewayRoutes(e.upstream), ...env }
+        : { TOKER_GATEWAY__FORWARD_AUTH: 'true', ...env };
+      e.upstream.audiences.add('e2e-app');
+    }
     e.toker = await Toker.start({ tmp, env, pageOrigin: e.origin, smtpPort: e.mail.port });
     e.closers.push(() => e.toker.stop());
     e.api = e.toker.url;
+    if (app) e.upstream.jwksUrl = `${e.toker.url}/.well-known/jwks.json`;
+    if (app === 'nginx' || app === 'caddy') {
+      const Proxy = app === 'nginx' ? Nginx : Caddy;
+      e.proxy = await Proxy.start({
+        dir: path.join(tmp, app), port: await freePort(), tokerPort: e.toker.port, appPort: new URL(e.upstream.url).port, waitForPort,
+      });
+      e.closers.push(() => e.proxy.stop());
+      e.api = e.proxy.url;
+      e.upstream.audiences.add(e.proxy.url);
+    }
     e.browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
     e.closers.push(() => e.browser.close());
     e.context = await e.browser.newContext();
@@ -531,6 +552,8 @@ async function keepArtifacts(e, label, stepName) {
   }
   await fsp.writeFile(`${base}.console.log`, `${e.page?.url?.() ?? ''}\n${e.console.join('\n')}\n`);
   if (e.toker) await fsp.writeFile(`${base}.toker.log`, e.toker.log);
+  if (e.upstream) await fsp.writeFile(`${base}.app.log`, `${e.upstream.problems.join('\n')}\n${e.upstream.requests.map((r) => `${r.method} ${r.url}`).join('\n')}\n`);
+  if (e.proxy) await fsp.writeFile(`${base}.proxy.log`, `${e.proxy.log}\n${e.proxy.errors()}`);
   if (e.oauth) await fsp.writeFile(`${base}.oauth-provider.log`, e.oauth.log);
   for (const [i, p] of (e.popups || []).entries()) {
     if (p.isClosed()) continue;
@@ -691,21 +714,24 @@ export async function apiGet(e, pathname, headers = {}) {
  * three more follow, and after the window rotation resumes; nothing is refused. `lib` is the
  * test file's driver (`get`, `stored`), `token` reads the access token out of what it stores.
  */
-export async function burstInsideWindow(e, lib, { afterWindowMs, token }) {
+export async function burstInsideWindow(e, lib, { afterWindowMs, token, path: target = '/api/me' }) {
   await sleep(afterWindowMs);
-  assert.equal((await lib.get(e, '/api/me')).status, 200); // rotates; the window starts now
+  assert.equal((await lib.get(e, target)).status, 200); // rotates; the window starts now
   const rotated = await lib.stored(e);
-  const burst = await e.page.evaluate(() => Promise.all([1, 2, 3, 4, 5, 6].map(() => window.get('/api/me'))));
+  const burst = await e.page.evaluate((p) => Promise.all([1, 2, 3, 4, 5, 6].map(() => window.get(p))), target);
   assert.deepEqual(burst.map((r) => r.status), [200, 200, 200, 200, 200, 200]);
   assert.deepEqual(await lib.stored(e), rotated, 'batch responses leave the stored token alone');
-  for (let i = 0; i < 3; i++) assert.equal((await lib.get(e, '/api/me')).status, 200);
+  for (let i = 0; i < 3; i++) assert.equal((await lib.get(e, target)).status, 200);
   await sleep(afterWindowMs);
-  assert.equal((await lib.get(e, '/api/me')).status, 200);
+  assert.equal((await lib.get(e, target)).status, 200);
   const after = await lib.stored(e);
   assert.notEqual(token(after), token(rotated), 'rotation resumed after the window');
-  const me = (await apiCalls(e)).filter((c) => c.path === '/api/me');
+  const me = (await apiCalls(e)).filter((c) => c.path === target);
   assert.deepEqual(me.filter((c) => c.status !== 200), [], 'no request failed');
-  assert.deepEqual(e.toker.requests().filter((r) => r.method === 'GET' && r.path === '/api/me' && r.status !== 200), [], 'toker answered no 401');
+  // Through a proxy, toker sees the checks at its forward-auth endpoint instead.
+  const checked = e.proxy ? '/auth/forward' : target;
+  assert.deepEqual(e.toker.requests().filter((r) => r.method === 'GET' && r.path === checked && r.status !== 200), [], 'toker answered no 401');
+  if (e.upstream) assert.deepEqual(e.upstream.problems, [], 'the app accepted every assertion');
 }
 
 export { waitFor };

@@ -19,6 +19,8 @@ import {
 // preflight per URL for a whole run (asserted in angular-token.test.mjs).
 
 const WINDOW_S = 2; // batch_request_buffer_throttle for these runs
+// The app's own API: an upstream behind toker's gateway (docs/decisions.md D14) in the main run.
+const PROTECTED = '/app/me';
 const AFTER_WINDOW_MS = WINDOW_S * 1000 + 300;
 
 const jt = {
@@ -56,6 +58,7 @@ function assertFiveHeaders(h, uid) {
 describe('j-toker, batch_response = "omit" (toker default)', () => {
   const s = suite('j-toker', {
     oauth: true,
+    app: 'gateway',
     env: {
       TOKER_BATCH_REQUEST_BUFFER_THROTTLE: String(WINDOW_S),
       TOKER_ACCOUNT_UPDATE_ATTRIBUTES: '["name"]',
@@ -146,11 +149,11 @@ describe('j-toker, batch_response = "omit" (toker default)', () => {
     assert.deepEqual(await jt.stored(e), signedIn);
   });
 
-  s.step('protected requests: $.ajax to /api/me rotates the token after each batch window', async (e) => {
+  s.step('protected requests: $.ajax to the app behind the gateway rotates the token after each batch window', async (e) => {
     let before = await jt.stored(e);
     for (let i = 0; i < 2; i++) {
       await sleep(AFTER_WINDOW_MS);
-      const r = await jt.get(e, '/api/me');
+      const r = await jt.get(e, PROTECTED);
       assert.equal(r.status, 200, JSON.stringify(r.body));
       assert.equal(r.body.data.email, email);
       const now = await jt.stored(e);
@@ -158,14 +161,20 @@ describe('j-toker, batch_response = "omit" (toker default)', () => {
       assert.notEqual(now['access-token'], before['access-token'], 'the token rotated');
       assert.equal(now.client, before.client);
       assert.ok(Number(now.expiry) >= Number(before.expiry));
-      const last = (await apiCalls(e)).filter((c) => c.path === '/api/me').at(-1);
+      const last = (await apiCalls(e)).filter((c) => c.path === PROTECTED).at(-1);
       assert.equal(last.reqHeaders['access-token'], before['access-token'], 'sent the stored token');
+      // The app got the user from toker, never the token.
+      const seen = e.upstream.requests.at(-1);
+      assert.equal(seen.headers['x-toker-uid'], email);
+      assert.equal(seen.headers['access-token'], undefined);
+      assert.equal(seen.claims.uid, email);
       before = now;
     }
+    assert.deepEqual(e.upstream.problems, []);
   });
 
   s.step('burst: 6 concurrent requests inside the batch window, then more: no 401, still signed in', async (e) => {
-    await burstInsideWindow(e, jt, { afterWindowMs: AFTER_WINDOW_MS, token: (t) => t['access-token'] });
+    await burstInsideWindow(e, jt, { afterWindowMs: AFTER_WINDOW_MS, token: (t) => t['access-token'], path: PROTECTED });
     assert.equal((await jt.user(e)).signedIn, true);
   });
 
@@ -373,8 +382,9 @@ describe('j-toker, batch_response = "omit" (toker default)', () => {
     assert.equal(r.ok, true, JSON.stringify(r.value));
     assert.equal(await jt.stored(e), null);
     assert.equal((await jt.user(e)).signedIn, undefined);
-    const after = await apiGet(e, '/api/me', authHeaders(old));
+    const after = await apiGet(e, PROTECTED, authHeaders(old));
     assert.equal(after.status, 401);
+    assert.deepEqual(after.body, { errors: ['You need to sign in or sign up before continuing.'] });
     assert.equal(after.headers.get('access-token'), null);
     assert.ok((await jt.events(e)).includes('auth.signOut.success'));
   });

@@ -1,10 +1,12 @@
-//! Real parts the tests start beside the app: an SMTP server, the `toker` binary itself, and
-//! private PostgreSQL and MariaDB servers that tests may stop and start.
+//! Real parts the tests start beside the app: an SMTP server, upstream servers for the gateway,
+//! the `toker` binary itself, and private PostgreSQL and MariaDB servers that tests may stop
+//! and start.
 
 pub mod mariadb_server;
 pub mod pg_cluster;
 pub mod serve;
 pub mod smtp;
+pub mod upstream;
 
 use std::process::Command;
 

@@ -1,0 +1,339 @@
+//! What a reverse proxy does to headers (docs/gateway.md §4): hop-by-hop headers dropped in
+//! both directions, the client's credentials and identity headers never forwarded, forwarding
+//! headers written by toker, upgrades passed on deliberately.
+
+use std::net::IpAddr;
+
+use poem::http::{HeaderMap, HeaderName, HeaderValue, header};
+
+use super::identity::is_identity_header;
+use crate::{contract::headers::HeaderNames, http::credentials::Credentials};
+
+/// Hop-by-hop headers (RFC 9110 §7.6.1, plus the ones proxies commonly add to the list).
+const HOP_BY_HOP: &[&str] = &[
+    "connection",
+    "proxy-connection",
+    "keep-alive",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+    "proxy-authenticate",
+    "proxy-authorization",
+];
+
+/// What this gateway adds to `Via` (RFC 9110 §7.6.3).
+const VIA: &str = "1.1 toker";
+
+/// The comma-separated tokens of every line of `name`, lower-cased.
+fn tokens(headers: &HeaderMap, name: HeaderName) -> Vec<String> {
+    headers
+        .get_all(name)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(|t| t.trim().to_ascii_lowercase())
+        .filter(|t| !t.is_empty())
+        .collect()
+}
+
+/// The `Upgrade` value when the request asks for a protocol switch (`Connection: upgrade`).
+pub fn requested_upgrade(headers: &HeaderMap) -> Option<HeaderValue> {
+    if !tokens(headers, header::CONNECTION)
+        .iter()
+        .any(|t| t == "upgrade")
+    {
+        return None;
+    }
+    headers.get(header::UPGRADE).cloned()
+}
+
+/// Removes `Connection`, every header it names, and the fixed hop-by-hop headers.
+pub fn remove_hop_by_hop(headers: &mut HeaderMap) {
+    for name in tokens(headers, header::CONNECTION) {
+        if let Ok(name) = HeaderName::from_bytes(name.as_bytes()) {
+            headers.remove(name);
+        }
+    }
+    for name in HOP_BY_HOP {
+        headers.remove(*name);
+    }
+}
+
+/// Puts an upgrade back after [`remove_hop_by_hop`]: `Connection: upgrade` and `Upgrade`.
+pub fn restore_upgrade(headers: &mut HeaderMap, upgrade: HeaderValue) {
+    headers.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
+    headers.insert(header::UPGRADE, upgrade);
+}
+
+/// Whether two header names are the same once `_` is read as `-` (case is already folded).
+fn same_name(a: &str, b: &str) -> bool {
+    a.len() == b.len()
+        && a.bytes().zip(b.bytes()).all(|(x, y)| {
+            let fold = |c: u8| {
+                if c == b'_' {
+                    b'-'
+                } else {
+                    c.to_ascii_lowercase()
+                }
+            };
+            fold(x) == fold(y)
+        })
+}
+
+/// Removes the client's toker credentials (the five token headers in any spelling, and an
+/// `Authorization` that carries them) and every `X-Toker-*` header, so an upstream never sees a
+/// token and a client can never forge an identity.
+pub fn remove_credentials(headers: &mut HeaderMap, names: &HeaderNames) {
+    let credentials = [
+        &names.access_token,
+        &names.client,
+        &names.uid,
+        &names.expiry,
+        &names.token_type,
+    ];
+    if Credentials::from_authorization(headers, names) != Credentials::default()
+        && let Ok(name) =
+            HeaderName::from_bytes(names.authorization.to_ascii_lowercase().as_bytes())
+    {
+        headers.remove(name);
+    }
+    let doomed: Vec<HeaderName> = headers
+        .keys()
+        .filter(|name| {
+            let name = name.as_str();
+            is_identity_header(name) || credentials.iter().any(|c| same_name(name, c))
+        })
+        .cloned()
+        .collect();
+    for name in doomed {
+        headers.remove(name);
+    }
+}
+
+/// The query without the toker credentials a client may send as parameters
+/// (`accept_token_params`); every other pair is kept byte for byte. `None` when nothing is left.
+pub fn remove_credential_params(query: &str, names: &HeaderNames) -> Option<String> {
+    let credentials = [
+        &names.access_token,
+        &names.client,
+        &names.uid,
+        &names.expiry,
+        &names.token_type,
+    ];
+    let kept: Vec<&str> = query
+        .split('&')
+        .filter(|pair| {
+            let key = pair.split('=').next().unwrap_or_default();
+            let key: String = form_urlencoded::parse(key.as_bytes())
+                .next()
+                .map(|(k, _)| k.into_owned())
+                .unwrap_or_default();
+            !pair.is_empty() && !credentials.iter().any(|c| **c == key)
+        })
+        .collect();
+    (!kept.is_empty()).then(|| kept.join("&"))
+}
+
+/// The client side of the hop toker is.
+pub struct Hop<'a> {
+    /// The connection's peer.
+    pub peer: Option<IpAddr>,
+    /// The `Host` the client sent.
+    pub host: Option<&'a HeaderValue>,
+    /// `http` or `https`, as the client reached toker.
+    pub proto: &'static str,
+}
+
+/// Writes `X-Forwarded-For`, `-Proto` and `-Host` for this hop and appends to `Via`. Values a
+/// client sent are not believed: they are replaced, and `Forwarded` is removed.
+pub fn set_forwarding(headers: &mut HeaderMap, hop: &Hop<'_>) {
+    headers.remove(header::FORWARDED);
+    match hop
+        .peer
+        .and_then(|ip| HeaderValue::from_str(&ip.to_string()).ok())
+    {
+        Some(peer) => headers.insert("x-forwarded-for", peer),
+        None => headers.remove("x-forwarded-for"),
+    };
+    headers.insert("x-forwarded-proto", HeaderValue::from_static(hop.proto));
+    match hop.host {
+        Some(host) => headers.insert("x-forwarded-host", host.clone()),
+        None => headers.remove("x-forwarded-host"),
+    };
+    append_via(headers);
+}
+
+/// Adds this hop to `Via`.
+pub fn append_via(headers: &mut HeaderMap) {
+    headers.append(header::VIA, HeaderValue::from_static(VIA));
+}
+
+/// Prepares an upstream's response for the client: hop-by-hop headers go, and so do the
+/// headers only toker writes — the token headers (toker's after-step sets them), identity
+/// headers, and CORS headers (toker applies its own).
+pub fn clean_response(headers: &mut HeaderMap, names: &HeaderNames) {
+    remove_hop_by_hop(headers);
+    let owned = [
+        &names.access_token,
+        &names.client,
+        &names.uid,
+        &names.expiry,
+        &names.token_type,
+        &names.authorization,
+    ];
+    let doomed: Vec<HeaderName> = headers
+        .keys()
+        .filter(|name| {
+            let name = name.as_str();
+            name.starts_with("access-control-")
+                || is_identity_header(name)
+                || owned.iter().any(|o| same_name(name, o))
+        })
+        .cloned()
+        .collect();
+    for name in doomed {
+        headers.remove(name);
+    }
+    append_via(headers);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::contract::headers::authorization_value;
+
+    fn map(pairs: &[(&str, &str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            h.append(
+                HeaderName::from_bytes(k.as_bytes()).unwrap(),
+                HeaderValue::from_str(v).unwrap(),
+            );
+        }
+        h
+    }
+
+    #[test]
+    fn hop_by_hop_headers_and_the_ones_connection_names_go() {
+        let mut h = map(&[
+            ("connection", "keep-alive, x-secret"),
+            ("keep-alive", "timeout=5"),
+            ("x-secret", "1"),
+            ("te", "trailers"),
+            ("transfer-encoding", "chunked"),
+            ("upgrade", "websocket"),
+            ("proxy-authorization", "Basic x"),
+            ("content-type", "text/plain"),
+        ]);
+        remove_hop_by_hop(&mut h);
+        let left: Vec<&str> = h.keys().map(|k| k.as_str()).collect();
+        assert_eq!(left, ["content-type"]);
+    }
+
+    #[test]
+    fn an_upgrade_needs_connection_upgrade() {
+        let ws = map(&[
+            ("connection", "keep-alive, Upgrade"),
+            ("upgrade", "websocket"),
+        ]);
+        assert_eq!(requested_upgrade(&ws).unwrap(), "websocket");
+        let no = map(&[("upgrade", "websocket")]);
+        assert!(requested_upgrade(&no).is_none());
+    }
+
+    #[test]
+    fn credentials_and_identity_headers_never_reach_the_upstream() {
+        let names = HeaderNames::default();
+        let dta = authorization_value(&names, "t", "c", "1", "u@x.co");
+        let mut h = map(&[
+            ("access-token", "t"),
+            ("access_token", "t"),
+            ("client", "c"),
+            ("uid", "u@x.co"),
+            ("expiry", "1"),
+            ("token-type", "Bearer"),
+            ("authorization", &dta),
+            ("x-toker-uid", "admin@x.co"),
+            ("x_toker_user_id", "1"),
+            ("x-tokerish", "kept"),
+            ("cookie", "a=b"),
+        ]);
+        remove_credentials(&mut h, &names);
+        let left: Vec<&str> = h.keys().map(|k| k.as_str()).collect();
+        assert_eq!(left, ["x-tokerish", "cookie"]);
+    }
+
+    #[test]
+    fn an_authorization_of_the_app_itself_is_forwarded() {
+        let names = HeaderNames::default();
+        for value in ["Basic dTpw", "Bearer eyJhbGciOiJub25lIn0.e30."] {
+            let mut h = map(&[("authorization", value)]);
+            remove_credentials(&mut h, &names);
+            assert_eq!(h.get("authorization").unwrap(), value);
+        }
+    }
+
+    #[test]
+    fn credential_parameters_leave_the_query_and_the_rest_stays_as_sent() {
+        let names = HeaderNames::default();
+        let q = "page=2&access-token=t&client=c&uid=u%40x.co&expiry=1&token-type=Bearer&q=a%20b&x";
+        assert_eq!(
+            remove_credential_params(q, &names).as_deref(),
+            Some("page=2&q=a%20b&x")
+        );
+        assert_eq!(
+            remove_credential_params("access%2Dtoken=t&uid=u", &names),
+            None
+        );
+        assert_eq!(remove_credential_params("", &names), None);
+    }
+
+    #[test]
+    fn forwarding_headers_from_the_client_are_replaced() {
+        let mut h = map(&[
+            ("x-forwarded-for", "10.9.9.9"),
+            ("x-forwarded-host", "evil.example"),
+            ("x-forwarded-proto", "https"),
+            ("forwarded", "for=10.9.9.9"),
+            ("via", "1.1 corp-proxy"),
+        ]);
+        let host = HeaderValue::from_static("app.example.com");
+        set_forwarding(
+            &mut h,
+            &Hop {
+                peer: Some("192.0.2.7".parse().unwrap()),
+                host: Some(&host),
+                proto: "http",
+            },
+        );
+        assert_eq!(h["x-forwarded-for"], "192.0.2.7");
+        assert_eq!(h["x-forwarded-host"], "app.example.com");
+        assert_eq!(h["x-forwarded-proto"], "http");
+        assert!(h.get("forwarded").is_none());
+        let via: Vec<&str> = h
+            .get_all("via")
+            .iter()
+            .map(|v| v.to_str().unwrap())
+            .collect();
+        assert_eq!(via, ["1.1 corp-proxy", "1.1 toker"]);
+    }
+
+    #[test]
+    fn upstream_responses_cannot_set_tokens_identity_or_cors() {
+        let names = HeaderNames::default();
+        let mut h = map(&[
+            ("access-token", "forged"),
+            ("uid", "admin@x.co"),
+            ("Authorization", "Bearer x"),
+            ("access-control-allow-origin", "*"),
+            ("x-toker-user-id", "1"),
+            ("transfer-encoding", "chunked"),
+            ("set-cookie", "a=b"),
+            ("content-type", "application/json"),
+        ]);
+        clean_response(&mut h, &names);
+        let left: Vec<&str> = h.keys().map(|k| k.as_str()).collect();
+        assert_eq!(left, ["set-cookie", "content-type", "via"]);
+    }
+}
