@@ -12,6 +12,7 @@ pub mod http;
 pub mod limits;
 pub mod locale;
 pub mod mail;
+pub mod metrics;
 pub mod oauth;
 pub mod origins;
 pub mod proxies;

@@ -161,11 +161,20 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
         .bind
         .rsplit_once(':')
         .map_or(settings.bind.clone(), |(h, _)| h.to_string());
+    let metrics_host = settings
+        .metrics_bind
+        .as_deref()
+        .and_then(|b| b.rsplit_once(':'))
+        .map(|(h, _)| h.to_string());
     let app = Application::build(settings).await?;
-    let address = format!("http://{host}:{}", app.port());
+    let scheme = if app.tls().is_some() { "https" } else { "http" };
+    let address = format!("{scheme}://{host}:{}", app.port());
     tracing::info!(
         "listening on {address}  (auth routes under {mount}, API docs at {address}/docs)"
     );
+    if let (Some(host), Some(port)) = (metrics_host, app.metrics_port()) {
+        tracing::info!("metrics at http://{host}:{port}/metrics");
+    }
     app.run_until_stopped().await?;
     Ok(())
 }

@@ -1,7 +1,10 @@
 //! Wiring: settings → store, accounts and the middleware stack → a bound listener. Tests build
 //! an `Application` on port 0 against a fresh database; `toker serve` does the same on `bind`.
 
-use std::{sync::Arc, time::Duration};
+use std::{
+    sync::{Arc, OnceLock},
+    time::{Duration, Instant},
+};
 
 use poem::{
     Endpoint, EndpointExt, IntoResponse, Request, Response, Route, get, handler, web::Json,
@@ -24,11 +27,14 @@ use crate::{
         listener::{connection_cap, raise_open_files_limit},
         locale::RequestTexts,
         request_log::RequestLog,
+        request_metrics::RequestMetrics,
         server,
+        tls::TlsFiles,
     },
     limits::{LimitSettings, Limits, Rate},
     locale::Catalog,
     mail::MailTemplates,
+    metrics::{self, Metrics},
     origins::OriginMatcher,
     proxies::TrustedProxies,
     redirect::RedirectPolicy,
@@ -44,6 +50,9 @@ pub struct Application {
     accounts: Accounts,
     limits: ConnectionLimits,
     max_connections: usize,
+    tls: Option<Arc<TlsFiles>>,
+    /// The `/metrics` listener (`metrics_bind`), apart from the public one.
+    metrics: Option<TcpListener>,
 }
 
 impl Application {
@@ -73,11 +82,24 @@ impl Application {
     /// Builds the app on an existing store (the schema must be current).
     pub async fn build_with_store(settings: Settings, store: Store) -> anyhow::Result<Application> {
         let settings = Arc::new(settings);
+        let tls = match (&settings.tls_cert, &settings.tls_key) {
+            (Some(cert), Some(key)) => Some(Arc::new(TlsFiles::load(
+                std::path::Path::new(cert),
+                std::path::Path::new(key),
+            )?)),
+            _ => None,
+        };
         let accounts = accounts_for(settings.clone(), store).await?;
         let app = routes(&accounts).await?;
         let listener = TcpListener::bind(settings.bind.as_str())
             .await
             .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", settings.bind))?;
+        let metrics = match &settings.metrics_bind {
+            Some(address) => Some(TcpListener::bind(address.as_str()).await.map_err(|e| {
+                anyhow::anyhow!("invalid setting `metrics_bind`: cannot listen on {address}: {e}")
+            })?),
+            None => None,
+        };
         let port = listener.local_addr()?.port();
         let max_connections = connection_cap(settings.max_connections, raise_open_files_limit());
         if max_connections < settings.max_connections {
@@ -96,11 +118,27 @@ impl Application {
                 keep_alive: settings.keep_alive_timeout(),
             },
             max_connections,
+            tls,
+            metrics,
         })
     }
 
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// The port of the `/metrics` listener, when `metrics_bind` is set.
+    pub fn metrics_port(&self) -> Option<u16> {
+        self.metrics
+            .as_ref()
+            .and_then(|l| l.local_addr().ok())
+            .map(|a| a.port())
+    }
+
+    /// The certificate files served, when `tls_cert` and `tls_key` are set; `reload` is what
+    /// SIGHUP calls.
+    pub fn tls(&self) -> Option<Arc<TlsFiles>> {
+        self.tls.clone()
     }
 
     pub fn store(&self) -> &Store {
@@ -112,10 +150,52 @@ impl Application {
         &self.accounts
     }
 
-    /// Serves until Ctrl-C or SIGTERM, then lets in-flight requests finish (10 s at most).
+    /// Serves until Ctrl-C or SIGTERM (SIGHUP re-reads the TLS files), then shuts down
+    /// gracefully: see `run_until`.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.serve(shutdown_signal(), Some(Duration::from_secs(10)))
+        if let Some(tls) = self.tls() {
+            reload_on_sighup(tls);
+        } else {
+            ignore_sighup();
+        }
+        self.run_until(shutdown_signal()).await
+    }
+
+    /// Serves until `shutdown` completes, then: stops accepting connections, lets the requests
+    /// in flight finish and the queued token writes land (`shutdown_timeout` at most, counted
+    /// from the signal), and closes the store, whose last SQLite checkpoint leaves no WAL
+    /// behind. A rotation whose token a client received is on disk when this returns.
+    pub async fn run_until(
+        self,
+        shutdown: impl std::future::Future<Output = ()>,
+    ) -> std::io::Result<()> {
+        let timeout = self.accounts.settings.shutdown_timeout();
+        let store = self.accounts.store.clone();
+        let signalled = Arc::new(OnceLock::new());
+        let at = signalled.clone();
+        let shutdown = async move {
+            shutdown.await;
+            let _ = at.set(Instant::now());
+            tracing::info!(
+                timeout_seconds = timeout.as_secs(),
+                "shutting down: no new connections; finishing the requests in flight"
+            );
+        };
+        self.serve(shutdown, Some(timeout)).await?;
+        let left = signalled
+            .get()
+            .map_or(timeout, |at: &Instant| timeout.saturating_sub(at.elapsed()));
+        if tokio::time::timeout(left, store.flush_writes())
             .await
+            .is_err()
+        {
+            tracing::warn!("token writes still queued at shutdown_timeout were dropped");
+        }
+        match store.close().await {
+            Ok(()) => tracing::info!("stopped: requests finished, token writes stored"),
+            Err(e) => tracing::warn!(error = %e, "closing the database failed"),
+        }
+        Ok(())
     }
 
     /// Serves forever (tests drop the task instead of signalling).
@@ -128,16 +208,103 @@ impl Application {
         shutdown: impl std::future::Future<Output = ()>,
         grace: Option<Duration>,
     ) -> std::io::Result<()> {
-        server::serve(
+        let metrics_server = self
+            .metrics
+            .map(|listener| tokio::spawn(serve_metrics(listener, self.accounts.clone())));
+        let served = server::serve(
             self.listener,
             self.app,
             self.limits,
             self.max_connections,
+            self.tls,
             shutdown,
             grace,
         )
-        .await
+        .await;
+        if let Some(task) = metrics_server {
+            task.abort();
+        }
+        served
     }
+}
+
+/// The `/metrics` listener: that one route, nothing else, under the same connection limits.
+async fn serve_metrics(listener: TcpListener, accounts: Accounts) -> std::io::Result<()> {
+    let limits = ConnectionLimits {
+        header_read: accounts.settings.header_read_timeout(),
+        keep_alive: accounts.settings.keep_alive_timeout(),
+    };
+    let app = Route::new()
+        .at("/metrics", get(scrape))
+        .data(accounts)
+        .boxed();
+    server::serve(
+        listener,
+        app,
+        limits,
+        64,
+        None,
+        std::future::pending(),
+        None,
+    )
+    .await
+}
+
+/// `GET /metrics` (on `metrics_bind`): every metric, the pool and hashing gauges read now.
+#[handler]
+fn scrape(accounts: poem::web::Data<&Accounts>) -> Response {
+    let (pool_open, pool_idle, pool_max) = accounts.store.pool_use();
+    let hashing = accounts.hasher.gauges();
+    let text = accounts.metrics.render(metrics::Gauges {
+        pool_open,
+        pool_idle,
+        pool_max,
+        hash_waiting: hashing.waiting(),
+        hash_running: hashing.running(),
+    });
+    Response::builder()
+        .content_type(metrics::CONTENT_TYPE)
+        .body(text)
+}
+
+/// SIGHUP re-reads `tls_cert` and `tls_key`; the outcome is logged, and a failure keeps the
+/// certificate in use.
+fn reload_on_sighup(tls: Arc<TlsFiles>) {
+    #[cfg(unix)]
+    tokio::spawn(async move {
+        use tokio::signal::unix::{SignalKind, signal};
+        let Ok(mut hangups) = signal(SignalKind::hangup()) else {
+            tracing::warn!("cannot listen for SIGHUP: the TLS files are read at startup only");
+            return;
+        };
+        while hangups.recv().await.is_some() {
+            reload_tls(&tls);
+        }
+    });
+    #[cfg(not(unix))]
+    let _ = tls;
+}
+
+/// What SIGHUP does with TLS on: the files read again, new handshakes served with them.
+pub fn reload_tls(tls: &TlsFiles) {
+    match tls.reload() {
+        Ok(()) => tracing::info!("TLS certificate reloaded"),
+        Err(e) => tracing::error!("TLS certificate not reloaded, the old one stays: {e:#}"),
+    }
+}
+
+/// Without TLS there is nothing to reload; SIGHUP (`systemctl reload`) must not end the
+/// process, which is its default action.
+fn ignore_sighup() {
+    #[cfg(unix)]
+    tokio::spawn(async {
+        use tokio::signal::unix::{SignalKind, signal};
+        if let Ok(mut hangups) = signal(SignalKind::hangup()) {
+            while hangups.recv().await.is_some() {
+                tracing::info!("SIGHUP: nothing to reload (no tls_cert)");
+            }
+        }
+    });
 }
 
 async fn shutdown_signal() {
@@ -157,7 +324,6 @@ async fn shutdown_signal() {
         _ = ctrl_c => {},
         _ = term => {},
     }
-    tracing::info!("shutting down");
 }
 
 pub async fn accounts_for(settings: Arc<Settings>, store: Store) -> anyhow::Result<Accounts> {
@@ -184,7 +350,13 @@ pub async fn accounts_for(settings: Arc<Settings>, store: Store) -> anyhow::Resu
         rotate: settings.change_headers_on_each_request,
         max_devices: settings.max_number_of_devices as usize,
     };
-    let mailer = crate::mail::Mailer::from_settings(&settings, mail_templates(&settings)?)?;
+    let metrics = if settings.metrics_bind.is_some() {
+        Metrics::new()
+    } else {
+        Metrics::off()
+    };
+    let mailer = crate::mail::Mailer::from_settings(&settings, mail_templates(&settings)?)?
+        .with_metrics(metrics.clone());
     let oauth = Arc::new(crate::oauth::OAuth::from_settings(&settings)?);
     let confirmation_tokens = crate::accounts::confirmable::ConfirmationTokens::new(
         settings.secret_key.as_ref().map(|k| k.expose().as_bytes()),
@@ -199,6 +371,7 @@ pub async fn accounts_for(settings: Arc<Settings>, store: Store) -> anyhow::Resu
         mailer,
         oauth,
         limits,
+        metrics,
     })
 }
 
@@ -317,8 +490,36 @@ pub async fn routes(
         .with(ApiHeaders)
         .with(RequestLog::new(
             TrustedProxies::new(&settings.trusted_proxies).map_err(|e| anyhow::anyhow!(e))?,
+        ))
+        .with(RequestMetrics::new(
+            accounts.metrics.clone(),
+            route_templates(settings, &served),
         ));
     Ok(json_errors(app))
+}
+
+/// The served route templates as clients address them (under `mount_path` and
+/// `omniauth_prefix`), for the requests' metric labels.
+fn route_templates(
+    settings: &crate::config::Settings,
+    served: &[(String, poem::http::Method)],
+) -> AllowedMethods {
+    let addressed: Vec<(String, poem::http::Method)> = served
+        .iter()
+        .map(|(path, method)| {
+            let path = [
+                (DEFAULT_MOUNT, settings.mount_path.as_str()),
+                ("/omniauth", settings.omniauth_prefix.as_str()),
+            ]
+            .into_iter()
+            .find_map(|(declared, configured)| {
+                strip_segment_prefix(path, declared).map(|rest| format!("{configured}{rest}"))
+            })
+            .unwrap_or_else(|| path.clone());
+            (path, method.clone())
+        })
+        .collect();
+    AllowedMethods::new(addressed.iter().map(|(p, m)| (p.as_str(), m.clone())))
 }
 
 /// `GET /ping`: liveness, no database; also the load generator's bare-stack baseline.

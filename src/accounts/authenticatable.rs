@@ -97,6 +97,7 @@ impl Accounts {
             )
             .await?;
         events::sign_in(
+            &self.metrics,
             user.id,
             &user.provider,
             device.id,
@@ -127,7 +128,7 @@ impl Accounts {
             self.hasher
                 .verify_dummy(password.unwrap_or_default())
                 .await?;
-            events::sign_in_failed(None, SignInFailure::UnknownAccount, None, ip);
+            events::sign_in_failed(&self.metrics, None, SignInFailure::UnknownAccount, None, ip);
             return Ok(SignInOutcome::BadCredentials);
         };
         self.end_expired_lock(&mut user, now).await?;
@@ -140,12 +141,18 @@ impl Accounts {
                 Inactive::Locked => SignInFailure::Locked,
                 Inactive::Unconfirmed => SignInFailure::Unconfirmed,
             };
-            events::sign_in_failed(Some(user.id), failure, None, ip);
+            events::sign_in_failed(&self.metrics, Some(user.id), failure, None, ip);
             return Ok(self.inactive_answer(&user, reason));
         }
         let Some(password) = password else {
             self.hasher.verify_dummy("").await?;
-            events::sign_in_failed(Some(user.id), SignInFailure::MissingPassword, None, ip);
+            events::sign_in_failed(
+                &self.metrics,
+                Some(user.id),
+                SignInFailure::MissingPassword,
+                None,
+                ip,
+            );
             return Ok(SignInOutcome::BadCredentials);
         };
         let attempt = self.reserve_attempt(&user).await?;
@@ -162,7 +169,7 @@ impl Accounts {
                 true => SignInFailure::Locked,
                 false => SignInFailure::NoAttemptLeft,
             };
-            events::sign_in_failed(Some(user.id), failure, None, ip);
+            events::sign_in_failed(&self.metrics, Some(user.id), failure, None, ip);
             return Ok(match locked {
                 true => self.inactive_answer(&user, Inactive::Locked),
                 false => SignInOutcome::BadCredentials,
@@ -186,7 +193,13 @@ impl Accounts {
                 Attempt::Numbered(n) => Some(n),
                 _ => None,
             };
-            events::sign_in_failed(Some(user.id), SignInFailure::WrongPassword, attempts, ip);
+            events::sign_in_failed(
+                &self.metrics,
+                Some(user.id),
+                SignInFailure::WrongPassword,
+                attempts,
+                ip,
+            );
             let failed = self
                 .settle_failed_attempt(&user, attempt, origin, audience)
                 .await?;
@@ -206,7 +219,13 @@ impl Accounts {
             .record_sign_in(user.id, now, ip, guard_lock)
             .await?
         {
-            events::sign_in_failed(Some(user.id), SignInFailure::Locked, None, ip);
+            events::sign_in_failed(
+                &self.metrics,
+                Some(user.id),
+                SignInFailure::Locked,
+                None,
+                ip,
+            );
             return Ok(self.inactive_answer(&user, Inactive::Locked));
         }
         user.failed_attempts = 0;

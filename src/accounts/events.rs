@@ -5,7 +5,7 @@
 //! mailed link, and not the e-mail typed at a failed sign-in (people type passwords there).
 //! A field whose value is unknown (`None`) is left out of the line.
 
-use crate::tokens::Refused;
+use crate::{metrics::Metrics, tokens::Refused};
 
 /// How a device came to be signed in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -90,12 +90,14 @@ impl Revocation {
 
 /// `event="sign_in"`: a new device is signed in.
 pub fn sign_in(
+    metrics: &Metrics,
     user_id: i64,
     provider: &str,
     device_id: i64,
     method: SignInMethod,
     ip: Option<&str>,
 ) {
+    metrics.signed_in(method.as_str());
     tracing::info!(
         target: "toker::security",
         event = "sign_in",
@@ -111,11 +113,13 @@ pub fn sign_in(
 /// `event="sign_in_failed"`: a password sign-in was refused. `user_id` is absent for an unknown
 /// account; `attempts` is the account's failed-attempt count when lockable counts them.
 pub fn sign_in_failed(
+    metrics: &Metrics,
     user_id: Option<i64>,
     reason: SignInFailure,
     attempts: Option<i32>,
     ip: Option<&str>,
 ) {
+    metrics.sign_in_failed(reason.as_str());
     tracing::warn!(
         target: "toker::security",
         event = "sign_in_failed",
@@ -128,7 +132,8 @@ pub fn sign_in_failed(
 }
 
 /// `event="account_locked"`: failed attempts reached `maximum_attempts`.
-pub fn account_locked(user_id: i64, attempts: i32, ip: Option<&str>) {
+pub fn account_locked(metrics: &Metrics, user_id: i64, attempts: i32, ip: Option<&str>) {
+    metrics.account_locked();
     tracing::warn!(
         target: "toker::security",
         event = "account_locked",

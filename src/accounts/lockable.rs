@@ -144,7 +144,7 @@ impl Accounts {
             .lock_if_exhausted(user.id, maximum, Utc::now())
             .await?
         {
-            events::account_locked(user.id, number, origin.ip.as_deref());
+            events::account_locked(&self.metrics, user.id, number, origin.ip.as_deref());
             if s.unlock_strategy.by_email() {
                 let fresh = self
                     .store

@@ -26,6 +26,7 @@ use crate::{
     config::Settings,
     limits::Limits,
     mail::Mailer,
+    metrics::Metrics,
     redirect::RedirectPolicy,
     store::{Device, Store, User},
     tokens::TokenPolicy,
@@ -64,6 +65,8 @@ pub struct Accounts {
     pub oauth: Arc<crate::oauth::OAuth>,
     /// Abuse limits (docs/decisions.md D16).
     pub limits: Limits,
+    /// What `/metrics` reports (off unless `metrics_bind` is set).
+    pub metrics: Metrics,
 }
 
 impl Accounts {

@@ -333,6 +333,14 @@ pub struct Settings {
     pub trusted_proxies: Vec<String>,
     /// `redis://…`: count the limits in Redis, shared by every instance; unset = in this process.
     pub rate_limit_store: Option<Secret>,
+    /// Seconds SIGTERM waits for requests in flight and queued token writes before exiting.
+    pub shutdown_timeout: u64,
+    /// Address of the Prometheus `/metrics` listener, apart from `bind`; unset = no metrics.
+    pub metrics_bind: Option<String>,
+    /// PEM certificate chain: with `tls_key`, `bind` serves HTTPS (HTTP/2 and HTTP/1.1).
+    pub tls_cert: Option<String>,
+    /// PEM private key of `tls_cert`; both files are read again on SIGHUP.
+    pub tls_key: Option<String>,
 }
 
 impl Default for Settings {
@@ -423,6 +431,10 @@ impl Default for Settings {
             password_hash_queue: 32,
             trusted_proxies: Vec::new(),
             rate_limit_store: None,
+            shutdown_timeout: 10,
+            metrics_bind: None,
+            tls_cert: None,
+            tls_key: None,
         }
     }
 }
@@ -443,6 +455,56 @@ fn invalid(setting: &'static str, problem: impl Into<String>) -> ConfigError {
     ConfigError::Invalid {
         setting,
         problem: problem.into(),
+    }
+}
+
+/// Longest `shutdown_timeout`: an hour.
+const MAX_SHUTDOWN_TIMEOUT: u64 = 3600;
+
+impl Settings {
+    /// `shutdown_timeout`, `metrics_bind`, `tls_cert` and `tls_key`. The TLS files themselves
+    /// are read when the server starts, which names the setting of a file it cannot use.
+    fn validate_operations(&self) -> Result<(), ConfigError> {
+        if !(1..=MAX_SHUTDOWN_TIMEOUT).contains(&self.shutdown_timeout) {
+            return Err(invalid(
+                "shutdown_timeout",
+                format!("must be between 1 and {MAX_SHUTDOWN_TIMEOUT} seconds"),
+            ));
+        }
+        if let Some(address) = &self.metrics_bind {
+            let parsed = address.parse::<SocketAddr>().map_err(|e| {
+                invalid(
+                    "metrics_bind",
+                    format!("`{address}` is not host:port ({e})"),
+                )
+            })?;
+            let public = self.bind.parse::<SocketAddr>().ok();
+            if public.is_some_and(|b| b.port() != 0 && b.port() == parsed.port()) {
+                return Err(invalid(
+                    "metrics_bind",
+                    "must be another port than `bind`: metrics are not served on the public \
+                     listener",
+                ));
+            }
+        }
+        match (&self.tls_cert, &self.tls_key) {
+            (Some(_), None) => Err(invalid("tls_key", "must be set when tls_cert is")),
+            (None, Some(_)) => Err(invalid("tls_cert", "must be set when tls_key is")),
+            (Some(cert), Some(key)) => {
+                for (setting, path) in [("tls_cert", cert), ("tls_key", key)] {
+                    if path.trim().is_empty() || path.contains('\0') {
+                        return Err(invalid(setting, "must be the path of a PEM file"));
+                    }
+                }
+                Ok(())
+            }
+            (None, None) => Ok(()),
+        }
+    }
+
+    /// How long SIGTERM waits for requests and token writes.
+    pub fn shutdown_timeout(&self) -> Duration {
+        Duration::from_secs(self.shutdown_timeout)
     }
 }
 
@@ -574,6 +636,7 @@ impl Settings {
         if !(1..=1_000_000).contains(&self.max_connections) {
             return Err(invalid("max_connections", "must be between 1 and 1000000"));
         }
+        self.validate_operations()?;
         for (setting, list) in [
             ("sign_up_attributes", &self.sign_up_attributes),
             ("account_update_attributes", &self.account_update_attributes),
@@ -1110,6 +1173,102 @@ mod tests {
             "keep_alive_timeout = -1",
             "header_read_timeout = \"soon\"",
             "max_connections = 1.5",
+        ] {
+            let e = Figment::from(Toml::string(toml))
+                .extract::<Settings>()
+                .unwrap_err();
+            let key = toml.split(' ').next().unwrap();
+            assert!(describe_figment_error(e).contains(key), "{toml}");
+        }
+    }
+
+    #[test]
+    fn operations_settings_refuse_bad_values_naming_the_setting() {
+        let bad: [(&str, Settings); 9] = [
+            (
+                "`shutdown_timeout`",
+                Settings {
+                    shutdown_timeout: 0,
+                    ..Settings::default()
+                },
+            ),
+            (
+                "`shutdown_timeout`",
+                Settings {
+                    shutdown_timeout: u64::MAX,
+                    ..Settings::default()
+                },
+            ),
+            (
+                "`metrics_bind`",
+                Settings {
+                    metrics_bind: Some("metrics.example.com".into()),
+                    ..Settings::default()
+                },
+            ),
+            (
+                "`metrics_bind`",
+                Settings {
+                    metrics_bind: Some("127.0.0.1:99999".into()),
+                    ..Settings::default()
+                },
+            ),
+            (
+                "`metrics_bind`",
+                Settings {
+                    // The public port: metrics must never be served there.
+                    metrics_bind: Some("0.0.0.0:3000".into()),
+                    ..Settings::default()
+                },
+            ),
+            (
+                "`tls_key`",
+                Settings {
+                    tls_cert: Some("/etc/toker/cert.pem".into()),
+                    ..Settings::default()
+                },
+            ),
+            (
+                "`tls_cert`",
+                Settings {
+                    tls_key: Some("/etc/toker/key.pem".into()),
+                    ..Settings::default()
+                },
+            ),
+            (
+                "`tls_cert`",
+                Settings {
+                    tls_cert: Some("  ".into()),
+                    tls_key: Some("/etc/toker/key.pem".into()),
+                    ..Settings::default()
+                },
+            ),
+            (
+                "`tls_key`",
+                Settings {
+                    tls_cert: Some("/etc/toker/cert.pem".into()),
+                    tls_key: Some("key\0.pem".into()),
+                    ..Settings::default()
+                },
+            ),
+        ];
+        for (name, settings) in bad {
+            let e = settings.validate().unwrap_err().to_string();
+            assert!(e.contains(name), "{name}: {e}");
+        }
+        let good = Settings {
+            metrics_bind: Some("127.0.0.1:9464".into()),
+            tls_cert: Some("/etc/toker/cert.pem".into()),
+            tls_key: Some("/etc/toker/key.pem".into()),
+            shutdown_timeout: 60,
+            ..Settings::default()
+        };
+        good.validate().unwrap();
+        for toml in [
+            "shutdown_timeout = -1",
+            "shutdown_timeout = \"10s\"",
+            "metrics_bind = 9464",
+            "tls_cert = [\"a\"]",
         ] {
             let e = Figment::from(Toml::string(toml))
                 .extract::<Settings>()

@@ -28,7 +28,7 @@ enum Segment {
 /// Path templates (`/auth/{provider}/token`) and the `Allow` value of each.
 #[derive(Debug, Default)]
 pub struct AllowedMethods {
-    routes: Vec<(Vec<Segment>, HeaderValue)>,
+    routes: Vec<(Vec<Segment>, HeaderValue, String)>,
 }
 
 fn segments(path: &str) -> impl Iterator<Item = &str> {
@@ -72,7 +72,7 @@ impl AllowedMethods {
                     .collect();
                 let value = HeaderValue::from_str(&listed.join(", "))
                     .expect("method names are header-safe");
-                (template, value)
+                (template, value, path.to_string())
             })
             .collect();
         AllowedMethods { routes }
@@ -80,10 +80,20 @@ impl AllowedMethods {
 
     /// The `Allow` value for a request path, when a route matches it.
     pub fn for_path(&self, path: &str) -> Option<&HeaderValue> {
+        self.route(path).map(|(_, value, _)| value)
+    }
+
+    /// The template of the route a request path matches (`/auth/{provider}/token`): a label
+    /// from a fixed set, whatever the path.
+    pub fn template_for(&self, path: &str) -> Option<&str> {
+        self.route(path).map(|(_, _, template)| template.as_str())
+    }
+
+    fn route(&self, path: &str) -> Option<&(Vec<Segment>, HeaderValue, String)> {
         let wanted: Vec<&str> = segments(path).collect();
         self.routes
             .iter()
-            .filter(|(template, _)| {
+            .filter(|(template, _, _)| {
                 template.len() == wanted.len()
                     && template.iter().zip(&wanted).all(|(t, w)| match t {
                         Segment::Literal(l) => l == w,
@@ -91,13 +101,12 @@ impl AllowedMethods {
                     })
             })
             // Literal segments win over parameters, leftmost first, as in the router.
-            .max_by_key(|(template, _)| {
+            .max_by_key(|(template, _, _)| {
                 template
                     .iter()
                     .map(|s| matches!(s, Segment::Literal(_)))
                     .collect::<Vec<_>>()
             })
-            .map(|(_, value)| value)
     }
 }
 

@@ -295,7 +295,10 @@ impl RequestAuth {
                 accepted,
             } => {
                 let chain = chain_of(&device);
-                let batch = || batch_headers(s.batch_response, names, &token, &device, &user);
+                let batch = || {
+                    accounts.metrics.batch_response();
+                    batch_headers(s.batch_response, names, &token, &device, &user)
+                };
                 match tokens::finish(
                     &accounts.policy,
                     &chain,
@@ -337,13 +340,16 @@ impl RequestAuth {
                             .rotate_device(device.id, device.version, &next)
                             .await
                         {
-                            Ok(true) => credential_headers(
-                                names,
-                                &new_token,
-                                &device.client,
-                                &next.expiry.to_string(),
-                                &user.uid,
-                            ),
+                            Ok(true) => {
+                                accounts.metrics.token_rotated();
+                                credential_headers(
+                                    names,
+                                    &new_token,
+                                    &device.client,
+                                    &next.expiry.to_string(),
+                                    &user.uid,
+                                )
+                            }
                             // Another request rotated first: this one is a batch request (D3).
                             Ok(false) => batch(),
                             Err(e) => {

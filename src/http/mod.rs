@@ -11,7 +11,9 @@ pub mod credentials;
 pub mod listener;
 pub mod locale;
 pub mod request_log;
+pub mod request_metrics;
 pub mod server;
+pub mod tls;
 
 use poem::{
     Endpoint, IntoResponse, Middleware, Request, Response,

@@ -17,7 +17,10 @@ use lettre::{
     },
 };
 
-use crate::config::{MailTransport, Settings, SmtpTls};
+use crate::{
+    config::{MailTransport, Settings, SmtpTls},
+    metrics::Metrics,
+};
 pub use templates::{Audience, MailKind, MailTemplates, MailValues};
 
 /// A message ready to send: the recipient, subject, both bodies, and the link it carries (the
@@ -56,6 +59,7 @@ pub struct Mailer {
     transport: Transport,
     from: Mailbox,
     templates: Arc<MailTemplates>,
+    metrics: Metrics,
 }
 
 impl std::fmt::Debug for Mailer {
@@ -109,7 +113,13 @@ impl Mailer {
             transport,
             from,
             templates,
+            metrics: Metrics::off(),
         })
+    }
+
+    /// The same mailer, counting what it sends (and fails to) in `metrics`.
+    pub fn with_metrics(self, metrics: Metrics) -> Mailer {
+        Mailer { metrics, ..self }
     }
 
     pub fn templates(&self) -> &Arc<MailTemplates> {
@@ -139,6 +149,12 @@ impl Mailer {
     }
 
     pub async fn send(&self, email: Email) -> Result<(), MailError> {
+        let sent = self.deliver(email).await;
+        self.metrics.mail(sent.is_ok());
+        sent
+    }
+
+    async fn deliver(&self, email: Email) -> Result<(), MailError> {
         let to: Mailbox = email
             .to
             .parse()

@@ -9,26 +9,34 @@
 //! appending to the WAL while the pages are copied. Other processes on the same file (another
 //! `toker serve`) run their own; whichever finds the checkpoint lock taken skips that round.
 
-use std::{
-    sync::{Arc, Weak},
-    time::Duration,
-};
+use std::time::Duration;
 
-use sea_orm::{ConnectionTrait, DatabaseConnection};
+use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, DbErr, Statement};
+use tokio::{sync::watch, task::JoinHandle};
 
 /// How often the WAL is copied back. Short, so each checkpoint is small and the WAL stays a
 /// few megabytes at most under full load.
 pub(super) const INTERVAL: Duration = Duration::from_millis(250);
 
-/// Runs checkpoints until every `Store` holding `alive` is gone.
-pub(super) fn spawn(db: DatabaseConnection, alive: Weak<()>) {
-    tokio::spawn(async move {
+/// The running checkpoint task. It ends when `stop` is called or this is dropped (with the
+/// last clone of the store).
+#[derive(Debug)]
+pub(super) struct Checkpoints {
+    stop: watch::Sender<bool>,
+    task: std::sync::Mutex<Option<JoinHandle<()>>>,
+}
+
+/// Starts the checkpoint task on `db`.
+pub(super) fn spawn(db: DatabaseConnection) -> Checkpoints {
+    let (stop, mut stopped) = watch::channel(false);
+    let task = tokio::spawn(async move {
         let mut tick = tokio::time::interval(INTERVAL);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
-            tick.tick().await;
-            if alive.upgrade().is_none() {
-                return;
+            tokio::select! {
+                _ = tick.tick() => {}
+                // Stopped, or every store is gone (the sender with them).
+                _ = stopped.changed() => return,
             }
             if let Err(e) = db
                 .execute_unprepared("PRAGMA wal_checkpoint(PASSIVE)")
@@ -38,10 +46,40 @@ pub(super) fn spawn(db: DatabaseConnection, alive: Weak<()>) {
             }
         }
     });
+    Checkpoints {
+        stop,
+        task: std::sync::Mutex::new(Some(task)),
+    }
 }
 
-/// Keeps the checkpoint task running while any clone of the store exists.
-pub(super) type Alive = Arc<()>;
+impl Checkpoints {
+    /// Stops the task, waiting for a checkpoint under way to end.
+    pub(super) async fn stop(&self) {
+        let _ = self.stop.send(true);
+        let task = self.task.lock().map(|mut t| t.take()).unwrap_or(None);
+        if let Some(task) = task {
+            let _ = task.await;
+        }
+    }
+}
+
+/// The last checkpoint, at shutdown: every WAL frame copied back into the database file and
+/// the WAL truncated to nothing, so that the file alone is the database (a backup of it, or a
+/// copy, misses nothing). Returns false when readers or writers of another process kept part
+/// of the WAL from being copied.
+pub(super) async fn truncate(db: &impl ConnectionTrait) -> Result<bool, DbErr> {
+    let row = db
+        .query_one_raw(Statement::from_string(
+            DbBackend::Sqlite,
+            "PRAGMA wal_checkpoint(TRUNCATE)",
+        ))
+        .await?;
+    // (busy, frames in the WAL, frames checkpointed); busy = 1 when it could not finish.
+    let busy = row
+        .and_then(|r| r.try_get_by_index::<i32>(0).ok())
+        .unwrap_or(0);
+    Ok(busy == 0)
+}
 
 #[cfg(test)]
 mod tests {

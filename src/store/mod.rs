@@ -90,7 +90,7 @@ pub struct Store {
     tokens: token_writes::TokenWriter,
     find_device: devices::FindDevice,
     availability: Availability,
-    _checkpoints: Option<checkpoint::Alive>,
+    checkpoints: Option<std::sync::Arc<checkpoint::Checkpoints>>,
 }
 
 impl Store {
@@ -136,17 +136,14 @@ impl Store {
     /// so it must run inside the runtime.
     pub fn from_connection(db: DatabaseConnection) -> Store {
         let backend = db.get_database_backend();
-        let checkpoints = (backend == sea_orm::DbBackend::Sqlite).then(|| {
-            let alive = checkpoint::Alive::default();
-            checkpoint::spawn(db.clone(), std::sync::Arc::downgrade(&alive));
-            alive
-        });
+        let checkpoints = (backend == sea_orm::DbBackend::Sqlite)
+            .then(|| std::sync::Arc::new(checkpoint::spawn(db.clone())));
         let availability = Availability::default();
         Store {
             tokens: token_writes::TokenWriter::spawn(db.clone(), availability.clone()),
             find_device: devices::FindDevice::new(backend),
             availability,
-            _checkpoints: checkpoints,
+            checkpoints,
             db: connection::Db::new(db),
         }
     }
@@ -170,6 +167,60 @@ impl Store {
         let result = self.db.ping().await.map_err(StoreError::from);
         self.availability.observe(started, Access::Read, &result);
         result
+    }
+
+    /// Waits until every token write queued so far (rotations, batch touches) is applied.
+    pub async fn flush_writes(&self) {
+        self.tokens.flush().await;
+    }
+
+    /// Shutdown, after the last request: applies the queued token writes, then on SQLite stops
+    /// the checkpoint task and runs a last checkpoint that empties the WAL (TRUNCATE), then
+    /// closes the pool. The store answers nothing afterwards.
+    pub async fn close(&self) -> Result<(), DbErr> {
+        self.flush_writes().await;
+        if let Some(checkpoints) = &self.checkpoints {
+            checkpoints.stop().await;
+            if !checkpoint::truncate(&*self.db).await? {
+                tracing::warn!(
+                    "the last WAL checkpoint could not finish: another process is using the \
+                     database; it checkpoints when it closes"
+                );
+            }
+        }
+        self.db.close_by_ref().await
+    }
+
+    /// The pool's connections: (open, idle, most allowed).
+    pub fn pool_use(&self) -> (u32, u32, u32) {
+        use sea_orm::DbBackend;
+        let db: &DatabaseConnection = &self.db;
+        match db.get_database_backend() {
+            DbBackend::Sqlite => {
+                let p = db.get_sqlite_connection_pool();
+                (
+                    p.size(),
+                    p.num_idle() as u32,
+                    p.options().get_max_connections(),
+                )
+            }
+            DbBackend::Postgres => {
+                let p = db.get_postgres_connection_pool();
+                (
+                    p.size(),
+                    p.num_idle() as u32,
+                    p.options().get_max_connections(),
+                )
+            }
+            _ => {
+                let p = db.get_mysql_connection_pool();
+                (
+                    p.size(),
+                    p.num_idle() as u32,
+                    p.options().get_max_connections(),
+                )
+            }
+        }
     }
 
     /// Whether the database is reachable, as the latest operations found it.

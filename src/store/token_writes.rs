@@ -45,6 +45,9 @@ enum Write {
         now_ms: i64,
         reply: oneshot::Sender<StoreResult<()>>,
     },
+    /// Answered once every write queued before it is applied (or failed): shutdown waits on
+    /// it so that no rotation a client was told about is left in the queue.
+    Flush { reply: oneshot::Sender<()> },
 }
 
 /// The requests' side of the writer task. The task ends when the last `Store` clone is dropped.
@@ -89,6 +92,17 @@ impl TokenWriter {
     }
 }
 
+impl TokenWriter {
+    /// Waits until every write queued so far has been applied. Returns at once when the
+    /// writer has stopped (nothing is queued then).
+    pub(super) async fn flush(&self) {
+        let (reply, done) = oneshot::channel();
+        if self.queue.send(Write::Flush { reply }).is_ok() {
+            let _ = done.await;
+        }
+    }
+}
+
 fn writer_gone() -> StoreError {
     StoreError::Db(DbErr::Custom("the token writer has stopped".into()))
 }
@@ -120,6 +134,7 @@ async fn run(
     // Rotations of a device that already has one in the current round wait for the next one, so
     // each statement names a row at most once and every CAS outcome is unambiguous.
     let mut deferred: Vec<Rotation> = Vec::new();
+    let mut flushes: Vec<oneshot::Sender<()>> = Vec::new();
     loop {
         if deferred.is_empty() && rx.recv_many(&mut received, MAX_ROUND).await == 0 {
             return;
@@ -169,6 +184,7 @@ async fn run(
                     entry.at = entry.at.max(now_ms);
                     entry.replies.push(reply);
                 }
+                Write::Flush { reply } => flushes.push(reply),
             }
         }
         deferred = later;
@@ -201,6 +217,12 @@ async fn run(
                 for reply in touched.replies {
                     let _ = reply.send(result.as_ref().map(|_| ()).map_err(shared));
                 }
+            }
+        }
+        // Rotations deferred to the next round were queued before the flush too.
+        if deferred.is_empty() {
+            for reply in flushes.drain(..) {
+                let _ = reply.send(());
             }
         }
     }

@@ -191,6 +191,7 @@ const FORBIDDEN: &[(&str, &[&str])] = &[
         ],
     ),
     ("proxies", &["*"]),
+    ("metrics", &["*"]),
     (
         "limits",
         &[

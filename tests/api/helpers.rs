@@ -146,6 +146,8 @@ pub struct TestApp {
     pub store: Store,
     pub settings: Settings,
     pub db: TestDatabase,
+    /// The `/metrics` listener's port, when `metrics_bind` is set.
+    pub metrics_port: Option<u16>,
     server: tokio::task::JoinHandle<()>,
 }
 
@@ -220,6 +222,7 @@ async fn start(settings: Settings, db: TestDatabase) -> TestApp {
         .await
         .expect("application builds");
     let port = app.port();
+    let metrics_port = app.metrics_port();
     let store = app.store().clone();
     let server = tokio::spawn(async move {
         let _ = app.run().await;
@@ -231,6 +234,7 @@ async fn start(settings: Settings, db: TestDatabase) -> TestApp {
         store,
         settings,
         db,
+        metrics_port,
         server,
     }
 }
@@ -252,6 +256,7 @@ impl TestApp {
             .await
             .expect("sibling builds");
         let port = app.port();
+        let metrics_port = app.metrics_port();
         let store = app.store().clone();
         let server = tokio::spawn(async move {
             let _ = app.run().await;
@@ -266,6 +271,7 @@ impl TestApp {
                 url: self.db.url.clone(),
                 _dir: None,
             },
+            metrics_port,
             server,
         }
     }

@@ -2,6 +2,7 @@
 //! the `toker` binary itself, and private PostgreSQL and MariaDB servers that tests may stop
 //! and start.
 
+pub mod certs;
 pub mod mariadb_server;
 pub mod pg_cluster;
 pub mod serve;

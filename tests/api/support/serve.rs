@@ -25,9 +25,12 @@ impl Drop for Serve {
     }
 }
 
-/// The port in toker's `listening on http://127.0.0.1:<port>` log line.
+/// The port in toker's `listening on http(s)://127.0.0.1:<port>` log line.
 fn listening_port(line: &str) -> Option<u16> {
-    let rest = line.split("listening on http://127.0.0.1:").nth(1)?;
+    let rest = line
+        .split("listening on http://127.0.0.1:")
+        .nth(1)
+        .or_else(|| line.split("listening on https://127.0.0.1:").nth(1))?;
     let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
     digits.parse().ok()
 }
@@ -83,6 +86,29 @@ impl Serve {
         self.child.id()
     }
 
+    /// Sends `signal` (`TERM`, `HUP`) with `kill`, as an operator or systemd does.
+    pub fn signal(&self, signal: &str) {
+        let mut cmd = Command::new("kill");
+        cmd.arg(format!("-{signal}")).arg(self.pid().to_string());
+        super::run(cmd, "kill");
+    }
+
+    /// Waits (up to 60 s) for the process to exit; its status.
+    pub async fn wait_exit(&mut self) -> std::process::ExitStatus {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Some(status) = self.child.try_wait().expect("try_wait") {
+                return status;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "toker did not exit; it logged:\n{}",
+                self.drain().await.join("\n")
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
     async fn spawn(mut cmd: Command, database_url: &str, env: &[(&str, &str)]) -> Serve {
         cmd.current_dir(std::env::temp_dir())
             .env("TOKER_BIND", "127.0.0.1:0")
@@ -130,7 +156,12 @@ impl Serve {
             port, 0,
             "toker serve must log the port it bound, not the configured 0"
         );
-        serve.address = format!("http://127.0.0.1:{port}");
+        let scheme = if line.contains("https://") {
+            "https://localhost"
+        } else {
+            "http://127.0.0.1"
+        };
+        serve.address = format!("{scheme}:{port}");
         serve
     }
 
