@@ -110,84 +110,90 @@ impl Metrics {
 
     /// A registry with every toker metric registered.
     pub fn new() -> Metrics {
+        let requests = Family::<RequestLabels, Counter>::default();
+        let latency = Latency::new_with_constructor(latency_histogram);
+        let (rotations, batch_responses, locks) =
+            (Counter::default(), Counter::default(), Counter::default());
+        let sign_ins = Family::<MethodLabel, Counter>::default();
+        let sign_in_failures = Family::<ReasonLabel, Counter>::default();
+        let mails = Family::<OutcomeLabel, Counter>::default();
+        let (hash_waiting, hash_running, pool_max) =
+            (Gauge::default(), Gauge::default(), Gauge::default());
+        let pool = Family::<StateLabel, Gauge>::default();
+
         let mut registry = Registry::with_prefix("toker");
-        let inner = Inner {
-            requests: Family::default(),
-            latency: Latency::new_with_constructor(latency_histogram),
-            rotations: Counter::default(),
-            batch_responses: Counter::default(),
-            sign_ins: Family::default(),
-            sign_in_failures: Family::default(),
-            locks: Counter::default(),
-            mails: Family::default(),
-            hash_waiting: Gauge::default(),
-            hash_running: Gauge::default(),
-            pool: Family::default(),
-            pool_max: Gauge::default(),
-            registry: Registry::default(),
-        };
         let r = &mut registry;
         r.register(
             "http_requests",
             "HTTP requests answered, by route template, method and status",
-            inner.requests.clone(),
+            requests.clone(),
         );
         r.register(
             "http_request_duration_seconds",
             "Time from a request's headers to its answer, by route template and method",
-            inner.latency.clone(),
+            latency.clone(),
         );
         r.register(
             "token_rotations",
             "Tokens rotated (a new access-token sent)",
-            inner.rotations.clone(),
+            rotations.clone(),
         );
         r.register(
             "batch_responses",
             "Authenticated answers inside the batch window (no new token)",
-            inner.batch_responses.clone(),
+            batch_responses.clone(),
         );
-        r.register(
-            "sign_ins",
-            "Devices signed in, by method",
-            inner.sign_ins.clone(),
-        );
+        r.register("sign_ins", "Devices signed in, by method", sign_ins.clone());
         r.register(
             "sign_in_failures",
             "Password sign-ins refused, by reason",
-            inner.sign_in_failures.clone(),
+            sign_in_failures.clone(),
         );
         r.register(
             "account_locks",
             "Accounts locked after too many failed attempts",
-            inner.locks.clone(),
+            locks.clone(),
         );
         r.register(
             "mails",
             "Mails handed to the transport, by outcome (sent, failed)",
-            inner.mails.clone(),
+            mails.clone(),
         );
         r.register(
             "password_hash_waiting",
             "bcrypt runs waiting for a worker",
-            inner.hash_waiting.clone(),
+            hash_waiting.clone(),
         );
         r.register(
             "password_hash_running",
             "bcrypt runs under way",
-            inner.hash_running.clone(),
+            hash_running.clone(),
         );
         r.register(
             "database_pool_connections",
             "Database connections of the pool, by state (in_use, idle)",
-            inner.pool.clone(),
+            pool.clone(),
         );
         r.register(
             "database_pool_max_connections",
             "Largest size of the database pool",
-            inner.pool_max.clone(),
+            pool_max.clone(),
         );
-        Metrics(Some(Arc::new(Inner { registry, ..inner })))
+        Metrics(Some(Arc::new(Inner {
+            registry,
+            requests,
+            latency,
+            rotations,
+            batch_responses,
+            sign_ins,
+            sign_in_failures,
+            locks,
+            mails,
+            hash_waiting,
+            hash_running,
+            pool,
+            pool_max,
+        })))
     }
 
     pub fn is_on(&self) -> bool {

@@ -494,8 +494,23 @@ pub async fn routes(
         .with(RequestMetrics::new(
             accounts.metrics.clone(),
             route_templates(settings, &served),
+            gateway_prefixes(settings),
         ));
     Ok(json_errors(app))
+}
+
+/// What the gateway serves whole: its routes' prefixes and the forward-auth endpoint.
+fn gateway_prefixes(settings: &crate::config::Settings) -> Vec<String> {
+    let gateway = &settings.gateway;
+    let mut prefixes: Vec<String> = gateway.routes.iter().map(|r| r.prefix.clone()).collect();
+    if gateway.forward_auth {
+        prefixes.push(format!(
+            "{}{}",
+            settings.mount_path,
+            crate::config::gateway::FORWARD_SEGMENT
+        ));
+    }
+    prefixes
 }
 
 /// The served route templates as clients address them (under `mount_path` and
@@ -519,7 +534,13 @@ fn route_templates(
             (path, method.clone())
         })
         .collect();
-    AllowedMethods::new(addressed.iter().map(|(p, m)| (p.as_str(), m.clone())))
+    let jwks = (crate::config::gateway::JWKS_PATH, poem::http::Method::GET);
+    AllowedMethods::new(
+        addressed
+            .iter()
+            .map(|(p, m)| (p.as_str(), m.clone()))
+            .chain([jwks]),
+    )
 }
 
 /// `GET /ping`: liveness, no database; also the load generator's bare-stack baseline.

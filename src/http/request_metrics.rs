@@ -1,12 +1,13 @@
 //! Counts and times every request for `/metrics`, labelled by the route template it matched
 //! (`/auth/{provider}/token`), never by the raw path: any path outside toker's routes is
-//! `other`, so a client sending random paths cannot grow the number of series.
+//! `other`, so a client sending random paths cannot grow the number of series. A gateway
+//! route (and the forward-auth endpoint) is labelled by its prefix, whatever lies below it.
 
 use std::{sync::Arc, time::Instant};
 
 use poem::{Endpoint, IntoResponse, Middleware, Request, Response};
 
-use crate::{http::allow::AllowedMethods, metrics::Metrics};
+use crate::{config::gateway::covers, http::allow::AllowedMethods, metrics::Metrics};
 
 /// The label of a path no route matches.
 pub const OTHER_ROUTE: &str = "other";
@@ -14,15 +15,41 @@ pub const OTHER_ROUTE: &str = "other";
 /// Outermost middleware; with metrics off it only passes requests on.
 pub struct RequestMetrics {
     metrics: Metrics,
-    routes: Arc<AllowedMethods>,
+    routes: Arc<Routes>,
+}
+
+/// Path prefixes served whole (gateway routes, longest first), then route templates.
+struct Routes {
+    prefixes: Vec<String>,
+    templates: AllowedMethods,
+}
+
+impl Routes {
+    fn label(&self, path: &str) -> &str {
+        self.prefixes
+            .iter()
+            .find(|prefix| covers(prefix, path))
+            .map(String::as_str)
+            .or_else(|| self.templates.template_for(path))
+            .unwrap_or(OTHER_ROUTE)
+    }
 }
 
 impl RequestMetrics {
-    /// `routes`: the served route templates, as clients address them (configured prefixes).
-    pub fn new(metrics: Metrics, routes: AllowedMethods) -> RequestMetrics {
+    /// `templates`: the served route templates as clients address them (configured
+    /// prefixes); `prefixes`: paths served with everything below them (gateway routes).
+    pub fn new(
+        metrics: Metrics,
+        templates: AllowedMethods,
+        mut prefixes: Vec<String>,
+    ) -> RequestMetrics {
+        prefixes.sort_by_key(|p| std::cmp::Reverse(p.len()));
         RequestMetrics {
             metrics,
-            routes: Arc::new(routes),
+            routes: Arc::new(Routes {
+                prefixes,
+                templates,
+            }),
         }
     }
 }
@@ -42,7 +69,7 @@ impl<E: Endpoint> Middleware<E> for RequestMetrics {
 pub struct RequestMetricsEndpoint<E> {
     inner: E,
     metrics: Metrics,
-    routes: Arc<AllowedMethods>,
+    routes: Arc<Routes>,
 }
 
 impl<E: Endpoint> Endpoint for RequestMetricsEndpoint<E> {
@@ -53,11 +80,7 @@ impl<E: Endpoint> Endpoint for RequestMetricsEndpoint<E> {
             return self.inner.call(req).await.map(IntoResponse::into_response);
         }
         let started = Instant::now();
-        let route = self
-            .routes
-            .template_for(req.uri().path())
-            .unwrap_or(OTHER_ROUTE)
-            .to_string();
+        let route = self.routes.label(req.uri().path()).to_string();
         let method = req.method().clone();
         let result = self.inner.call(req).await.map(IntoResponse::into_response);
         let status = match &result {

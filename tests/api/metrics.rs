@@ -143,19 +143,27 @@ async fn hostile_paths_and_methods_add_no_series() {
             let resp = app.request(Method::GET, &path).send().await.unwrap();
             assert!(resp.status().is_client_error(), "{path}: {}", resp.status());
         }
+        let method = Method::from_bytes(format!("BREW{i}").as_bytes()).unwrap();
+        let resp = app.request(method, "/auth/sign_in").send().await.unwrap();
+        assert!(resp.status().is_client_error());
     }
     let after_text = scrape(port).await;
     let after = series(&after_text, "toker_http_requests_total");
     assert!(
-        !after_text.contains("provider-") && !after_text.contains("passwd"),
+        !after_text.contains("provider-")
+            && !after_text.contains("passwd")
+            && !after_text.contains("BREW"),
         "a raw path became a label:\n{after_text}"
     );
     let new: Vec<&String> = after.iter().filter(|s| !before.contains(s)).collect();
-    // 160 requests to distinct paths: at most a status or two more on the same templates.
-    assert!(new.len() <= 3, "new series: {new:#?}");
+    // 200 requests to distinct paths and methods: at most a few statuses more on the same
+    // templates, and the unknown methods as one `OTHER`.
+    assert!(new.len() <= 4, "new series: {new:#?}");
     for s in &new {
         assert!(
-            s.contains(r#"route="other""#) || s.contains(r#"route="/auth/{provider}""#),
+            s.contains(r#"route="other""#)
+                || s.contains(r#"route="/auth/{provider}""#)
+                || s.contains(r#"method="OTHER""#),
             "{s}"
         );
     }
@@ -173,4 +181,97 @@ async fn a_taken_metrics_port_stops_startup_naming_the_setting() {
         .err()
         .expect("startup refused");
     assert!(e.to_string().contains("`metrics_bind`"), "{e}");
+}
+
+#[tokio::test]
+async fn gateway_routes_and_forward_auth_are_labelled_by_their_prefix() {
+    let upstream = crate::support::upstream::Upstream::start().await;
+    let app = spawn_app_with(|s| {
+        s.metrics_bind = Some("127.0.0.1:0".into());
+        s.gateway.forward_auth = true;
+        s.gateway.routes = vec![crate::gateway::route(
+            "/up",
+            &upstream.url,
+            toker::config::gateway::RouteAuth::None,
+        )];
+    })
+    .await;
+    for i in 0..5 {
+        let resp = app
+            .request(Method::GET, &format!("/up/items/{i}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 200);
+        let resp = app
+            .request(Method::GET, &format!("/auth/forward/{i}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 401);
+    }
+
+    let text = scrape(app.metrics_port.unwrap()).await;
+    assert_eq!(
+        value(
+            &text,
+            r#"toker_http_requests_total{route="/up",method="GET",status="200"}"#
+        ),
+        5.0,
+        "{text}"
+    );
+    assert_eq!(
+        value(
+            &text,
+            r#"toker_http_requests_total{route="/auth/forward",method="GET",status="401"}"#
+        ),
+        5.0,
+        "{text}"
+    );
+}
+
+#[tokio::test]
+async fn locks_and_mails_are_counted() {
+    let app = spawn_app_with(|s| {
+        s.metrics_bind = Some("127.0.0.1:0".into());
+        s.lockable = true;
+        s.maximum_attempts = 2;
+    })
+    .await;
+    assert_eq!(
+        app.sign_up("locked@example.com", "password1")
+            .await
+            .status(),
+        200
+    );
+    for _ in 0..2 {
+        let resp = app
+            .sign_in_response("locked@example.com", "wrong-one")
+            .await;
+        assert_eq!(resp.status(), 401);
+    }
+
+    // The unlock mail may go out after the answer.
+    let port = app.metrics_port.unwrap();
+    let mut text = scrape(port).await;
+    for _ in 0..50 {
+        if value(&text, r#"toker_mails_total{outcome="sent"}"#) >= 1.0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        text = scrape(port).await;
+    }
+    assert_eq!(value(&text, "toker_account_locks_total"), 1.0, "{text}");
+    assert_eq!(
+        value(&text, r#"toker_mails_total{outcome="sent"}"#),
+        1.0,
+        "{text}"
+    );
+    assert_eq!(
+        value(
+            &text,
+            r#"toker_sign_in_failures_total{reason="wrong_password"}"#
+        ),
+        2.0
+    );
 }
