@@ -166,7 +166,8 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
         .as_deref()
         .and_then(|b| b.rsplit_once(':'))
         .map(|(h, _)| h.to_string());
-    let app = Application::build(settings).await?;
+    let mut app = Application::build(settings).await?;
+    app.handle_signals();
     let scheme = if app.tls().is_some() { "https" } else { "http" };
     let address = format!("{scheme}://{host}:{}", app.port());
     tracing::info!(

@@ -53,6 +53,14 @@ pub struct Application {
     tls: Option<Arc<TlsFiles>>,
     /// The `/metrics` listener (`metrics_bind`), apart from the public one.
     metrics: Option<TcpListener>,
+    /// SIGTERM, once taken over (`handle_signals`).
+    signals: Option<Signals>,
+}
+
+/// The signals `serve` handles, registered before the address is announced.
+struct Signals {
+    #[cfg(unix)]
+    term: Option<tokio::signal::unix::Signal>,
 }
 
 impl Application {
@@ -120,6 +128,7 @@ impl Application {
             max_connections,
             tls,
             metrics,
+            signals: None,
         })
     }
 
@@ -150,15 +159,40 @@ impl Application {
         &self.accounts
     }
 
+    /// Takes SIGTERM (graceful shutdown) and SIGHUP (re-read the TLS files) over from their
+    /// default action, which ends the process. `toker serve` calls it before it announces its
+    /// address, so that a signal sent as soon as the address is known is handled.
+    pub fn handle_signals(&mut self) {
+        if self.signals.is_some() {
+            return;
+        }
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            let term = signal(SignalKind::terminate())
+                .inspect_err(|e| tracing::warn!(error = %e, "cannot listen for SIGTERM"))
+                .ok();
+            match signal(SignalKind::hangup()) {
+                Ok(hangups) => match self.tls() {
+                    Some(tls) => reload_on_sighup(hangups, tls),
+                    None => ignore_sighup(hangups),
+                },
+                Err(e) => tracing::warn!(error = %e, "cannot listen for SIGHUP"),
+            }
+            self.signals = Some(Signals { term });
+        }
+        #[cfg(not(unix))]
+        {
+            self.signals = Some(Signals {});
+        }
+    }
+
     /// Serves until Ctrl-C or SIGTERM (SIGHUP re-reads the TLS files), then shuts down
     /// gracefully: see `run_until`.
-    pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        if let Some(tls) = self.tls() {
-            reload_on_sighup(tls);
-        } else {
-            ignore_sighup();
-        }
-        self.run_until(shutdown_signal()).await
+    pub async fn run_until_stopped(mut self) -> std::io::Result<()> {
+        self.handle_signals();
+        let signals = self.signals.take();
+        self.run_until(shutdown_signal(signals)).await
     }
 
     /// Serves until `shutdown` completes, then: stops accepting connections, lets the requests
@@ -185,14 +219,15 @@ impl Application {
         let left = signalled
             .get()
             .map_or(timeout, |at: &Instant| timeout.saturating_sub(at.elapsed()));
-        if tokio::time::timeout(left, store.flush_writes())
+        let flushed = tokio::time::timeout(left, store.flush_writes())
             .await
-            .is_err()
-        {
+            .is_ok();
+        if !flushed {
             tracing::warn!("token writes still queued at shutdown_timeout were dropped");
         }
         match store.close().await {
-            Ok(()) => tracing::info!("stopped: requests finished, token writes stored"),
+            Ok(()) if flushed => tracing::info!("stopped: token writes stored, database closed"),
+            Ok(()) => tracing::info!("stopped at shutdown_timeout"),
             Err(e) => tracing::warn!(error = %e, "closing the database failed"),
         }
         Ok(())
@@ -269,20 +304,13 @@ fn scrape(accounts: poem::web::Data<&Accounts>) -> Response {
 
 /// SIGHUP re-reads `tls_cert` and `tls_key`; the outcome is logged, and a failure keeps the
 /// certificate in use.
-fn reload_on_sighup(tls: Arc<TlsFiles>) {
-    #[cfg(unix)]
+#[cfg(unix)]
+fn reload_on_sighup(mut hangups: tokio::signal::unix::Signal, tls: Arc<TlsFiles>) {
     tokio::spawn(async move {
-        use tokio::signal::unix::{SignalKind, signal};
-        let Ok(mut hangups) = signal(SignalKind::hangup()) else {
-            tracing::warn!("cannot listen for SIGHUP: the TLS files are read at startup only");
-            return;
-        };
         while hangups.recv().await.is_some() {
             reload_tls(&tls);
         }
     });
-    #[cfg(not(unix))]
-    let _ = tls;
 }
 
 /// What SIGHUP does with TLS on: the files read again, new handshakes served with them.
@@ -295,31 +323,34 @@ pub fn reload_tls(tls: &TlsFiles) {
 
 /// Without TLS there is nothing to reload; SIGHUP (`systemctl reload`) must not end the
 /// process, which is its default action.
-fn ignore_sighup() {
-    #[cfg(unix)]
-    tokio::spawn(async {
-        use tokio::signal::unix::{SignalKind, signal};
-        if let Ok(mut hangups) = signal(SignalKind::hangup()) {
-            while hangups.recv().await.is_some() {
-                tracing::info!("SIGHUP: nothing to reload (no tls_cert)");
-            }
+#[cfg(unix)]
+fn ignore_sighup(mut hangups: tokio::signal::unix::Signal) {
+    tokio::spawn(async move {
+        while hangups.recv().await.is_some() {
+            tracing::info!("SIGHUP: nothing to reload (no tls_cert)");
         }
     });
 }
 
-async fn shutdown_signal() {
+/// Ctrl-C, or SIGTERM when it was taken over.
+async fn shutdown_signal(signals: Option<Signals>) {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
     };
     #[cfg(unix)]
     let term = async {
-        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        {
-            s.recv().await;
+        match signals.and_then(|s| s.term) {
+            Some(mut term) => {
+                term.recv().await;
+            }
+            None => std::future::pending::<()>().await,
         }
     };
     #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
+    let term = {
+        let _ = signals;
+        std::future::pending::<()>()
+    };
     tokio::select! {
         _ = ctrl_c => {},
         _ = term => {},

@@ -171,7 +171,8 @@ pub struct Settings {
     pub auto_migrate: bool,
     /// Path prefix of the devise_token_auth routes (DTA's `mount_devise_token_auth_for … at:`).
     pub mount_path: String,
-    /// Public base URL of this server, used to build links in mail. Defaults to `http://<bind>`.
+    /// Public base URL of this server, used to build links in mail. Defaults to `http://<bind>`
+    /// (`https://` with `tls_cert`).
     pub public_url: Option<String>,
     /// `omit` (default) or `blank`: what batch responses carry (docs/decisions.md D1).
     pub batch_response: BatchResponse,
@@ -988,6 +989,7 @@ impl Settings {
     pub fn public_url(&self) -> String {
         match &self.public_url {
             Some(url) => url.trim_end_matches('/').to_string(),
+            None if self.tls_cert.is_some() => format!("https://{}", self.bind),
             None => format!("http://{}", self.bind),
         }
     }

@@ -187,7 +187,7 @@ async fn no_rotation_is_lost_across_a_sigterm_restart_under_load() {
         last.push(auth);
     }
     let log = serve.drain().await.join("\n");
-    assert!(log.contains("stopped: requests finished"), "{log}");
+    assert!(log.contains("stopped: token writes stored"), "{log}");
     let wal = dir.path().join("toker.db-wal");
     let wal_size = std::fs::metadata(&wal).map_or(0, |m| m.len());
     assert_eq!(wal_size, 0, "the WAL was left behind ({wal_size} bytes)");

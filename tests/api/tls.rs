@@ -173,3 +173,20 @@ async fn unusable_certificate_files_stop_startup_naming_the_setting() {
         assert!(e.to_string().contains(setting), "{setting}: {e}");
     }
 }
+
+#[tokio::test]
+async fn sighup_without_tls_leaves_the_server_running() {
+    let db = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}/toker.db?mode=rwc", db.path().display());
+    let mut serve = Serve::start(&url, &[]).await;
+
+    serve.signal("HUP");
+    serve
+        .wait_for_line(|l| l.contains("SIGHUP: nothing to reload"))
+        .await;
+
+    let resp = ping(&crate::helpers::client(), &serve.address)
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+}
