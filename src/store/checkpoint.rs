@@ -8,6 +8,14 @@
 //! times a second instead; PASSIVE never blocks readers or writers, so the writer keeps
 //! appending to the WAL while the pages are copied. Other processes on the same file (another
 //! `toker serve`) run their own; whichever finds the checkpoint lock taken skips that round.
+//!
+//! A PASSIVE checkpoint copies frames but never starts the WAL over: under sustained load the
+//! writer appends while it copies, the WAL is never wholly copied at a moment no reader needs
+//! it, and the file grew without end (23 MB in 10 s of rotations, docs/benchmarks.md). So once
+//! the WAL holds more than `RESTART_FRAMES` frames, the task runs a RESTART checkpoint: it
+//! briefly holds writers back (their busy handler waits) while it copies what is left and the
+//! readers move off the WAL, and the next write starts the WAL file from its beginning. The
+//! file then stays near `RESTART_FRAMES` pages, whatever the load and for however long.
 
 use std::time::Duration;
 
@@ -17,6 +25,10 @@ use tokio::{sync::watch, task::JoinHandle};
 /// How often the WAL is copied back. Short, so each checkpoint is small and the WAL stays a
 /// few megabytes at most under full load.
 pub(super) const INTERVAL: Duration = Duration::from_millis(250);
+
+/// WAL frames (pages) past which a checkpoint restarts the WAL: SQLite's own automatic
+/// checkpoint threshold, about 4 MiB with 4 KiB pages.
+pub(super) const RESTART_FRAMES: i64 = 1000;
 
 /// The running checkpoint task. It ends when `stop` is called or this is dropped (with the
 /// last clone of the store).
@@ -38,11 +50,15 @@ pub(super) fn spawn(db: DatabaseConnection) -> Checkpoints {
                 // Stopped, or every store is gone (the sender with them).
                 _ = stopped.changed() => return,
             }
-            if let Err(e) = db
-                .execute_unprepared("PRAGMA wal_checkpoint(PASSIVE)")
-                .await
-            {
-                tracing::warn!(error = %e, "SQLite WAL checkpoint failed; will retry");
+            let restart = match checkpoint(&db, "PASSIVE").await {
+                Ok(outcome) => outcome.wal_frames > RESTART_FRAMES,
+                Err(e) => {
+                    tracing::warn!(error = %e, "SQLite WAL checkpoint failed; will retry");
+                    false
+                }
+            };
+            if restart && let Err(e) = checkpoint(&db, "RESTART").await {
+                tracing::warn!(error = %e, "SQLite WAL restart failed; will retry");
             }
         }
     });
@@ -63,22 +79,38 @@ impl Checkpoints {
     }
 }
 
+/// What `PRAGMA wal_checkpoint` reports.
+struct Outcome {
+    /// It could not finish: another connection held a lock it needed.
+    busy: bool,
+    /// Frames in the WAL (-1 when the database is not in WAL mode).
+    wal_frames: i64,
+}
+
+async fn checkpoint(db: &impl ConnectionTrait, mode: &str) -> Result<Outcome, DbErr> {
+    let row = db
+        .query_one_raw(Statement::from_string(
+            DbBackend::Sqlite,
+            format!("PRAGMA wal_checkpoint({mode})"),
+        ))
+        .await?;
+    let column = |i: usize| {
+        row.as_ref()
+            .and_then(|r| r.try_get_by_index::<i64>(i).ok())
+            .unwrap_or(0)
+    };
+    Ok(Outcome {
+        busy: column(0) != 0,
+        wal_frames: column(1),
+    })
+}
+
 /// The last checkpoint, at shutdown: every WAL frame copied back into the database file and
 /// the WAL truncated to nothing, so that the file alone is the database (a backup of it, or a
 /// copy, misses nothing). Returns false when readers or writers of another process kept part
 /// of the WAL from being copied.
 pub(super) async fn truncate(db: &impl ConnectionTrait) -> Result<bool, DbErr> {
-    let row = db
-        .query_one_raw(Statement::from_string(
-            DbBackend::Sqlite,
-            "PRAGMA wal_checkpoint(TRUNCATE)",
-        ))
-        .await?;
-    // (busy, frames in the WAL, frames checkpointed); busy = 1 when it could not finish.
-    let busy = row
-        .and_then(|r| r.try_get_by_index::<i32>(0).ok())
-        .unwrap_or(0);
-    Ok(busy == 0)
+    Ok(!checkpoint(db, "TRUNCATE").await?.busy)
 }
 
 #[cfg(test)]
@@ -122,6 +154,61 @@ mod tests {
         assert!(
             largest < 2 * 1000 * 4200,
             "the WAL grew across bursts ({largest} bytes): no checkpoint ran"
+        );
+    }
+
+    /// Sustained load: writes back to back with a reader always busy beside them, so a PASSIVE
+    /// checkpoint never finds the WAL wholly copied and unused. The RESTART keeps the file
+    /// near `RESTART_FRAMES` pages instead of growing for as long as the load lasts.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_wal_stays_bounded_under_sustained_writes_and_reads() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sustained.db");
+        let store = Store::connect(
+            &format!("sqlite://{}?mode=rwc", path.display()),
+            3,
+            std::time::Duration::from_secs(10),
+        )
+        .await
+        .unwrap();
+        let db = store.connection().clone();
+        db.execute_unprepared("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)")
+            .await
+            .unwrap();
+        let until = tokio::time::Instant::now() + Duration::from_secs(4);
+        let reader = {
+            let db = db.clone();
+            tokio::spawn(async move {
+                while tokio::time::Instant::now() < until {
+                    db.execute_unprepared("SELECT count(*) FROM t")
+                        .await
+                        .unwrap();
+                }
+            })
+        };
+        let wal = dir.path().join("sustained.db-wal");
+        let (mut largest, mut written) = (0, 0u64);
+        while tokio::time::Instant::now() < until {
+            db.execute_unprepared(
+                "INSERT INTO t (v) VALUES (hex(randomblob(1000))), (hex(randomblob(1000)))",
+            )
+            .await
+            .unwrap();
+            written += 1;
+            if written % 50 == 0 {
+                largest = largest.max(std::fs::metadata(&wal).map_or(0, |m| m.len()));
+            }
+        }
+        reader.await.unwrap();
+        // Each write commits at least one 4 KiB page: enough to cross the bound twice over.
+        let bound = 3 * RESTART_FRAMES as u64 * 4200;
+        assert!(
+            written * 4096 > 2 * bound,
+            "too few writes to tell: {written}"
+        );
+        assert!(
+            largest < bound,
+            "the WAL reached {largest} bytes after {written} writes"
         );
     }
 }

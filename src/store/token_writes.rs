@@ -359,6 +359,99 @@ fn values_row(backend: DbBackend, row: usize, types: &[&str]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::{
+        store::{NewDevice, NewUser, Store},
+        tokens::TokenPolicy,
+    };
+
+    fn chain(n: i64) -> Chain {
+        Chain {
+            token_hash: format!("token-{n}"),
+            previous_token_hash: None,
+            last_token_hash: None,
+            expiry: 4_000_000_000,
+            touched_at: n,
+            rotated_at: n,
+        }
+    }
+
+    /// Shutdown waits on `flush`: it must not return while a queued rotation, deferred to a
+    /// later round or not, is still unwritten.
+    #[tokio::test]
+    async fn a_flush_returns_once_every_queued_rotation_is_written() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}/flush.db?mode=rwc", dir.path().display());
+        let store = Store::connect(&url, 2, std::time::Duration::from_secs(10))
+            .await
+            .unwrap();
+        store.migrate().await.unwrap();
+        let user = store
+            .insert_user(
+                NewUser {
+                    provider: "email".into(),
+                    uid: "flush@example.com".into(),
+                    email: Some("flush@example.com".into()),
+                    encrypted_password: String::new(),
+                    name: None,
+                    nickname: None,
+                    image: None,
+                    extra: None,
+                    confirmed_at: None,
+                    confirmation_token: None,
+                    confirmation_sent_at: None,
+                },
+                chrono::Utc::now(),
+            )
+            .await
+            .unwrap();
+        let policy = TokenPolicy {
+            lifespan: std::time::Duration::from_secs(3600),
+            batch_window: std::time::Duration::ZERO,
+            rotate: true,
+            max_devices: 10,
+        };
+        let new = NewDevice {
+            user_id: user.id,
+            client: "client".into(),
+            chain: chain(0),
+            user_agent: None,
+            ip: None,
+        };
+        let (device, _) = store
+            .create_device(new, &policy, chrono::Utc::now())
+            .await
+            .unwrap();
+
+        // Five rotations of one device queued at once: all but the first wait for later rounds.
+        let mut outcomes = Vec::new();
+        for version in 0..5 {
+            let (reply, outcome) = oneshot::channel();
+            store
+                .tokens
+                .queue
+                .send(Write::Rotate {
+                    id: device.id,
+                    expected_version: version,
+                    chain: chain(version + 1),
+                    reply,
+                })
+                .unwrap();
+            outcomes.push(outcome);
+        }
+        store.flush_writes().await;
+
+        for mut outcome in outcomes {
+            assert!(
+                outcome
+                    .try_recv()
+                    .expect("answered before the flush")
+                    .unwrap()
+            );
+        }
+        let stored = store.devices_of(user.id).await.unwrap();
+        assert_eq!(stored[0].version, 5);
+        assert_eq!(stored[0].token_hash, "token-5");
+    }
 
     #[test]
     fn values_rows_number_postgres_parameters_across_rows() {
