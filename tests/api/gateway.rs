@@ -563,6 +563,53 @@ async fn host_is_the_upstreams_unless_preserved_and_forwarding_headers_are_toker
 }
 
 #[tokio::test]
+async fn behind_a_trusted_proxy_the_forwarding_chain_and_original_scheme_are_kept() {
+    let upstream = Upstream::start().await;
+    let app = gateway(vec![route("/app", &upstream.url, RouteAuth::None)], |s| {
+        s.trusted_proxies = vec!["127.0.0.1".into()];
+    })
+    .await;
+    app.request(Method::GET, "/app/x")
+        .header("host", "toker.internal")
+        .header("x-forwarded-for", "203.0.113.9")
+        .header("x-forwarded-host", "shop.example.com")
+        .header("x-forwarded-proto", "https")
+        .send()
+        .await
+        .unwrap();
+    let seen = upstream.last();
+    assert_eq!(
+        seen.header("x-forwarded-for").as_deref(),
+        Some("203.0.113.9, 127.0.0.1")
+    );
+    assert_eq!(
+        seen.header("x-forwarded-host").as_deref(),
+        Some("shop.example.com")
+    );
+    assert_eq!(seen.header("x-forwarded-proto").as_deref(), Some("https"));
+
+    // Another address is not a proxy of ours: its words are replaced.
+    let app = gateway(vec![route("/app", &upstream.url, RouteAuth::None)], |s| {
+        s.trusted_proxies = vec!["10.0.0.0/8".into()];
+    })
+    .await;
+    app.request(Method::GET, "/app/x")
+        .header("host", "toker.internal")
+        .header("x-forwarded-for", "203.0.113.9")
+        .header("x-forwarded-proto", "https")
+        .send()
+        .await
+        .unwrap();
+    let seen = upstream.last();
+    assert_eq!(seen.header("x-forwarded-for").as_deref(), Some("127.0.0.1"));
+    assert_eq!(seen.header("x-forwarded-proto").as_deref(), Some("http"));
+    assert_eq!(
+        seen.header("x-forwarded-host").as_deref(),
+        Some("toker.internal")
+    );
+}
+
+#[tokio::test]
 async fn strip_prefix_upstream_paths_and_allowed_methods() {
     let upstream = Upstream::start().await;
     let mut stripped = route(
