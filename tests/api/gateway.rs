@@ -256,9 +256,12 @@ async fn identity_headers_from_the_client_never_reach_the_upstream() {
     assert_eq!(resp.status(), 401, "parameters are not credentials here");
     assert_eq!(upstream.seen().len(), reached);
     // Where they are credentials they stay with toker.
-    let everywhere = gateway(vec![route("/app", &upstream.url, RouteAuth::Required)], |s| {
-        s.accept_token_params = AcceptTokenParams::Scope(TokenParamsScope::Everywhere);
-    })
+    let everywhere = gateway(
+        vec![route("/app", &upstream.url, RouteAuth::Required)],
+        |s| {
+            s.accept_token_params = AcceptTokenParams::Scope(TokenParamsScope::Everywhere);
+        },
+    )
     .await;
     let mut other = everywhere.signed_in_user("real@example.com").await;
     let params = format!(
