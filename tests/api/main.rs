@@ -13,6 +13,7 @@ mod exact_keys;
 mod forward_auth;
 mod gateway;
 mod helpers;
+mod import;
 mod languages;
 mod limits;
 mod log_format;
