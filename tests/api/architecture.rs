@@ -226,6 +226,9 @@ const FORBIDDEN: &[(&str, &[&str])] = &[
     ("http", &["api", "startup", "gateway"]),
     ("api", &["startup", "gateway"]),
     ("gateway", &["api", "startup"]),
+    // The operator's commands sit beside the API: they use the account rules and the store.
+    ("import", &["api", "http", "startup", "gateway", "admin"]),
+    ("admin", &["api", "http", "startup", "gateway"]),
 ];
 
 #[test]

@@ -511,3 +511,49 @@ async fn a_table_without_the_optional_columns_imports_under_its_own_name() {
         .unwrap_err();
     assert!(err.to_string().contains("shoe_size"), "{err}");
 }
+
+#[tokio::test]
+async fn the_import_command_reports_a_dry_run_and_refuses_a_bad_source() {
+    let source = filled_source().await;
+    let app = app_with_pepper().await;
+    let run = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_toker"))
+            .args(args)
+            .env_remove("RUST_LOG")
+            .env("TOKER_DATABASE_URL", &app.db.url)
+            .env("TOKER_PASSWORD_COST", "4")
+            .current_dir(std::env::temp_dir())
+            .output()
+            .unwrap()
+    };
+    let out = run(&["import", "dta", "--from", &source.url, "--dry-run"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("8 rows read (dry run: nothing written)"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("6 would be created"), "{stdout}");
+    assert_eq!(user_count(&app).await, 0);
+
+    let out = run(&["import", "dta", "--from", &source.url, "--json"]);
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["users_created"], 6);
+
+    let out = run(&[
+        "import",
+        "dta",
+        "--from",
+        &source.url,
+        "--table",
+        "users;drop",
+    ]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("letters, digits and _"));
+    let out = run(&["import", "dta", "--from", &source.url, "--map", "nonsense"]);
+    assert_eq!(out.status.code(), Some(2));
+}
