@@ -344,14 +344,24 @@ fn user_from(row: &DtaRow, email: Option<String>, existing: Option<User>) -> Use
     user.name = row.name.clone();
     user.nickname = row.nickname.clone();
     user.image = row.image.clone();
-    if !row.extra.is_empty() {
-        let mut extra: Map<String, Value> = extra_of(&user);
-        for (attribute, value) in &row.extra {
-            extra.insert(
-                attribute.clone(),
-                value.clone().map_or(Value::Null, Value::String),
-            );
+    let mut extra: Map<String, Value> = extra_of(&user);
+    let mut extra_changed = false;
+    for (attribute, value) in &row.extra {
+        // A column mapped onto a profile attribute fills that column, as sign-up would.
+        match attribute.as_str() {
+            "name" => user.name = value.clone(),
+            "nickname" => user.nickname = value.clone(),
+            "image" => user.image = value.clone(),
+            _ => {
+                extra.insert(
+                    attribute.clone(),
+                    value.clone().map_or(Value::Null, Value::String),
+                );
+                extra_changed = true;
+            }
         }
+    }
+    if extra_changed {
         user.extra = Some(Value::Object(extra).to_string());
     }
     user.created_at = match &existing {
@@ -419,6 +429,11 @@ mod tests {
             extra,
             serde_json::json!({"kept": "yes", "color": "teal", "gone": null})
         );
+        let mut r = row();
+        r.extra.insert("nickname".into(), Some("zz".into()));
+        let u2 = user_from(&r, None, None);
+        assert_eq!(u2.nickname.as_deref(), Some("zz"));
+        assert_eq!(u2.extra, None);
         // The password changed in the old app: a link toker mailed is withdrawn.
         assert_eq!(u.reset_password_token, None);
     }
