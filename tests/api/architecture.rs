@@ -227,6 +227,9 @@ const FORBIDDEN: &[(&str, &[&str])] = &[
     // Handlers parse, call one account rule and answer: the store is the rules' business.
     ("api", &["startup", "gateway", "store"]),
     ("gateway", &["api", "startup"]),
+    // The operator's commands sit beside the API: they use the account rules and the store.
+    ("import", &["api", "http", "startup", "gateway", "admin"]),
+    ("admin", &["api", "http", "startup", "gateway"]),
 ];
 
 #[test]
