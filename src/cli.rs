@@ -45,6 +45,135 @@ pub enum Command {
     /// `gateway.assertion_keys` is not set).
     #[command(subcommand)]
     AssertionKeys(AssertionKeysCommand),
+    /// Import users from another system into the configured database.
+    #[command(subcommand)]
+    Import(ImportCommand),
+    /// Administer users on the configured database (changes show in the security log).
+    #[command(subcommand)]
+    Users(UsersCommand),
+    /// List and revoke users' devices (signed-in clients) on the configured database.
+    #[command(subcommand)]
+    Devices(DevicesCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ImportCommand {
+    /// Import the users table of a devise_token_auth app: passwords, e-mails, uid/provider,
+    /// confirmation and lock state, profile, and every live device of the `tokens` column,
+    /// so users stay signed in.
+    ///
+    /// Idempotent and resumable: a re-run updates the users it imported before (and skips
+    /// rows whose `updated_at` did not change), never duplicates. Bad rows are skipped and
+    /// listed with their reason at the end. Set `pepper` to Devise's `config.pepper` first.
+    Dta {
+        /// The old app's database URL: postgres://…, mysql://… or sqlite://….
+        #[arg(long, value_name = "DATABASE_URL")]
+        from: String,
+        /// The users table.
+        #[arg(long, default_value = "users", value_name = "NAME")]
+        table: String,
+        /// Copy an extra column into the users' extra attributes (as `sign_up_attributes`
+        /// names them); repeatable: `--map favorite_color=favorite_color`.
+        #[arg(long = "map", value_name = "COLUMN=ATTRIBUTE")]
+        maps: Vec<crate::import::dta_source::Mapping>,
+        /// Read everything and report what would be done; write nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// Names a user: its numeric id, an e-mail address (of an e-mail user), or a uid.
+pub type UserRef = String;
+
+#[derive(Debug, Subcommand)]
+pub enum UsersCommand {
+    /// List users, by id.
+    List {
+        /// At most this many.
+        #[arg(long, default_value_t = 100)]
+        limit: u64,
+        /// Skip this many first.
+        #[arg(long, default_value_t = 0)]
+        offset: u64,
+        /// Print JSON (an array of users) instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show one user with its devices.
+    Show {
+        /// Id, e-mail or uid.
+        user: UserRef,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Create an e-mail user. The password is read from standard input (or asked for on a
+    /// terminal), never taken from the command line.
+    Create {
+        /// The e-mail address (also the uid).
+        email: String,
+        /// Mark the account confirmed (otherwise it signs in once confirmed, when
+        /// confirmable is on).
+        #[arg(long)]
+        confirmed: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Confirm a user's account (or its pending new e-mail address).
+    Confirm {
+        user: UserRef,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Lock a user's account: no sign-in until unlocked.
+    Lock {
+        user: UserRef,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Unlock a user's account and forget its failed attempts.
+    Unlock {
+        user: UserRef,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Delete a user and all its devices.
+    Delete {
+        user: UserRef,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Set a user's password, read from standard input (or asked for on a terminal). The
+    /// API's length rules apply; the user's reset and unlock links are withdrawn.
+    SetPassword {
+        user: UserRef,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DevicesCommand {
+    /// List a user's devices.
+    List {
+        user: UserRef,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Revoke one device (by its id) or, with --all, every device of a user: their tokens
+    /// stop working at once.
+    Revoke {
+        /// The device id (from `devices list`).
+        #[arg(required_unless_present = "all", conflicts_with = "all")]
+        device: Option<i64>,
+        /// Revoke every device of this user.
+        #[arg(long, value_name = "USER")]
+        all: Option<UserRef>,
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]

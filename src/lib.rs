@@ -2,6 +2,7 @@
 //! this library so that the integration tests can start the real application.
 
 pub mod accounts;
+pub mod admin;
 pub mod api;
 pub mod cli;
 pub mod config;
@@ -9,6 +10,7 @@ pub mod contract;
 pub mod error;
 pub mod gateway;
 pub mod http;
+pub mod import;
 pub mod limits;
 pub mod locale;
 pub mod mail;

@@ -57,6 +57,24 @@ async fn main() -> ExitCode {
             unreachable!("handled above")
         }
         Some(Command::AssertionKeys(action)) => assertion_keys(settings, action).await,
+        Some(Command::Import(command)) => {
+            return operate(settings, |accounts| async move {
+                toker::admin::import(&accounts, command).await
+            })
+            .await;
+        }
+        Some(Command::Users(command)) => {
+            return operate(settings, |accounts| async move {
+                Ok(toker::admin::users(&accounts, command).await?)
+            })
+            .await;
+        }
+        Some(Command::Devices(command)) => {
+            return operate(settings, |accounts| async move {
+                Ok(toker::admin::devices(&accounts, command).await?)
+            })
+            .await;
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -238,4 +256,34 @@ async fn assertion_keys(settings: Settings, action: AssertionKeysCommand) -> any
         }
     }
     Ok(())
+}
+
+/// Runs an operator command on the configured database (migrated first unless
+/// `auto_migrate = false`); its error goes to stderr as `toker: …` with exit code 1.
+async fn operate<F, Fut>(settings: Settings, command: F) -> ExitCode
+where
+    F: FnOnce(toker::accounts::Accounts) -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<()>>,
+{
+    let result = async {
+        let store = Store::connect(
+            &settings.database_url,
+            2,
+            settings.database_acquire_timeout(),
+        )
+        .await?;
+        if settings.auto_migrate {
+            store.migrate().await?;
+        }
+        let accounts = toker::startup::accounts_for(std::sync::Arc::new(settings), store).await?;
+        command(accounts).await
+    }
+    .await;
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("toker: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
 }

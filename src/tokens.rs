@@ -98,6 +98,54 @@ impl Chain {
     }
 }
 
+/// A bcrypt hash as devise_token_auth stored tokens; toker's own digests are hex and never
+/// start with `$` (docs/decisions.md D2).
+pub fn is_bcrypt(hash: &str) -> bool {
+    hash.starts_with("$2")
+}
+
+impl Chain {
+    /// A link of the chain still holds a bcrypt hash imported from devise_token_auth.
+    pub fn holds_bcrypt(&self) -> bool {
+        is_bcrypt(&self.token_hash)
+            || self.previous_token_hash.as_deref().is_some_and(is_bcrypt)
+            || self.last_token_hash.as_deref().is_some_and(is_bcrypt)
+    }
+
+    /// The links holding imported bcrypt hashes, newest first.
+    pub fn bcrypt_links(&self) -> Vec<(Accepted, String)> {
+        [
+            (Accepted::Current, Some(&self.token_hash)),
+            (Accepted::Previous, self.previous_token_hash.as_ref()),
+            (Accepted::TwoBack, self.last_token_hash.as_ref()),
+        ]
+        .into_iter()
+        .filter_map(|(link, hash)| hash.filter(|h| is_bcrypt(h)).map(|h| (link, h.clone())))
+        .collect()
+    }
+
+    /// The chain once an imported bcrypt `link` was verified for a token whose digest is
+    /// `digest` (docs/decisions.md D2): that link holds the digest from now on, and the
+    /// older bcrypt links are dropped, so no request pays for bcrypt on them again. A
+    /// bcrypt current token stays when an older one matched (the column is never empty, and
+    /// another tab may hold it); it is checked with bcrypt, once, if it is ever presented.
+    pub fn upgraded(&self, link: Accepted, digest: String) -> Chain {
+        let keep = |hash: &Option<String>| hash.clone().filter(|h| !is_bcrypt(h));
+        let mut next = Chain {
+            token_hash: self.token_hash.clone(),
+            previous_token_hash: keep(&self.previous_token_hash),
+            last_token_hash: keep(&self.last_token_hash),
+            ..self.clone()
+        };
+        match link {
+            Accepted::Current => next.token_hash = digest,
+            Accepted::Previous => next.previous_token_hash = Some(digest),
+            Accepted::TwoBack => next.last_token_hash = Some(digest),
+        }
+        next
+    }
+}
+
 /// Which link of the chain a presented token matched.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Accepted {
@@ -277,6 +325,46 @@ mod tests {
             digest("c"),
             t0,
         )
+    }
+
+    #[test]
+    fn an_imported_chain_is_upgraded_to_digests_once_verified() {
+        let p = policy();
+        let t0 = 1_000_000_000_000;
+        let bcrypt = |c: char| format!("$2a$10${}", c.to_string().repeat(53));
+        let imported = Chain {
+            token_hash: bcrypt('a'),
+            previous_token_hash: Some(bcrypt('b')),
+            last_token_hash: Some(bcrypt('c')),
+            ..fresh("x", t0)
+        };
+        assert!(imported.holds_bcrypt());
+        assert!(!fresh("x", t0).holds_bcrypt());
+        assert!(!is_bcrypt(&digest("x")));
+        let links: Vec<Accepted> = imported.bcrypt_links().into_iter().map(|l| l.0).collect();
+        assert_eq!(
+            links,
+            [Accepted::Current, Accepted::Previous, Accepted::TwoBack]
+        );
+        // The current token matched: no bcrypt hash is left, and the digest checks.
+        let up = imported.upgraded(Accepted::Current, digest("tok"));
+        assert!(!up.holds_bcrypt());
+        assert_eq!(up.previous_token_hash, None);
+        assert_eq!(accept(&p, &up, "tok", t0 + 1), Some(Accepted::Current));
+        // The previous one matched: the current bcrypt hash stays, the two-back one goes.
+        let up = imported.upgraded(Accepted::Previous, digest("tok"));
+        assert_eq!(up.token_hash, bcrypt('a'));
+        assert_eq!(up.last_token_hash, None);
+        assert_eq!(accept(&p, &up, "tok", t0 + 1), Some(Accepted::Previous));
+        // After a rotation from there, the bcrypt hash is the previous one; the next upgrade
+        // of it leaves none.
+        let rotated = rotated(&p, &up, digest("new"), t0 + 2);
+        assert_eq!(rotated.previous_token_hash, Some(bcrypt('a')));
+        assert!(
+            !rotated
+                .upgraded(Accepted::Previous, digest("a"))
+                .holds_bcrypt()
+        );
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! these types mirror it and are only used by toker's `store` module.
 
 pub mod device;
+pub mod imported_account;
 pub mod oauth_nonce;
 pub mod prelude;
 pub mod signing_key;

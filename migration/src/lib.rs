@@ -9,6 +9,7 @@ mod m20261124_000004_device_rotated_at;
 mod m20261124_000005_unlock_token_sent_at;
 mod m20261124_000006_mysql_binary_keys;
 mod m20261130_000007_create_signing_keys;
+mod m20261201_000008_create_imported_accounts;
 
 pub struct Migrator;
 
@@ -23,6 +24,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261124_000005_unlock_token_sent_at::Migration),
             Box::new(m20261124_000006_mysql_binary_keys::Migration),
             Box::new(m20261130_000007_create_signing_keys::Migration),
+            Box::new(m20261201_000008_create_imported_accounts::Migration),
         ]
     }
 }

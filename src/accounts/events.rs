@@ -74,6 +74,8 @@ pub enum Revocation {
     /// Met by a request after its expiry.
     Expired,
     AccountDeleted,
+    /// By an operator (`toker devices revoke`).
+    Admin,
 }
 
 impl Revocation {
@@ -84,6 +86,7 @@ impl Revocation {
             Revocation::Evicted => "evicted",
             Revocation::Expired => "expired",
             Revocation::AccountDeleted => "account_deleted",
+            Revocation::Admin => "admin",
         }
     }
 }
@@ -197,4 +200,38 @@ pub fn token_refused(user_id: i64, device_id: i64, reason: Refused, ip: Option<&
         ip,
         "token refused"
     );
+}
+
+/// `event="imported_token_upgraded"`: a device imported from devise_token_auth was used for the
+/// first time; its bcrypt token hash was checked and replaced by a digest (docs/decisions.md D2).
+pub fn imported_token_upgraded(user_id: i64, device_id: i64) {
+    tracing::info!(
+        target: "toker::security",
+        event = "imported_token_upgraded",
+        user_id,
+        device_id,
+        "imported device upgraded"
+    );
+}
+
+/// `event="account_created"`: outside sign-up (`via="admin"`: `toker users create`).
+pub fn account_created(user_id: i64, provider: &str, via: &'static str) {
+    tracing::info!(
+        target: "toker::security",
+        event = "account_created",
+        user_id,
+        provider,
+        via,
+        "account created"
+    );
+}
+
+/// `event="account_confirmed"`: outside a confirmation link (`via="admin"`).
+pub fn account_confirmed(user_id: i64, via: &'static str) {
+    tracing::info!(target: "toker::security", event = "account_confirmed", user_id, via, "account confirmed");
+}
+
+/// `event="account_deleted"`: outside `DELETE /auth` (`via="admin"`).
+pub fn account_deleted(user_id: i64, via: &'static str) {
+    tracing::info!(target: "toker::security", event = "account_deleted", user_id, via, "account deleted");
 }

@@ -3,11 +3,13 @@
 //! reset, locking, OAuth sign-in and the mailed links they share. No HTTP here: handlers turn
 //! these outcomes into the contract's responses (docs/contract.md §2).
 
+pub mod admin;
 pub mod attributes;
 pub mod authenticatable;
 pub mod confirmable;
 pub mod credentials;
 pub mod events;
+pub mod imported;
 pub mod lockable;
 pub mod mailed_token;
 pub mod omniauth;

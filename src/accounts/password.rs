@@ -131,6 +131,29 @@ impl Pool {
         }
     }
 
+    /// [`Pool::run`] that waits for a worker whatever the queue holds.
+    async fn run_waiting<T: Send + 'static>(
+        &self,
+        work: impl FnOnce() -> T + Send + 'static,
+    ) -> anyhow::Result<T> {
+        let worker = {
+            self.gauges.waiting.fetch_add(1, Ordering::SeqCst);
+            let _waiting = Held(&self.gauges.waiting);
+            self.running.clone().acquire_owned().await?
+        };
+        let gauges = self.gauges.clone();
+        let task = tokio::task::spawn_blocking(move || {
+            let now = gauges.running.fetch_add(1, Ordering::SeqCst) + 1;
+            gauges.peak_running.fetch_max(now, Ordering::SeqCst);
+            let out = work();
+            gauges.finished.fetch_add(1, Ordering::SeqCst);
+            gauges.running.fetch_sub(1, Ordering::SeqCst);
+            drop(worker);
+            out
+        });
+        Ok(task.await?)
+    }
+
     /// Runs `work` on the blocking pool once a worker is free, or refuses when the queue is
     /// full. Cancelling the returned future before the work starts gives its place back;
     /// after it starts, the work and its worker permit live on until the work ends.
@@ -219,6 +242,27 @@ impl Hasher {
             .and_then(Result::ok)
             .unwrap_or(false);
         Ok(ok && real)
+    }
+
+    /// Which of `hashes` (bcrypt hashes devise_token_auth made of access tokens, newest
+    /// first) `token` matches, checked in one blocking task (docs/decisions.md D2). No pepper:
+    /// DTA hashes tokens with plain `BCrypt::Password.create`. Each imported device pays this
+    /// once, so it waits for a worker like a sign-in but is never refused for a full queue: a
+    /// refusal would answer 401 and sign a live user out of a browser that did nothing wrong.
+    pub async fn verify_imported_token<L: Send + 'static>(
+        &self,
+        token: &str,
+        hashes: Vec<(L, String)>,
+    ) -> anyhow::Result<Option<L>> {
+        let token = token.to_string();
+        self.pool
+            .run_waiting(move || {
+                hashes
+                    .into_iter()
+                    .find(|(_, hash)| bcrypt::verify(&token, hash).unwrap_or(false))
+                    .map(|(link, _)| link)
+            })
+            .await
     }
 
     /// Burns one verification's time for an unknown account.
@@ -346,6 +390,31 @@ mod tests {
         for job in jobs {
             job.await.unwrap().unwrap();
         }
+    }
+
+    #[tokio::test]
+    async fn imported_token_hashes_are_checked_without_the_pepper() {
+        let hasher = Hasher::new(4, Some("pepper".into()), PoolSize::default())
+            .await
+            .unwrap();
+        let made_by_rails = bcrypt::hash("the-token", 4).unwrap();
+        let other = bcrypt::hash("other", 4).unwrap();
+        let hashes = vec![(1, other.clone()), (2, made_by_rails.clone())];
+        assert_eq!(
+            hasher
+                .verify_imported_token("the-token", hashes)
+                .await
+                .unwrap(),
+            Some(2)
+        );
+        let hashes = vec![(1, other), (2, "not bcrypt".to_string())];
+        assert_eq!(
+            hasher
+                .verify_imported_token("the-token", hashes)
+                .await
+                .unwrap(),
+            None
+        );
     }
 
     #[tokio::test]

@@ -143,22 +143,53 @@ pub struct Hop<'a> {
     pub host: Option<&'a HeaderValue>,
     /// `http` or `https`, as the client reached toker.
     pub proto: &'static str,
+    /// The peer is one of our `trusted_proxies`, so the `X-Forwarded-*` it sent describe the
+    /// original request and are passed on (with the peer appended to the chain).
+    pub from_trusted_proxy: bool,
 }
 
 /// Writes `X-Forwarded-For`, `-Proto` and `-Host` for this hop and appends to `Via`. Values a
-/// client sent are not believed: they are replaced, and `Forwarded` is removed.
+/// client sent are not believed: they are replaced, and `Forwarded` is removed. Behind one of
+/// our own proxies they are the proxy's words about the original request: the chain is kept
+/// and extended, and the original scheme and host are passed on, as a proxy in a chain does.
 pub fn set_forwarding(headers: &mut HeaderMap, hop: &Hop<'_>) {
     headers.remove(header::FORWARDED);
-    match hop
-        .peer
-        .and_then(|ip| HeaderValue::from_str(&ip.to_string()).ok())
-    {
-        Some(peer) => headers.insert("x-forwarded-for", peer),
-        None => headers.remove("x-forwarded-for"),
+    let peer = hop.peer.map(|ip| crate::proxies::canonical(ip).to_string());
+    let chain = if hop.from_trusted_proxy {
+        let earlier: Vec<&str> = headers
+            .get_all("x-forwarded-for")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
+            .collect();
+        earlier
+            .into_iter()
+            .map(String::from)
+            .chain(peer)
+            .collect::<Vec<_>>()
+            .join(", ")
+    } else {
+        peer.unwrap_or_default()
     };
-    headers.insert("x-forwarded-proto", HeaderValue::from_static(hop.proto));
-    match hop.host {
-        Some(host) => headers.insert("x-forwarded-host", host.clone()),
+    headers.remove("x-forwarded-for");
+    if let Ok(value) = HeaderValue::from_str(&chain)
+        && !chain.is_empty()
+    {
+        headers.insert("x-forwarded-for", value);
+    }
+    let proto = match headers.get("x-forwarded-proto").map(HeaderValue::as_bytes) {
+        Some(b"https") if hop.from_trusted_proxy => "https",
+        Some(b"http") if hop.from_trusted_proxy => "http",
+        _ => hop.proto,
+    };
+    headers.insert("x-forwarded-proto", HeaderValue::from_static(proto));
+    let host = match headers.get("x-forwarded-host") {
+        Some(h) if hop.from_trusted_proxy && !h.is_empty() => Some(h.clone()),
+        _ => hop.host.cloned(),
+    };
+    match host {
+        Some(host) => headers.insert("x-forwarded-host", host),
         None => headers.remove("x-forwarded-host"),
     };
     append_via(headers);
@@ -305,6 +336,7 @@ mod tests {
                 peer: Some("192.0.2.7".parse().unwrap()),
                 host: Some(&host),
                 proto: "http",
+                from_trusted_proxy: false,
             },
         );
         assert_eq!(h["x-forwarded-for"], "192.0.2.7");
@@ -317,6 +349,57 @@ mod tests {
             .map(|v| v.to_str().unwrap())
             .collect();
         assert_eq!(via, ["1.1 corp-proxy", "1.1 toker"]);
+    }
+
+    /// `set_forwarding` on `headers` for a request from `peer`, which is one of our proxies.
+    fn from_our_proxy(headers: &[(&str, &str)], peer: &str) -> HeaderMap {
+        let mut h = map(headers);
+        let host = HeaderValue::from_static("toker.internal:8080");
+        set_forwarding(
+            &mut h,
+            &Hop {
+                peer: Some(peer.parse().unwrap()),
+                host: Some(&host),
+                proto: "http",
+                from_trusted_proxy: true,
+            },
+        );
+        h
+    }
+
+    #[test]
+    fn behind_our_own_proxy_the_chain_is_extended_and_the_original_scheme_kept() {
+        let h = from_our_proxy(
+            &[
+                ("x-forwarded-for", "203.0.113.9, 10.0.0.3"),
+                ("x-forwarded-for", "10.0.0.4"),
+                ("x-forwarded-host", "app.example.com"),
+                ("x-forwarded-proto", "https"),
+                ("forwarded", "for=203.0.113.9"),
+            ],
+            "::ffff:10.0.0.5",
+        );
+        assert_eq!(
+            h["x-forwarded-for"],
+            "203.0.113.9, 10.0.0.3, 10.0.0.4, 10.0.0.5"
+        );
+        assert_eq!(h["x-forwarded-host"], "app.example.com");
+        assert_eq!(h["x-forwarded-proto"], "https");
+        assert!(h.get("forwarded").is_none());
+    }
+
+    #[test]
+    fn a_trusted_proxy_still_cannot_smuggle_an_odd_scheme_or_drop_the_host() {
+        let h = from_our_proxy(
+            &[
+                ("x-forwarded-proto", "javascript"),
+                ("x-forwarded-host", ""),
+            ],
+            "10.0.0.5",
+        );
+        assert_eq!(h["x-forwarded-for"], "10.0.0.5");
+        assert_eq!(h["x-forwarded-proto"], "http");
+        assert_eq!(h["x-forwarded-host"], "toker.internal:8080");
     }
 
     #[test]

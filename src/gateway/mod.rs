@@ -31,6 +31,7 @@ use crate::{
         gateway::{FORWARD_SEGMENT, JWKS_PATH, covers},
     },
     contract::error_response,
+    error::Outages,
     http::{RequestLimits, auth::TokenAuth, cors::Cors},
 };
 
@@ -68,6 +69,14 @@ impl Gateway {
             settings.public_url(),
             Duration::from_secs(gateway.assertion_lifetime),
         );
+        // A database outage met while authenticating is a 503 that `/health` and the log
+        // hear about, as on toker's own routes.
+        let outages = || {
+            Outages(
+                accounts.store.availability().clone(),
+                accounts.mailer.templates().catalog().clone(),
+            )
+        };
         let mut routes = Vec::new();
         for route in &gateway.routes {
             let endpoint =
@@ -79,6 +88,7 @@ impl Gateway {
                     .with(TokenAuth {
                         accounts: accounts.clone(),
                     })
+                    .with(outages())
                     .boxed()
             } else {
                 endpoint.map_to_response().boxed()
@@ -100,6 +110,7 @@ impl Gateway {
             .with(TokenAuth {
                 accounts: accounts.clone(),
             })
+            .with(outages())
             .with(RequestLimits(settings.max_body_size))
             .with(cors.clone());
             let endpoint = forward::Forwarded {

@@ -19,7 +19,7 @@ use crate::{
     config::{GatewayRoute, RouteAuth},
     contract::{error_response, messages::UNAUTHENTICATED},
     error::ApiError,
-    http::{auth::RequestAuth, locale::RequestTexts},
+    http::{auth::RequestAuth, client_ip::FromTrustedProxy, locale::RequestTexts},
 };
 
 pub struct RouteEndpoint {
@@ -148,6 +148,7 @@ impl RouteEndpoint {
                 } else {
                     "http"
                 },
+                from_trusted_proxy: req.extensions().get::<FromTrustedProxy>().is_some(),
             },
         );
         if !self.route.preserve_host {

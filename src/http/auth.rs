@@ -156,7 +156,8 @@ impl RequestAuth {
             return Ok(None);
         };
         let client = creds.client.unwrap_or_else(|| "default".into());
-        let Some((device, user)) = inner.accounts.store.find_device(&uid, &client).await? else {
+        let Some((mut device, user)) = inner.accounts.store.find_device(&uid, &client).await?
+        else {
             return Ok(None);
         };
         let now = Utc::now();
@@ -164,6 +165,24 @@ impl RequestAuth {
         let chain = chain_of(&device);
         let accepted = match tokens::check(&inner.accounts.policy, &chain, &token, now_ms) {
             Ok(accepted) => accepted,
+            // A device imported from devise_token_auth whose bcrypt hash this token may match
+            // (docs/decisions.md D2); no other device comes here.
+            Err(Refused::Unknown) if chain.holds_bcrypt() && !chain.expired(now_ms) => {
+                match inner
+                    .accounts
+                    .upgrade_imported_device(&device, user.id, &token, now_ms)
+                    .await?
+                {
+                    Ok((upgraded, accepted)) => {
+                        device = upgraded;
+                        accepted
+                    }
+                    Err(refused) => {
+                        self.refused(&device, &user, refused, false, now_ms).await;
+                        return Ok(None);
+                    }
+                }
+            }
             Err(refused) => {
                 self.refused(&device, &user, refused, chain.expired(now_ms), now_ms)
                     .await;

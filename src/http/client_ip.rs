@@ -12,6 +12,11 @@ use crate::proxies::TrustedProxies;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ClientIp(pub IpAddr);
 
+/// Present when the connection's peer is one of our `trusted_proxies`: what that proxy says about
+/// the original request (`X-Forwarded-*`) may then be passed on instead of replaced.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FromTrustedProxy;
+
 static X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
 
 /// The peer, or what our proxies say the client was. `X-Forwarded-For` is read only when the
@@ -31,6 +36,15 @@ pub fn resolve(proxies: &TrustedProxies, req: &Request) -> IpAddr {
             .iter()
             .map(|v| v.as_bytes()),
     )
+}
+
+/// Whether the peer of this request's connection is one of our proxies.
+pub fn peer_is_trusted(proxies: &TrustedProxies, req: &Request) -> bool {
+    !proxies.is_empty()
+        && req
+            .remote_addr()
+            .as_socket_addr()
+            .is_some_and(|a| proxies.trusts(a.ip()))
 }
 
 /// The address `resolve` settled for this request (the peer when none was, as in a request

@@ -9,7 +9,7 @@ use poem::{Endpoint, IntoResponse, Middleware, Request, Response};
 use crate::{
     http::{
         auth::LogUser,
-        client_ip::{ClientIp, resolve},
+        client_ip::{ClientIp, FromTrustedProxy, peer_is_trusted, resolve},
     },
     proxies::TrustedProxies,
 };
@@ -44,6 +44,9 @@ impl<E: Endpoint> Endpoint for RequestLogEndpoint<E> {
         req.extensions_mut().insert(user.clone());
         let client_ip = resolve(&self.1, &req);
         req.extensions_mut().insert(ClientIp(client_ip));
+        if peer_is_trusted(&self.1, &req) {
+            req.extensions_mut().insert(FromTrustedProxy);
+        }
         let resp = match self.0.call(req).await {
             Ok(resp) => resp.into_response(),
             Err(err) => crate::error::to_json_error(err).await,

@@ -212,6 +212,11 @@ impl Store {
         Ok(query.exec(&self.db).await?.rows_affected)
     }
 
+    /// One device by its id (admin tooling).
+    pub async fn find_device_by_id(&self, id: i64) -> StoreResult<Option<Device>> {
+        Ok(device::Entity::find_by_id(id).one(&self.db).await?)
+    }
+
     /// Every device of a user (tests and admin tooling).
     pub async fn devices_of(&self, user_id: i64) -> StoreResult<Vec<Device>> {
         Ok(device::Entity::find()

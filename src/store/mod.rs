@@ -5,6 +5,8 @@ mod availability;
 mod checkpoint;
 mod connection;
 mod devices;
+mod foreign;
+mod imports;
 mod nonces;
 mod signing_keys;
 mod token_writes;
@@ -18,6 +20,8 @@ use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbErr, SqlErr};
 pub use availability::{Access, Availability, Outage};
 pub use devices::{NewDevice, chain_of};
 pub use entity::{device::Model as Device, user::Model as User};
+pub use foreign::{ForeignTable, TextRow, plain_identifier};
+pub use imports::{ImportRecord, ImportWrite, ImportWritten, ImportedDevice};
 pub use signing_keys::StoredKey;
 pub use users::NewUser;
 

@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use entity::user;
 use sea_orm::{
     ActiveModelTrait, ActiveValue, ColumnTrait, EntityTrait, ExprTrait, IdenStatic, Iterable,
-    ModelTrait, QueryFilter, QuerySelect, Set, TransactionTrait, sea_query::Expr,
+    ModelTrait, QueryFilter, QueryOrder, QuerySelect, Set, TransactionTrait, sea_query::Expr,
 };
 
 use super::{Store, StoreResult, User};
@@ -139,6 +139,28 @@ impl Store {
             .rows_affected;
         txn.commit().await?;
         Ok((deleted == 1).then_some(devices))
+    }
+}
+
+impl Store {
+    /// Users by id, `limit` of them after skipping `offset` (admin tooling).
+    pub async fn list_users(&self, offset: u64, limit: u64) -> StoreResult<Vec<User>> {
+        Ok(user::Entity::find()
+            .order_by_asc(user::Column::Id)
+            .offset(offset)
+            .limit(limit)
+            .all(&self.db)
+            .await?)
+    }
+
+    /// The users with this uid, of any provider.
+    pub async fn find_users_by_uid(&self, uid: &str) -> StoreResult<Vec<User>> {
+        let users = user::Entity::find()
+            .filter(user::Column::Uid.eq(uid))
+            .all(&self.db)
+            .await?;
+        // Compare exactly: MySQL's default collation would match another letter case.
+        Ok(users.into_iter().filter(|u| u.uid == uid).collect())
     }
 }
 

@@ -225,8 +225,12 @@ const FORBIDDEN: &[(&str, &[&str])] = &[
     ("oauth", &["api", "http", "accounts", "startup", "gateway"]),
     ("accounts", &["api", "http", "startup", "gateway"]),
     ("http", &["api", "startup", "gateway"]),
-    ("api", &["startup", "gateway"]),
+    // Handlers parse, call one account rule and answer: the store is the rules' business.
+    ("api", &["startup", "gateway", "store"]),
     ("gateway", &["api", "startup"]),
+    // The operator's commands sit beside the API: they use the account rules and the store.
+    ("import", &["api", "http", "startup", "gateway", "admin"]),
+    ("admin", &["api", "http", "startup", "gateway"]),
 ];
 
 #[test]
@@ -430,4 +434,68 @@ fn every_setting_is_in_the_readme_settings_reference() {
         missing.is_empty(),
         "settings missing from README's tables: {missing:?}"
     );
+}
+
+/// Every `src/….rs` file the documents name, so that a reader following one finds it.
+#[test]
+fn every_source_file_the_documents_name_exists() {
+    let path = regex::Regex::new(
+        r"`((?:src|tests|bench|migration|entity)/[A-Za-z0-9_/.-]+\.(?:rs|mjs|md))",
+    )
+    .unwrap();
+    let mut docs = vec![Path::new(ROOT).join("README.md")];
+    for entry in std::fs::read_dir(Path::new(ROOT).join("docs")).unwrap() {
+        let entry = entry.unwrap().path();
+        if entry.extension().is_some_and(|e| e == "md") {
+            docs.push(entry);
+        }
+    }
+    let mut missing = Vec::new();
+    for doc in docs {
+        let text = std::fs::read_to_string(&doc).unwrap();
+        for cap in path.captures_iter(&text) {
+            if !Path::new(ROOT).join(&cap[1]).is_file() {
+                missing.push(format!(
+                    "{}: names `{}`",
+                    doc.strip_prefix(ROOT).unwrap().display(),
+                    &cap[1]
+                ));
+            }
+        }
+    }
+    assert!(missing.is_empty(), "{}", missing.join("\n"));
+}
+
+/// Every `toml` example in README is a configuration toker accepts, as it would be copied.
+#[test]
+fn every_toml_example_in_the_readme_is_accepted() {
+    let readme = std::fs::read_to_string(Path::new(ROOT).join("README.md")).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let mut refused = Vec::new();
+    let mut blocks = 0;
+    let mut lines = readme.lines().enumerate();
+    while let Some((start, line)) = lines.next() {
+        if line.trim() != "```toml" {
+            continue;
+        }
+        let body: Vec<&str> = lines
+            .by_ref()
+            .take_while(|(_, l)| l.trim() != "```")
+            .map(|(_, l)| l)
+            .collect();
+        blocks += 1;
+        // Folders the examples name under /etc/toker are made in the scratch directory.
+        let etc = dir.path().join("etc");
+        for folder in ["locales", "mail"] {
+            std::fs::create_dir_all(etc.join(folder)).unwrap();
+        }
+        let body = body.join("\n").replace("/etc/toker", etc.to_str().unwrap());
+        let file = dir.path().join(format!("example-{start}.toml"));
+        std::fs::write(&file, body).unwrap();
+        if let Err(e) = toker::config::Settings::load(Some(&file)) {
+            refused.push(format!("README.md line {}: {e}", start + 1));
+        }
+    }
+    assert!(blocks >= 5, "found only {blocks} toml examples");
+    assert!(refused.is_empty(), "{}", refused.join("\n"));
 }

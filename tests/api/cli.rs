@@ -36,6 +36,20 @@ fn every_command_has_help() {
         vec!["mail", "preview", "--help"],
         vec!["assertion-keys", "list", "--help"],
         vec!["assertion-keys", "rotate", "--help"],
+        vec!["import", "--help"],
+        vec!["import", "dta", "--help"],
+        vec!["users", "--help"],
+        vec!["users", "list", "--help"],
+        vec!["users", "show", "--help"],
+        vec!["users", "create", "--help"],
+        vec!["users", "confirm", "--help"],
+        vec!["users", "lock", "--help"],
+        vec!["users", "unlock", "--help"],
+        vec!["users", "delete", "--help"],
+        vec!["users", "set-password", "--help"],
+        vec!["devices", "--help"],
+        vec!["devices", "list", "--help"],
+        vec!["devices", "revoke", "--help"],
     ] {
         let out = toker(&args, &[]);
         assert!(out.status.success(), "{args:?}: {}", stderr(&out));
@@ -49,6 +63,9 @@ fn every_command_has_help() {
         "check-config",
         "mail",
         "assertion-keys",
+        "import",
+        "users",
+        "devices",
         "--config",
     ] {
         assert!(top.contains(command), "{command} missing from --help");

@@ -204,6 +204,95 @@ async fn a_keep_alive_client_never_loses_the_request_after_an_early_answer() {
     }
 }
 
+/// Every other refusal that may come before the body is read: either the answer says
+/// `Connection: close` and the connection closes, or the connection is still good for the next
+/// request on it. A refusal that read the whole body (a wrong password) keeps the connection.
+#[tokio::test]
+async fn every_early_refusal_either_says_close_or_keeps_the_connection_usable() {
+    let app = spawn_app().await;
+    let body = format!(
+        r#"{{"email":"nobody@example.com","password":"wrong","pad":"{}"}}"#,
+        "x".repeat(30_000)
+    );
+    let cases: Vec<(&str, String, u16)> = vec![
+        (
+            "unknown path",
+            format!(
+                "POST /no/such/route HTTP/1.1\r\nHost: toker\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+                body.len()
+            ),
+            404,
+        ),
+        (
+            "wrong method",
+            format!(
+                "PATCH /auth/sign_in HTTP/1.1\r\nHost: toker\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+                body.len()
+            ),
+            405,
+        ),
+        (
+            "unsupported type",
+            format!(
+                "POST /auth/sign_in HTTP/1.1\r\nHost: toker\r\nContent-Type: application/xml\r\nContent-Length: {}\r\n\r\n{body}",
+                body.len()
+            ),
+            415,
+        ),
+        (
+            "malformed JSON",
+            format!(
+                "POST /auth/sign_in HTTP/1.1\r\nHost: toker\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{{{body}",
+                body.len() + 1
+            ),
+            400,
+        ),
+        (
+            "unauthenticated",
+            format!(
+                "POST /api/me HTTP/1.1\r\nHost: toker\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+                body.len()
+            ),
+            405,
+        ),
+        (
+            "wrong password",
+            format!(
+                "POST /auth/sign_in HTTP/1.1\r\nHost: toker\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+                body.len()
+            ),
+            401,
+        ),
+    ];
+    for (name, request, status) in cases {
+        let mut stream = connect(&app).await;
+        stream.write_all(request.as_bytes()).await.unwrap();
+        let answer = read_answer(&mut stream).await;
+        assert_eq!(answer.status, status, "{name}: {}", answer.head);
+        assert!(answer.body.starts_with('{'), "{name}: {}", answer.body);
+        if answer.closes() {
+            let (closed, _) = closed_within(&mut stream, Duration::from_secs(5)).await;
+            assert!(closed.is_some(), "{name}: said close and stayed open");
+        } else {
+            stream
+                .write_all(b"GET /ping HTTP/1.1\r\nHost: toker\r\n\r\n")
+                .await
+                .unwrap();
+            let next = read_answer(&mut stream).await;
+            assert_eq!(
+                next.status, 200,
+                "{name}: the next request on the connection"
+            );
+        }
+        if name == "wrong password" {
+            assert!(
+                !answer.closes(),
+                "a refusal that read the body keeps the connection"
+            );
+        }
+    }
+}
+
 #[tokio::test]
 async fn a_body_sent_too_slowly_gets_408_and_a_close() {
     let app = spawn_app_with(|s| s.body_read_timeout = 1).await;

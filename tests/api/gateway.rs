@@ -9,7 +9,9 @@ use futures::{SinkExt, StreamExt};
 use jsonwebtoken::{Algorithm, DecodingKey, Validation, jwk::JwkSet};
 use reqwest::Method;
 use serde_json::Value;
-use toker::config::{GatewayRoute, RouteAuth, Secret, Settings};
+use toker::config::{
+    AcceptTokenParams, GatewayRoute, RouteAuth, Secret, Settings, TokenParamsScope,
+};
 
 use crate::{
     helpers::{Auth, TestApp, json, spawn_app_with},
@@ -243,20 +245,42 @@ async fn identity_headers_from_the_client_never_reach_the_upstream() {
         authed.header("x-toker-assertion").as_deref(),
         Some("eyJhbGciOiJub25lIn0.e30.")
     );
-    // Credentials sent as parameters stay with toker too.
+    // Parameters are credentials only where `accept_token_params` says (docs/decisions.md
+    // D10): by default not on a gateway route, and then they are the app's own parameters.
     let params = format!(
         "/app/x?access-token={}&client={}&uid={}&page=2",
         auth.token, auth.client, auth.uid
     );
+    let reached = upstream.seen().len();
     let resp = app.request(Method::GET, &params).send().await.unwrap();
+    assert_eq!(resp.status(), 401, "parameters are not credentials here");
+    assert_eq!(upstream.seen().len(), reached);
+    // Where they are credentials they stay with toker.
+    let everywhere = gateway(
+        vec![route("/app", &upstream.url, RouteAuth::Required)],
+        |s| {
+            s.accept_token_params = AcceptTokenParams::Scope(TokenParamsScope::Everywhere);
+        },
+    )
+    .await;
+    let mut other = everywhere.signed_in_user("real@example.com").await;
+    let params = format!(
+        "/app/x?access-token={}&client={}&uid={}&page=2",
+        other.token, other.client, other.uid
+    );
+    let resp = everywhere
+        .request(Method::GET, &params)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), 200, "authenticated by the parameters");
+    other.update_from(resp.headers());
     let seen = upstream.last();
     assert_eq!(seen.query.as_deref(), Some("page=2"));
     assert_eq!(
         seen.header("x-toker-uid").as_deref(),
         Some("real@example.com")
     );
-    let auth = Auth::from_headers(resp.headers()).unwrap();
     // Credentials in an Authorization header are the client's too; an app's own is not.
     let dta = toker::contract::headers::authorization_value(
         &Default::default(),
@@ -560,6 +584,40 @@ async fn host_is_the_upstreams_unless_preserved_and_forwarding_headers_are_toker
         upstream.last().header("host").as_deref(),
         Some("shop.example.com")
     );
+}
+
+#[tokio::test]
+async fn behind_a_trusted_proxy_the_forwarding_chain_and_original_scheme_are_kept() {
+    let upstream = Upstream::start().await;
+    // What the upstream hears of a request a proxy forwarded for 203.0.113.9 over https, when
+    // toker trusts `proxies` (the test's requests come from 127.0.0.1).
+    let forwarded = async |proxies: &str| {
+        let app = gateway(vec![route("/app", &upstream.url, RouteAuth::None)], |s| {
+            s.trusted_proxies = vec![proxies.into()];
+        })
+        .await;
+        app.request(Method::GET, "/app/x")
+            .header("host", "toker.internal")
+            .header("x-forwarded-for", "203.0.113.9")
+            .header("x-forwarded-host", "shop.example.com")
+            .header("x-forwarded-proto", "https")
+            .send()
+            .await
+            .unwrap();
+        let seen = upstream.last();
+        ["x-forwarded-for", "x-forwarded-host", "x-forwarded-proto"].map(|h| seen.header(h))
+    };
+
+    let [chain, host, proto] = forwarded("127.0.0.1").await;
+    assert_eq!(chain.as_deref(), Some("203.0.113.9, 127.0.0.1"));
+    assert_eq!(host.as_deref(), Some("shop.example.com"));
+    assert_eq!(proto.as_deref(), Some("https"));
+
+    // Another address is not a proxy of ours: its words are replaced.
+    let [chain, host, proto] = forwarded("10.0.0.0/8").await;
+    assert_eq!(chain.as_deref(), Some("127.0.0.1"));
+    assert_eq!(host.as_deref(), Some("toker.internal"));
+    assert_eq!(proto.as_deref(), Some("http"));
 }
 
 #[tokio::test]

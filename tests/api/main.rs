@@ -1,6 +1,7 @@
 //! The integration suite: one binary, each test against the real app on a random port with a
 //! fresh database (SQLite temp file, or `TOKER_TEST_DATABASE_URL` for PostgreSQL / MariaDB).
 
+mod admin;
 mod architecture;
 mod bad_input;
 mod cli;
@@ -13,6 +14,7 @@ mod exact_keys;
 mod forward_auth;
 mod gateway;
 mod helpers;
+mod import;
 mod languages;
 mod limits;
 mod log_format;

@@ -16,10 +16,13 @@ use std::{
 
 use reqwest::{Method, Response};
 use serde_json::{Value, json};
+use toker::config::RouteAuth;
 
 use crate::{
     helpers::{Auth, client, spawn_app_on},
-    support::{mariadb_server::MariaDbServer, pg_cluster::PgCluster, serve::Serve},
+    support::{
+        mariadb_server::MariaDbServer, pg_cluster::PgCluster, serve::Serve, upstream::Upstream,
+    },
 };
 
 const DEVICES: usize = 32;
@@ -438,6 +441,77 @@ async fn a_full_sqlite_disk_answers_503_to_writes_and_heals() {
     assert_eq!(toker.get("/api/me", Some(&next)).await.status(), 200);
     assert_eq!(toker.sign_up("new@example.com").await.status(), 200);
     assert_logged_once_each_way(&mut serve, WRITES_REFUSED_LOG, UNREACHABLE_LOG[0]).await;
+}
+
+/// The gateway and forward-auth authenticate like `/api/me`: an outage is their 503 too, the
+/// upstream is not reached, and `/health` and the log hear about it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_gateway_and_forward_auth_answer_503_while_the_database_is_down() {
+    // Arrange
+    let cluster = PgCluster::start().await;
+    let upstream = Upstream::start().await;
+    let app = spawn_app_on(&cluster.url(), |s| {
+        s.batch_request_buffer_throttle = 0;
+        s.database_acquire_timeout = 1;
+        s.gateway.routes = vec![crate::gateway::route(
+            "/up",
+            &upstream.url,
+            RouteAuth::Required,
+        )];
+        s.gateway.forward_auth = true;
+    })
+    .await;
+    let mut auth = app.signed_in_user("gw@example.com").await;
+    assert_eq!(app.get_authed("/up/items", &mut auth).await.status(), 200);
+    let reached = upstream.seen().len();
+
+    // Act
+    cluster.stop().await;
+
+    // Assert
+    let through = app
+        .authed(Method::GET, "/up/items", &auth)
+        .send()
+        .await
+        .unwrap();
+    assert_unavailable(through, &json!({"success": false})).await;
+    let asked = app
+        .authed(Method::GET, "/auth/forward", &auth)
+        .header("x-forwarded-method", "GET")
+        .header("x-forwarded-uri", "/api/items")
+        .send()
+        .await
+        .unwrap();
+    assert_unavailable(asked, &json!({"success": false})).await;
+    assert_eq!(upstream.seen().len(), reached, "the upstream was reached");
+    assert_eq!(
+        app.request(Method::GET, "/health")
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        503
+    );
+
+    // Heals: the token kept works through the gateway again.
+    cluster.restart().await;
+    let mut healed = false;
+    for _ in 0..40 {
+        if app
+            .request(Method::GET, "/health")
+            .send()
+            .await
+            .unwrap()
+            .status()
+            == 200
+        {
+            healed = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    assert!(healed, "/health stayed 503");
+    assert_eq!(app.get_authed("/up/items", &mut auth).await.status(), 200);
 }
 
 /// After a restart nobody noticed (no request while the database was down), the connections

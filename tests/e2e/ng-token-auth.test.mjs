@@ -275,6 +275,51 @@ describe('ng-token-auth, batch_response = "omit" (toker default)', () => {
     assert.equal(me.body.data.email, OCTOCAT.email);
   });
 
+  s.step('OAuth inAppBrowser (Cordova): no opener; on loadstop ng-token-auth runs requestCredentials() in toker\'s page through executeScript and signs in with what it returns', async (e) => {
+    await e.oauth.setProfile(OCTOCAT);
+    e.oauth.answer = 'approve';
+    let inApp = null;
+    if (!e.iabExposed) {
+      e.iabExposed = true;
+      // Cordova's executeScript runs the code in the in-app browser's page, whatever its origin.
+      await e.page.exposeFunction('iabExecute', async (code) => {
+        try { return await inApp.evaluate(code); } catch { return null; }
+      });
+      await e.page.exposeFunction('iabClose', async () => { await inApp.close(); });
+    }
+    await openPage(e, '/ng-token-auth.html?window=inAppBrowser');
+    const before = await ng.stored(e);
+    const href = await e.page.evaluate(() => location.href);
+    let pending;
+    const { popup, url } = await openedPopup(e, () => {
+      pending = ng.call(e, 'authenticate', 'github');
+    });
+    inApp = popup;
+    assert.equal(url, `${e.api}/auth/github?auth_origin_url=${encodeURIComponent(href)}&omniauth_window_type=inAppBrowser`);
+    assert.equal(await popup.evaluate(() => window.opener), null, 'an in-app browser has no opener');
+    // Cordova fires loadstop when each page has loaded: before toker's page there is nothing to
+    // hand over, on it requestCredentials() answers.
+    await popup.waitForURL((u) => u.pathname === '/omniauth/github/callback', { waitUntil: 'load' });
+    const listening = await e.page.evaluate(() => window.iab.fire('loadstop'));
+    assert.equal(listening, 1, 'ng-token-auth listens for loadstop');
+    const r = await pending;
+    assert.equal(r.ok, true, JSON.stringify(r.value));
+    assert.equal(r.value.uid, String(OCTOCAT.id));
+    assert.equal(r.value.provider, 'github');
+    await waitFor('ng-token-auth to close the in-app browser', () => popup.isClosed());
+    const stored = await ng.stored(e);
+    assertFiveHeaders(stored, String(OCTOCAT.id));
+    assert.equal(stored['access-token'], r.value.auth_token);
+    assert.notEqual(stored.client, before.client, 'a new session');
+    const server = await apiGet(e, '/auth/validate_token', authHeaders(stored));
+    assert.equal(server.status, 200);
+    assert.equal(server.body.data.provider, 'github');
+    const me = await ng.get(e, '/api/me');
+    assert.equal(me.status, 200);
+    // The steps below sign in through popups again.
+    await openPage(e, '/ng-token-auth.html?window=newWindow');
+  });
+
   s.step('OAuth form_post provider: the provider\'s page posts code and state to the callback, the request phase\'s cookie rides along, the popup delivers token and user', async (e) => {
     const poster = posterProfile('ng');
     await e.oauth.setProfile(poster);
