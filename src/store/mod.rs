@@ -87,6 +87,11 @@ pub fn with_default_pg_user(url: &str) -> String {
     }
 }
 
+/// Held shared by each round of the token writer, and exclusively by a WAL restart
+/// (`checkpoint`): the restart then runs between two rounds instead of racing the writer for
+/// SQLite's write lock, which a writer committing back to back can win for seconds.
+type WriteGate = std::sync::Arc<tokio::sync::RwLock<()>>;
+
 /// A handle on the database; cheap to clone (a pool inside).
 #[derive(Clone, Debug)]
 pub struct Store {
@@ -95,6 +100,7 @@ pub struct Store {
     find_device: devices::FindDevice,
     availability: Availability,
     checkpoints: Option<std::sync::Arc<checkpoint::Checkpoints>>,
+    gate: WriteGate,
 }
 
 impl Store {
@@ -140,14 +146,20 @@ impl Store {
     /// so it must run inside the runtime.
     pub fn from_connection(db: DatabaseConnection) -> Store {
         let backend = db.get_database_backend();
+        let gate = WriteGate::default();
         let checkpoints = (backend == sea_orm::DbBackend::Sqlite)
-            .then(|| std::sync::Arc::new(checkpoint::spawn(db.clone())));
+            .then(|| std::sync::Arc::new(checkpoint::spawn(db.clone(), gate.clone())));
         let availability = Availability::default();
         Store {
-            tokens: token_writes::TokenWriter::spawn(db.clone(), availability.clone()),
+            tokens: token_writes::TokenWriter::spawn(
+                db.clone(),
+                availability.clone(),
+                gate.clone(),
+            ),
             find_device: devices::FindDevice::new(backend),
             availability,
             checkpoints,
+            gate,
             db: connection::Db::new(db),
         }
     }
@@ -178,13 +190,17 @@ impl Store {
         self.tokens.flush().await;
     }
 
-    /// Shutdown, after the last request: applies the queued token writes, then on SQLite stops
-    /// the checkpoint task and runs a last checkpoint that empties the WAL (TRUNCATE), then
-    /// closes the pool. The store answers nothing afterwards.
+    /// Shutdown, after the last request and `flush_writes`: on SQLite stops the checkpoint
+    /// task and runs a last checkpoint that empties the WAL (TRUNCATE), then closes the pool.
+    /// The store answers nothing afterwards.
     pub async fn close(&self) -> Result<(), DbErr> {
-        self.flush_writes().await;
         if let Some(checkpoints) = &self.checkpoints {
             checkpoints.stop().await;
+            // Between two token writer rounds; a round still running after the flush timed out
+            // gets a second to end, then the checkpoint goes ahead beside it.
+            let _no_round = tokio::time::timeout(Duration::from_secs(1), self.gate.write())
+                .await
+                .ok();
             if !checkpoint::truncate(&*self.db).await? {
                 tracing::warn!(
                     "the last WAL checkpoint could not finish: another process is using the \

@@ -25,7 +25,7 @@ use sea_orm::{
 };
 use tokio::sync::{mpsc, oneshot};
 
-use super::{Access, Availability, StoreError, StoreResult};
+use super::{Access, Availability, StoreError, StoreResult, WriteGate};
 use crate::tokens::Chain;
 use entity::device;
 
@@ -57,9 +57,15 @@ pub(super) struct TokenWriter {
 }
 
 impl TokenWriter {
-    pub(super) fn spawn(db: DatabaseConnection, availability: Availability) -> TokenWriter {
+    /// Starts the writer; each round holds `gate` shared, so that the WAL restart
+    /// (`checkpoint`) can take it and run between two rounds.
+    pub(super) fn spawn(
+        db: DatabaseConnection,
+        availability: Availability,
+        gate: WriteGate,
+    ) -> TokenWriter {
         let (queue, rx) = mpsc::unbounded_channel();
-        tokio::spawn(run(db, availability, rx));
+        tokio::spawn(run(db, availability, rx, gate));
         TokenWriter { queue }
     }
 
@@ -129,6 +135,7 @@ async fn run(
     db: DatabaseConnection,
     availability: Availability,
     mut rx: mpsc::UnboundedReceiver<Write>,
+    gate: WriteGate,
 ) {
     let mut received = Vec::with_capacity(MAX_ROUND);
     // Rotations of a device that already has one in the current round wait for the next one, so
@@ -190,6 +197,7 @@ async fn run(
         deferred = later;
         rotations.sort_unstable_by_key(|r| r.id);
 
+        let round = gate.read().await;
         if !rotations.is_empty() {
             let started = std::time::Instant::now();
             let result = rotate_all(&db, &rotations).await;
@@ -219,6 +227,7 @@ async fn run(
                 }
             }
         }
+        drop(round);
         // Rotations deferred to the next round were queued before the flush too.
         if deferred.is_empty() {
             for reply in flushes.drain(..) {
