@@ -543,6 +543,9 @@ async fn the_import_command_reports_a_dry_run_and_refuses_a_bad_source() {
     let out = run(&["import", "dta", "--from", &source.url, "--json"]);
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(report["users_created"], 6);
+    // Not a terminal: the progress bar is not drawn, progress comes as lines.
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("import: 8/8 rows (100.0 %), "), "{stderr}");
 
     let out = run(&[
         "import",
