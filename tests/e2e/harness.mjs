@@ -31,8 +31,8 @@ export const TOKER_BIN =
   process.env.TOKER_BIN ||
   path.join(process.env.CARGO_TARGET_DIR || path.join(os.homedir(), '.cache/toker-target'), 'debug/toker');
 
-// As rust-svc.md: without the background-networking flags Chromium keeps dialling out and the
-// closed network refuses it. playwright-core adds --headless and its own fresh --user-data-dir.
+// Without the background-networking flags Chromium keeps dialling out to Google's services,
+// which a machine without internet access refuses, many connections at a time. playwright-core adds --headless and its own fresh --user-data-dir.
 const CHROMIUM_ARGS = [
   '--no-sandbox',
   '--disable-gpu',
