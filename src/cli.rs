@@ -27,7 +27,8 @@ pub enum Command {
         #[arg(long)]
         status: bool,
     },
-    /// Print the OpenAPI document (YAML) that openapi.yaml holds.
+    /// Print the OpenAPI document (YAML): of the defaults, which openapi.yaml holds, or with
+    /// --config of that configuration (its mounts and user types).
     Openapi,
     /// Load and validate the settings as `serve` would, then print them (secrets masked).
     ///

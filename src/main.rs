@@ -14,12 +14,40 @@ use toker::{
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+/// The OpenAPI document as `settings` serve it: their mounts, and each user type's.
+fn openapi_for(settings: &Settings) -> String {
+    let additional = settings.additional_types();
+    let types: Vec<toker::api::spec::TypeMount<'_>> = additional
+        .iter()
+        .map(|(name, s)| toker::api::spec::TypeMount {
+            name,
+            mount: &s.mount_path,
+            omniauth: &s.omniauth_prefix,
+        })
+        .collect();
+    toker::api::spec::yaml_with_types(&settings.mount_path, &settings.omniauth_prefix, &types)
+}
+
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
     if let Some(Command::Openapi) = cli.command {
-        print!("{}", toker::api::spec_yaml());
-        return ExitCode::SUCCESS;
+        // Without --config the document of the defaults, which openapi.yaml holds (no
+        // toker.toml or environment of the machine that regenerates it slips in).
+        let Some(path) = cli.config.as_deref() else {
+            print!("{}", toker::api::spec_yaml());
+            return ExitCode::SUCCESS;
+        };
+        return match Settings::load(Some(path)) {
+            Ok(settings) => {
+                print!("{}", openapi_for(&settings));
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("toker: {e}");
+                ExitCode::from(2)
+            }
+        };
     }
     let settings = match Settings::load(cli.config.as_deref()) {
         Ok(s) => s,

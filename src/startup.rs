@@ -512,8 +512,17 @@ pub async fn routes(
     accounts: &Accounts,
 ) -> anyhow::Result<impl Endpoint<Output = Response> + 'static> {
     let settings = &accounts.settings;
-    let docs = api::spec::docs_page(&settings.mount_path, &settings.omniauth_prefix);
-    let spec = api::spec::json(&settings.mount_path, &settings.omniauth_prefix);
+    let additional = settings.additional_types();
+    let mounts: Vec<api::spec::TypeMount<'_>> = additional
+        .iter()
+        .map(|(name, s)| api::spec::TypeMount {
+            name,
+            mount: &s.mount_path,
+            omniauth: &s.omniauth_prefix,
+        })
+        .collect();
+    let docs = api::spec::docs_page(&settings.mount_path, &settings.omniauth_prefix, &mounts);
+    let spec = api::spec::json_with_types(&settings.mount_path, &settings.omniauth_prefix, &mounts);
     let catalog = accounts.mailer.templates().catalog().clone();
     let mut served = api::served_methods();
     let pages = ["/docs", "/docs/", "/openapi.json", "/health", "/ping"];

@@ -127,6 +127,17 @@ impl Settings {
             if derived.mount_path == "/" {
                 return Err(bad(name, "mount_path", "cannot be `/`"));
             }
+            if let Some(clash) = derived
+                .oauth
+                .keys()
+                .find(|p| derived.omniauth_prefix == format!("{}/{p}", derived.mount_path))
+            {
+                return Err(bad(
+                    name,
+                    "omniauth_prefix",
+                    format!("is the path of the provider `{clash}` below mount_path; set another"),
+                ));
+            }
             let unknown = t
                 .oauth_providers
                 .iter()

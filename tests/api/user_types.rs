@@ -417,6 +417,23 @@ fn bad_user_type_settings_stop_startup_with_a_clear_message() {
         assert!(e.contains(needle), "{t:?}: {e}");
         assert!(e.contains("user_types"), "{e}");
     }
+    // A provider whose request path would be the type's callback prefix.
+    let clash = Settings {
+        user_types: vec![admin_type()],
+        oauth: [(
+            "omniauth".to_string(),
+            toker::config::OAuthProviderSettings {
+                client_id: "id".into(),
+                client_secret: "secret".into(),
+                issuer: Some("https://idp.example.com".into()),
+                ..Default::default()
+            },
+        )]
+        .into(),
+        ..Settings::default()
+    };
+    let e = clash.validate().unwrap_err().to_string();
+    assert!(e.contains("provider `omniauth`"), "{e}");
     // Two types may not share a mount either.
     let twice = Settings {
         user_types: vec![
@@ -690,4 +707,97 @@ fn a_gateway_route_must_name_a_configured_type() {
     s.validate().unwrap();
     s.gateway.routes[0].user_type = Some("User".into());
     s.validate().unwrap();
+}
+
+#[tokio::test]
+async fn the_api_document_lists_each_types_operations_under_its_mount() {
+    // Arrange
+    let app = two_type_app(|_| {}).await;
+
+    // Act
+    let doc = json(
+        app.request(Method::GET, "/openapi.json")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+
+    // Assert: the default type's paths as before, the Admin's tagged with its name
+    let paths = doc["paths"].as_object().unwrap();
+    assert_eq!(paths["/auth/sign_in"]["post"]["tags"], json!(["Sessions"]));
+    assert_eq!(
+        paths["/admin_auth/sign_in"]["post"]["tags"],
+        json!(["Admin"])
+    );
+    for path in [
+        "/admin_auth",
+        "/admin_auth/validate_token",
+        "/admin_auth/password",
+        "/admin_auth/{provider}",
+        "/admin_auth/omniauth/{provider}/callback",
+    ] {
+        assert!(paths.contains_key(path), "{path}");
+    }
+    assert!(!paths.keys().any(|p| p.starts_with("/admin_auth/api")));
+    assert!(paths.contains_key("/api/me"));
+    let links = paths["/admin_auth/sign_in"]["post"]["responses"]["200"]["links"]
+        .as_object()
+        .unwrap();
+    assert!(
+        links.values().all(|l| l["operationRef"]
+            .as_str()
+            .unwrap()
+            .starts_with("#/paths/~1admin_auth")),
+        "{links:?}"
+    );
+    let tags = doc["tags"].as_array().unwrap();
+    assert!(tags.iter().any(|t| t["name"] == "Admin"));
+    // The Swagger page embeds the same document.
+    let page = app.request(Method::GET, "/docs").send().await.unwrap();
+    assert!(
+        page.text()
+            .await
+            .unwrap()
+            .contains("/admin_auth/validate_token")
+    );
+    // `toker openapi --config` prints it too; without --config, the defaults' document.
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("toker.toml");
+    std::fs::write(
+        &config,
+        "[[user_types]]\nname = \"Admin\"\nmount_path = \"/admin_auth\"\n",
+    )
+    .unwrap();
+    let printed = std::process::Command::new(env!("CARGO_BIN_EXE_toker"))
+        .args(["--config", config.to_str().unwrap(), "openapi"])
+        .env_remove("TOKER_DATABASE_URL")
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert!(printed.status.success());
+    let yaml: serde_json::Value = serde_yaml::from_slice(&printed.stdout).unwrap();
+    assert_eq!(
+        yaml["paths"]["/admin_auth/sign_in"]["post"]["tags"],
+        json!(["Admin"])
+    );
+    let plain = std::process::Command::new(env!("CARGO_BIN_EXE_toker"))
+        .arg("openapi")
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    let yaml: serde_json::Value = serde_yaml::from_slice(&plain.stdout).unwrap();
+    assert!(yaml["paths"].get("/admin_auth/sign_in").is_none());
+    // A bad configuration is refused, not half printed.
+    std::fs::write(
+        &config,
+        "[[user_types]]\nname = \"\"\nmount_path = \"/x\"\n",
+    )
+    .unwrap();
+    let refused = std::process::Command::new(env!("CARGO_BIN_EXE_toker"))
+        .args(["--config", config.to_str().unwrap(), "openapi"])
+        .output()
+        .unwrap();
+    assert_eq!(refused.status.code(), Some(2));
+    assert!(refused.stdout.is_empty());
 }
