@@ -676,7 +676,7 @@ fn route_templates(
     settings: &crate::config::Settings,
     served: &[(String, poem::http::Method)],
 ) -> AllowedMethods {
-    let addressed: Vec<(String, poem::http::Method)> = served
+    let mut addressed: Vec<(String, poem::http::Method)> = served
         .iter()
         .map(|(path, method)| {
             let path = [
@@ -691,6 +691,20 @@ fn route_templates(
             (path, method.clone())
         })
         .collect();
+    // Each additional user type's operations, under its own prefixes.
+    for (_, t) in settings.additional_types() {
+        for (path, method) in served {
+            let typed = [
+                (DEFAULT_MOUNT, t.mount_path.as_str()),
+                ("/omniauth", t.omniauth_prefix.as_str()),
+            ]
+            .into_iter()
+            .find_map(|(declared, configured)| {
+                strip_segment_prefix(path, declared).map(|rest| format!("{configured}{rest}"))
+            });
+            addressed.extend(typed.map(|path| (path, method.clone())));
+        }
+    }
     let jwks = (crate::config::gateway::JWKS_PATH, poem::http::Method::GET);
     AllowedMethods::new(
         addressed

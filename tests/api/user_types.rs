@@ -801,3 +801,136 @@ async fn the_api_document_lists_each_types_operations_under_its_mount() {
     assert_eq!(refused.status.code(), Some(2));
     assert!(refused.stdout.is_empty());
 }
+
+#[tokio::test]
+async fn lockable_sign_up_attributes_and_redirects_are_per_type_too() {
+    // Arrange: Users lock after 2 failures and may give a nickname; Admins never lock, may not
+    // give one, and may only be sent to the admin site.
+    let app = spawn_app_with(|s| {
+        s.lockable = true;
+        s.maximum_attempts = 2;
+        s.sign_up_attributes = vec!["nickname".into()];
+        s.metrics_bind = Some("127.0.0.1:0".into());
+        s.user_types = vec![UserTypeSettings {
+            lockable: Some(false),
+            sign_up_attributes: Some(Vec::new()),
+            redirect_whitelist: Some(vec!["https://admin.example.com/*".into()]),
+            ..admin_type()
+        }];
+    })
+    .await;
+    for mount in ["/auth", "/admin_auth"] {
+        let resp = app
+            .post_json(
+                mount,
+                &json!({"email": "l@example.com", "password": "password1",
+                        "password_confirmation": "password1", "nickname": "lo"}),
+            )
+            .await;
+        assert_eq!(resp.status(), 200, "{mount}");
+        let nickname = json(resp).await["data"]["nickname"].clone();
+        assert_eq!(
+            nickname,
+            if mount == "/auth" {
+                json!("lo")
+            } else {
+                json!(null)
+            }
+        );
+    }
+
+    // Act: three wrong passwords at each mount
+    for mount in ["/auth", "/admin_auth"] {
+        for _ in 0..3 {
+            sign_in_at(&app, mount, "l@example.com", "wrong-password").await;
+        }
+    }
+
+    // Assert: the User is locked, the Admin is not
+    assert_eq!(
+        sign_in_at(&app, "/auth", "l@example.com", "password1")
+            .await
+            .status(),
+        401
+    );
+    assert_eq!(
+        sign_in_at(&app, "/admin_auth", "l@example.com", "password1")
+            .await
+            .status(),
+        200
+    );
+    // Redirects: the Admin's whitelist, not the top-level default (the API's origins).
+    for (mount, url, allowed) in [
+        ("/auth", "https://app.example.com/reset", true),
+        ("/admin_auth", "https://app.example.com/reset", false),
+        ("/admin_auth", "https://admin.example.com/reset", true),
+    ] {
+        let resp = app
+            .post_json(
+                &format!("{mount}/password"),
+                &json!({"email": "l@example.com", "redirect_url": url}),
+            )
+            .await;
+        assert_eq!(
+            resp.status() == 200,
+            allowed,
+            "{mount} {url}: {}",
+            resp.status()
+        );
+        if !allowed {
+            assert_eq!(resp.status(), 422);
+        }
+    }
+    // The metrics name the Admin's routes by their templates.
+    let port = app.metrics_port.unwrap();
+    let text = reqwest::get(format!("http://127.0.0.1:{port}/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        text.contains(r#"route="/admin_auth/sign_in",method="POST",status="200""#),
+        "{text}"
+    );
+}
+
+#[test]
+fn malformed_user_types_from_the_environment_stop_startup_with_a_message() {
+    for (value, needle) in [
+        ("garbage", "user_types"),
+        ("[{name = \"Admin\"}]", "user_types"),
+        ("[{name = \"Admin\", mount_path = \"/auth\"}]", "overlaps"),
+        (
+            "[{name = \"Admin\", mount_path = \"/admin_auth\", token_lifespan = -1}]",
+            "user_types",
+        ),
+    ] {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_toker"))
+            .arg("check-config")
+            .env_remove("TOKER_DATABASE_URL")
+            .env("TOKER_USER_TYPES", value)
+            .current_dir(std::env::temp_dir())
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{value}: {stderr}");
+        assert!(stderr.contains(needle), "{value}: {stderr}");
+    }
+    let ok = std::process::Command::new(env!("CARGO_BIN_EXE_toker"))
+        .arg("check-config")
+        .env_remove("TOKER_DATABASE_URL")
+        .env(
+            "TOKER_USER_TYPES",
+            "[{name = \"Admin\", mount_path = \"/admin_auth\", confirmable = true}]",
+        )
+        .current_dir(std::env::temp_dir())
+        .output()
+        .unwrap();
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    assert!(String::from_utf8_lossy(&ok.stdout).contains("admin_auth"));
+}
