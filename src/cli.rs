@@ -13,6 +13,11 @@ pub struct Cli {
     #[arg(long, global = true, value_name = "PATH")]
     pub config: Option<PathBuf>,
 
+    /// The user type `users`, `devices` and `import` work on: `User` (the default) or a `name`
+    /// of [[user_types]].
+    #[arg(long, global = true, value_name = "NAME")]
+    pub user_type: Option<String>,
+
     #[command(subcommand)]
     pub command: Option<Command>,
 }

@@ -77,6 +77,16 @@ async fn main() -> ExitCode {
             *pending,
         );
     }
+    let user_type = cli.user_type.clone();
+    if user_type.is_some()
+        && !matches!(
+            cli.command,
+            Some(Command::Users(_) | Command::Devices(_) | Command::Import(_))
+        )
+    {
+        eprintln!("toker: --user-type applies to the users, devices and import commands");
+        return ExitCode::from(2);
+    }
     toker::telemetry::init(&settings.log_level, settings.log_format);
     let result = match cli.command {
         None | Some(Command::Serve) => serve(settings).await,
@@ -86,19 +96,19 @@ async fn main() -> ExitCode {
         }
         Some(Command::AssertionKeys(action)) => assertion_keys(settings, action).await,
         Some(Command::Import(command)) => {
-            return operate(settings, |accounts| async move {
+            return operate(settings, user_type, |accounts| async move {
                 toker::admin::import(&accounts, command).await
             })
             .await;
         }
         Some(Command::Users(command)) => {
-            return operate(settings, |accounts| async move {
+            return operate(settings, user_type, |accounts| async move {
                 Ok(toker::admin::users(&accounts, command).await?)
             })
             .await;
         }
         Some(Command::Devices(command)) => {
-            return operate(settings, |accounts| async move {
+            return operate(settings, user_type, |accounts| async move {
                 Ok(toker::admin::devices(&accounts, command).await?)
             })
             .await;
@@ -287,8 +297,9 @@ async fn assertion_keys(settings: Settings, action: AssertionKeysCommand) -> any
 }
 
 /// Runs an operator command on the configured database (migrated first unless
-/// `auto_migrate = false`); its error goes to stderr as `toker: …` with exit code 1.
-async fn operate<F, Fut>(settings: Settings, command: F) -> ExitCode
+/// `auto_migrate = false`), for the users of `user_type` (default: the default type); its
+/// error goes to stderr as `toker: …` with exit code 1.
+async fn operate<F, Fut>(settings: Settings, user_type: Option<String>, command: F) -> ExitCode
 where
     F: FnOnce(toker::accounts::Accounts) -> Fut,
     Fut: std::future::Future<Output = anyhow::Result<()>>,
@@ -304,6 +315,20 @@ where
             store.migrate().await?;
         }
         let accounts = toker::startup::accounts_for(std::sync::Arc::new(settings), store).await?;
+        let accounts = match user_type {
+            Some(name) if name != toker::store::DEFAULT_USER_TYPE => {
+                toker::startup::type_accounts(&accounts)?
+                    .into_iter()
+                    .find(|t| t.store.user_type() == name)
+                    .ok_or_else(|| {
+                        anyhow::anyhow!(
+                            "no user type named `{name}` (`{}` or a `name` of [[user_types]])",
+                            toker::store::DEFAULT_USER_TYPE
+                        )
+                    })?
+            }
+            _ => accounts,
+        };
         command(accounts).await
     }
     .await;

@@ -934,3 +934,94 @@ fn malformed_user_types_from_the_environment_stop_startup_with_a_message() {
     );
     assert!(String::from_utf8_lossy(&ok.stdout).contains("admin_auth"));
 }
+
+/// Runs `toker ARGS` on `app`'s database and settings file.
+fn toker_on(app: &TestApp, config: &std::path::Path, args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_toker"))
+        .arg("--config")
+        .arg(config)
+        .args(args)
+        .env_remove("RUST_LOG")
+        .env("TOKER_DATABASE_URL", &app.db.url)
+        .env("TOKER_PASSWORD_COST", "4")
+        .current_dir(std::env::temp_dir())
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn the_operator_commands_work_on_the_type_user_type_names() {
+    // Arrange: the same address as both types, each signed in once
+    let app = two_type_app(|_| {}).await;
+    sign_up_at(&app, "/auth", "op@example.com", "user-password").await;
+    sign_up_at(&app, "/admin_auth", "op@example.com", "admin-password").await;
+    let admin = signed_in_at(&app, "/admin_auth", "op@example.com", "admin-password").await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("toker.toml");
+    std::fs::write(
+        &config,
+        "[[user_types]]\nname = \"Admin\"\nmount_path = \"/admin_auth\"\n",
+    )
+    .unwrap();
+    let listed = |args: &[&str]| {
+        let out = toker_on(&app, &config, args);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()
+    };
+
+    // Act + Assert: each type lists its own user
+    let users = listed(&["users", "list", "--json"]);
+    let admins = listed(&["--user-type", "Admin", "users", "list", "--json"]);
+    assert_eq!(users.as_array().unwrap().len(), 1);
+    assert_eq!(admins.as_array().unwrap().len(), 1);
+    assert_ne!(users[0]["id"], admins[0]["id"]);
+    // An Admin device is not the User type's to revoke; the Admin's command revokes it.
+    let devices = listed(&[
+        "--user-type",
+        "Admin",
+        "devices",
+        "list",
+        "op@example.com",
+        "--json",
+    ]);
+    let device = devices
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["client"] == admin.client.as_str())
+        .expect("the signed-in device")["id"]
+        .to_string();
+    let out = toker_on(&app, &config, &["devices", "revoke", &device]);
+    assert!(!out.status.success());
+    let resp = app
+        .authed(Method::GET, "/admin_auth/validate_token", &admin)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    listed(&[
+        "--user-type",
+        "Admin",
+        "devices",
+        "revoke",
+        &device,
+        "--json",
+    ]);
+    let resp = app
+        .authed(Method::GET, "/admin_auth/validate_token", &admin)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 401);
+    // An unknown type, or the flag on a command it does not apply to, is refused.
+    let out = toker_on(&app, &config, &["--user-type", "Staff", "users", "list"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no user type named `Staff`"));
+    let out = toker_on(&app, &config, &["--user-type", "Admin", "migrate"]);
+    assert_eq!(out.status.code(), Some(2));
+}
