@@ -1025,3 +1025,49 @@ async fn the_operator_commands_work_on_the_type_user_type_names() {
     let out = toker_on(&app, &config, &["--user-type", "Admin", "migrate"]);
     assert_eq!(out.status.code(), Some(2));
 }
+
+/// The migration goes down (while no uid exists under two types) and up again, keeping rows.
+#[tokio::test]
+async fn the_migration_goes_down_and_up_again() {
+    use migration::MigratorTrait;
+    let db = fresh_database().await;
+    let conn = Database::connect(toker::store::with_default_pg_user(&db.url))
+        .await
+        .unwrap();
+    migration::Migrator::up(&conn, None).await.unwrap();
+    let store = toker::store::Store::from_connection(conn.clone());
+    store
+        .insert_user(
+            provider_account("email", "down@example.com", Some("down@example.com")),
+            chrono::Utc::now(),
+        )
+        .await
+        .unwrap();
+
+    migration::Migrator::down(&conn, Some(1)).await.unwrap();
+    let count = |sql: &'static str| {
+        let conn = conn.clone();
+        async move {
+            conn.query_one_raw(Statement::from_string(conn.get_database_backend(), sql))
+                .await
+                .unwrap()
+                .unwrap()
+                .try_get_by_index::<i64>(0)
+                .unwrap()
+        }
+    };
+    assert_eq!(count("SELECT COUNT(*) FROM users").await, 1);
+    migration::Migrator::up(&conn, None).await.unwrap();
+    assert_eq!(
+        count("SELECT COUNT(*) FROM users WHERE user_type = 'User'").await,
+        1
+    );
+    let admins = store.for_type("Admin");
+    let again = admins
+        .insert_user(
+            provider_account("email", "down@example.com", Some("down@example.com")),
+            chrono::Utc::now(),
+        )
+        .await;
+    assert!(again.is_ok(), "{again:?}");
+}
