@@ -1,5 +1,5 @@
-// Several user types (README "Several user types") from the browser: j-toker with two named
-// configurations and angular-token with two user types each sign in as a User and as an Admin
+// Several user types (README "Several user types") from the browser: j-toker and ng-token-auth
+// with two named configurations and angular-token with two user types each sign in as a User and as an Admin
 // with the same e-mail (two passwords) in one page. Each type's token works on its own mount
 // only: the one the library holds is refused on the other type's routes and on /api/me, and the
 // other type's token, kept aside, is still good where it belongs.
@@ -76,6 +76,54 @@ describe('j-toker, two configurations (User at /auth, Admin at /admin_auth)', ()
     const home = await apiGet(e, '/auth/validate_token', userToken);
     assert.equal(home.status, 200);
     assert.equal(home.body.data.email, email);
+  });
+});
+
+describe('ng-token-auth, two configurations (User at /auth, Admin at /admin_auth)', () => {
+  const s = suite('user-types-ng-token-auth', { env: env('/admin_auth') });
+  const email = `ng-types-${process.pid}@example.com`;
+  const ng = {
+    stored: (e) => e.page.evaluate(() => window.stored()),
+    get: (e, path) => e.page.evaluate((p) => window.get(p), path),
+    call: (e, method, ...args) =>
+      e.page.evaluate(([m, a]) => window.ng(() => window.$auth[m].apply(window.$auth, a)), [method, args]),
+  };
+  const headersOf = (h) => ({ 'access-token': h['access-token'], client: h.client, uid: h.uid });
+  let adminToken;
+
+  s.step('the page loads both configurations', async (e) => {
+    await openPage(e, '/ng-token-auth-types.html');
+  });
+
+  s.step('one address registers as a User and as an Admin (config: admin)', async (e) => {
+    const user = await ng.call(e, 'submitRegistration', { email, password: USER_PASSWORD, password_confirmation: USER_PASSWORD });
+    assert.equal(user.ok, true, JSON.stringify(user.value));
+    const admin = await ng.call(e, 'submitRegistration',
+      { email, password: ADMIN_PASSWORD, password_confirmation: ADMIN_PASSWORD }, { config: 'admin' });
+    assert.equal(admin.ok, true, JSON.stringify(admin.value));
+    const calls = (await apiCalls(e)).filter((c) => c.method === 'POST');
+    assert.deepEqual(calls.map((c) => [c.path, c.status]), [['/auth', 200], ['/admin_auth', 200]]);
+  });
+
+  s.step('signed in as the Admin: its token is refused at /auth and /api/me', async (e) => {
+    const r = await ng.call(e, 'submitLogin', { email, password: ADMIN_PASSWORD }, { config: 'admin' });
+    assert.equal(r.ok, true, JSON.stringify(r.value));
+    assert.equal((await apiCalls(e)).at(-1).path, '/admin_auth/sign_in');
+    adminToken = headersOf(await ng.stored(e));
+    assert.equal((await ng.get(e, '/admin_auth/validate_token')).status, 200);
+    assert.equal((await ng.get(e, '/api/me')).status, 401);
+  });
+
+  s.step('signed in as the User: its own token; the Admin one kept aside still works at home only', async (e) => {
+    const r = await ng.call(e, 'submitLogin', { email, password: USER_PASSWORD }, { config: 'default' });
+    assert.equal(r.ok, true, JSON.stringify(r.value));
+    assert.equal((await apiCalls(e)).at(-1).path, '/auth/sign_in');
+    const user = headersOf(await ng.stored(e));
+    assert.notEqual(user.client, adminToken.client);
+    assert.equal((await ng.get(e, '/api/me')).status, 200);
+    assert.equal((await ng.get(e, '/admin_auth/validate_token')).status, 401);
+    assert.equal((await apiGet(e, '/auth/validate_token', adminToken)).status, 401);
+    assert.equal((await apiGet(e, '/admin_auth/validate_token', adminToken)).status, 200);
   });
 });
 
