@@ -13,6 +13,11 @@ pub struct Cli {
     #[arg(long, global = true, value_name = "PATH")]
     pub config: Option<PathBuf>,
 
+    /// The user type `users`, `devices` and `import` work on: `User` (the default) or a `name`
+    /// of [[user_types]].
+    #[arg(long, global = true, value_name = "NAME")]
+    pub user_type: Option<String>,
+
     #[command(subcommand)]
     pub command: Option<Command>,
 }
@@ -27,7 +32,8 @@ pub enum Command {
         #[arg(long)]
         status: bool,
     },
-    /// Print the OpenAPI document (YAML) that openapi.yaml holds.
+    /// Print the OpenAPI document (YAML): of the defaults, which openapi.yaml holds, or with
+    /// --config of that configuration (its mounts and user types).
     Openapi,
     /// Load and validate the settings as `serve` would, then print them (secrets masked).
     ///

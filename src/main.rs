@@ -14,12 +14,40 @@ use toker::{
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+/// The OpenAPI document as `settings` serve it: their mounts, and each user type's.
+fn openapi_for(settings: &Settings) -> String {
+    let additional = settings.additional_types();
+    let types: Vec<toker::api::spec::TypeMount<'_>> = additional
+        .iter()
+        .map(|(name, s)| toker::api::spec::TypeMount {
+            name,
+            mount: &s.mount_path,
+            omniauth: &s.omniauth_prefix,
+        })
+        .collect();
+    toker::api::spec::yaml_with_types(&settings.mount_path, &settings.omniauth_prefix, &types)
+}
+
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
     if let Some(Command::Openapi) = cli.command {
-        print!("{}", toker::api::spec_yaml());
-        return ExitCode::SUCCESS;
+        // Without --config the document of the defaults, which openapi.yaml holds (no
+        // toker.toml or environment of the machine that regenerates it slips in).
+        let Some(path) = cli.config.as_deref() else {
+            print!("{}", toker::api::spec_yaml());
+            return ExitCode::SUCCESS;
+        };
+        return match Settings::load(Some(path)) {
+            Ok(settings) => {
+                print!("{}", openapi_for(&settings));
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("toker: {e}");
+                ExitCode::from(2)
+            }
+        };
     }
     let settings = match Settings::load(cli.config.as_deref()) {
         Ok(s) => s,
@@ -49,6 +77,16 @@ async fn main() -> ExitCode {
             *pending,
         );
     }
+    let user_type = cli.user_type.clone();
+    if user_type.is_some()
+        && !matches!(
+            cli.command,
+            Some(Command::Users(_) | Command::Devices(_) | Command::Import(_))
+        )
+    {
+        eprintln!("toker: --user-type applies to the users, devices and import commands");
+        return ExitCode::from(2);
+    }
     toker::telemetry::init(&settings.log_level, settings.log_format);
     let result = match cli.command {
         None | Some(Command::Serve) => serve(settings).await,
@@ -58,19 +96,19 @@ async fn main() -> ExitCode {
         }
         Some(Command::AssertionKeys(action)) => assertion_keys(settings, action).await,
         Some(Command::Import(command)) => {
-            return operate(settings, |accounts| async move {
+            return operate(settings, user_type, |accounts| async move {
                 toker::admin::import(&accounts, command).await
             })
             .await;
         }
         Some(Command::Users(command)) => {
-            return operate(settings, |accounts| async move {
+            return operate(settings, user_type, |accounts| async move {
                 Ok(toker::admin::users(&accounts, command).await?)
             })
             .await;
         }
         Some(Command::Devices(command)) => {
-            return operate(settings, |accounts| async move {
+            return operate(settings, user_type, |accounts| async move {
                 Ok(toker::admin::devices(&accounts, command).await?)
             })
             .await;
@@ -259,8 +297,9 @@ async fn assertion_keys(settings: Settings, action: AssertionKeysCommand) -> any
 }
 
 /// Runs an operator command on the configured database (migrated first unless
-/// `auto_migrate = false`); its error goes to stderr as `toker: …` with exit code 1.
-async fn operate<F, Fut>(settings: Settings, command: F) -> ExitCode
+/// `auto_migrate = false`), for the users of `user_type` (default: the default type); its
+/// error goes to stderr as `toker: …` with exit code 1.
+async fn operate<F, Fut>(settings: Settings, user_type: Option<String>, command: F) -> ExitCode
 where
     F: FnOnce(toker::accounts::Accounts) -> Fut,
     Fut: std::future::Future<Output = anyhow::Result<()>>,
@@ -276,6 +315,20 @@ where
             store.migrate().await?;
         }
         let accounts = toker::startup::accounts_for(std::sync::Arc::new(settings), store).await?;
+        let accounts = match user_type {
+            Some(name) if name != toker::store::DEFAULT_USER_TYPE => {
+                toker::startup::type_accounts(&accounts)?
+                    .into_iter()
+                    .find(|t| t.store.user_type() == name)
+                    .ok_or_else(|| {
+                        anyhow::anyhow!(
+                            "no user type named `{name}` (`{}` or a `name` of [[user_types]])",
+                            toker::store::DEFAULT_USER_TYPE
+                        )
+                    })?
+            }
+            _ => accounts,
+        };
         command(accounts).await
     }
     .await;

@@ -406,6 +406,57 @@ pub async fn accounts_for(settings: Arc<Settings>, store: Store) -> anyhow::Resu
     })
 }
 
+/// The account rules of each additional user type (`user_types`): the default type's hasher,
+/// limits, metrics and mail templates, and the type's own settings, store handle (its users
+/// only), token policy, redirect rule, mail links and OAuth providers.
+pub fn type_accounts(base: &Accounts) -> anyhow::Result<Vec<Accounts>> {
+    let types: Vec<&str> = base
+        .settings
+        .user_types
+        .iter()
+        .map(|t| t.name.as_str())
+        .collect();
+    for folder in base.mailer.templates().type_folders() {
+        if folder != crate::mail::DEFAULT_TYPE && !types.contains(&folder.as_str()) {
+            tracing::warn!(
+                folder,
+                "mail_templates: this folder names no user type (`default`, or a `name` of \
+                 [[user_types]]); its templates are never used"
+            );
+        }
+    }
+    base.settings
+        .additional_types()
+        .into_iter()
+        .map(|(name, settings)| {
+            let settings = Arc::new(settings);
+            let redirects = RedirectPolicy::new(
+                settings.redirect_whitelist.as_ref(),
+                &settings.cors_origins,
+                &settings.public_url(),
+            )
+            .map_err(|e| anyhow::anyhow!("user type `{name}`: redirect_whitelist: {e}"))?;
+            let mailer =
+                crate::mail::Mailer::from_settings(&settings, base.mailer.templates().clone())?
+                    .with_metrics(base.metrics.clone())
+                    .for_type(&name);
+            Ok(Accounts {
+                store: base.store.for_type(&name),
+                policy: TokenPolicy {
+                    lifespan: settings.token_lifespan(),
+                    max_devices: settings.max_number_of_devices as usize,
+                    ..base.policy
+                },
+                redirects,
+                mailer,
+                oauth: Arc::new(crate::oauth::OAuth::from_settings(&settings)?),
+                settings,
+                ..base.clone()
+            })
+        })
+        .collect()
+}
+
 /// The message catalogue (shipped languages and `locales_dir`) and the mail templates (built-in
 /// and `mail_templates`), every file checked: a bad one stops startup with its file and line.
 pub fn mail_templates(settings: &Settings) -> anyhow::Result<Arc<MailTemplates>> {
@@ -461,23 +512,26 @@ pub async fn routes(
     accounts: &Accounts,
 ) -> anyhow::Result<impl Endpoint<Output = Response> + 'static> {
     let settings = &accounts.settings;
-    let docs = api::spec::docs_page(&settings.mount_path, &settings.omniauth_prefix);
-    let spec = api::spec::json(&settings.mount_path, &settings.omniauth_prefix);
+    let additional = settings.additional_types();
+    let mounts: Vec<api::spec::TypeMount<'_>> = additional
+        .iter()
+        .map(|(name, s)| api::spec::TypeMount {
+            name,
+            mount: &s.mount_path,
+            omniauth: &s.omniauth_prefix,
+        })
+        .collect();
+    let docs = api::spec::docs_page(&settings.mount_path, &settings.omniauth_prefix, &mounts);
+    let spec = api::spec::json_with_types(&settings.mount_path, &settings.omniauth_prefix, &mounts);
     let catalog = accounts.mailer.templates().catalog().clone();
-    let api = api::service("/")
-        .with(Outages(
-            accounts.store.availability().clone(),
-            catalog.clone(),
-        ))
-        .with(TokenAuth {
-            accounts: accounts.clone(),
-        });
     let mut served = api::served_methods();
     let pages = ["/docs", "/docs/", "/openapi.json", "/health", "/ping"];
     served.extend(pages.map(|path| (path.to_string(), poem::http::Method::GET)));
-    let allowed = AllowedMethods::new(served.iter().map(|(p, m)| (p.as_str(), m.clone())));
+    let allowed = Arc::new(AllowedMethods::new(
+        served.iter().map(|(p, m)| (p.as_str(), m.clone())),
+    ));
     let router = Route::new()
-        .nest("/", api)
+        .nest("/", typed_api(accounts))
         .at(
             "/docs",
             get(static_endpoint(docs.clone(), "text/html; charset=utf-8")),
@@ -492,28 +546,62 @@ pub async fn routes(
         )
         .at("/health", get(health))
         .at("/ping", get(ping))
-        .with(AllowHeader(Arc::new(allowed)));
+        .with(AllowHeader(allowed.clone()));
+    let types = type_accounts(accounts)?;
     let cors = Cors::new(
         OriginMatcher::new(&settings.cors_origins).map_err(|e| anyhow::anyhow!(e))?,
         &settings.headers_names,
         settings.cors_max_age,
         settings.cors_allow_private_network,
     )
-    .open_to_any_origin(settings.oauth.keys().flat_map(|name| {
-        [&settings.omniauth_prefix, &settings.mount_path]
-            .map(|prefix| format!("{prefix}/{name}/callback"))
-    }));
-    let app = MountPath::new(router, settings)
+    .open_to_any_origin(
+        std::iter::once(accounts)
+            .chain(&types)
+            .flat_map(|t| {
+                let s = &t.settings;
+                s.oauth.keys().flat_map(|name| {
+                    [&s.omniauth_prefix, &s.mount_path]
+                        .map(|prefix| format!("{prefix}/{name}/callback"))
+                })
+            })
+            .collect::<Vec<_>>(),
+    );
+    // Each type's app answers its own mount and callbacks, with its own accounts; the API
+    // operations are the same, so a type's token is checked against that type's users only.
+    let mut by_type = Vec::new();
+    for t in &types {
+        let s = &t.settings;
+        let app = MountPath::new(
+            Route::new()
+                .nest("/", typed_api(t))
+                .with(AllowHeader(allowed.clone())),
+            s,
+        )
+        .with(RequestLimits(s.max_body_size))
+        .data(BodyLimit {
+            max_bytes: s.max_body_size,
+            read_timeout: s.body_read_timeout(),
+        })
+        .data(t.clone())
+        .boxed();
+        by_type.push((vec![s.mount_path.clone(), s.omniauth_prefix.clone()], app));
+    }
+    let default_app = MountPath::new(router, settings)
         .with(RequestLimits(settings.max_body_size))
         .data(BodyLimit {
             max_bytes: settings.max_body_size,
             read_timeout: settings.body_read_timeout(),
         })
         .data(accounts.clone())
-        .with(cors.clone());
+        .boxed();
+    let app = TypeDispatch {
+        types: by_type,
+        default: default_app,
+    }
+    .with(cors.clone());
     // Gateway routes, forward-auth and the JWK Set (docs/decisions.md D14) sit in front of
     // toker's own routes, each behind the same CORS; every other request reaches them unchanged.
-    let app = Gateway::build(accounts, &cors)
+    let app = Gateway::build(accounts, &types, &cors)
         .await?
         .around(app)
         // The catalogue outside the gateway too: its 401s are in the reader's language.
@@ -530,16 +618,54 @@ pub async fn routes(
     Ok(json_errors(app))
 }
 
+/// The API operations authenticating the users of `accounts`' type.
+fn typed_api(accounts: &Accounts) -> impl Endpoint<Output = Response> + 'static {
+    api::service("/")
+        .with(Outages(
+            accounts.store.availability().clone(),
+            accounts.mailer.templates().catalog().clone(),
+        ))
+        .with(TokenAuth {
+            accounts: accounts.clone(),
+        })
+}
+
+/// Sends a request under an additional type's mount or callback prefix to that type's app,
+/// anything else to the default type's (and toker's own pages).
+struct TypeDispatch {
+    /// (prefixes, app) per additional type.
+    types: Vec<(Vec<String>, poem::endpoint::BoxEndpoint<'static, Response>)>,
+    default: poem::endpoint::BoxEndpoint<'static, Response>,
+}
+
+impl Endpoint for TypeDispatch {
+    type Output = Response;
+
+    async fn call(&self, req: Request) -> poem::Result<Response> {
+        let path = req.uri().path();
+        let app = self
+            .types
+            .iter()
+            .find(|(prefixes, _)| {
+                prefixes
+                    .iter()
+                    .any(|p| strip_segment_prefix(path, p).is_some())
+            })
+            .map_or(&self.default, |(_, app)| app);
+        app.call(req).await
+    }
+}
+
 /// What the gateway serves whole: its routes' prefixes and the forward-auth endpoint.
 fn gateway_prefixes(settings: &crate::config::Settings) -> Vec<String> {
     let gateway = &settings.gateway;
     let mut prefixes: Vec<String> = gateway.routes.iter().map(|r| r.prefix.clone()).collect();
     if gateway.forward_auth {
-        prefixes.push(format!(
-            "{}{}",
-            settings.mount_path,
-            crate::config::gateway::FORWARD_SEGMENT
-        ));
+        let mounts = std::iter::once(settings.mount_path.clone())
+            .chain(settings.user_types.iter().map(|t| t.mount_path.clone()));
+        prefixes.extend(
+            mounts.map(|mount| format!("{mount}{}", crate::config::gateway::FORWARD_SEGMENT)),
+        );
     }
     prefixes
 }
@@ -550,7 +676,7 @@ fn route_templates(
     settings: &crate::config::Settings,
     served: &[(String, poem::http::Method)],
 ) -> AllowedMethods {
-    let addressed: Vec<(String, poem::http::Method)> = served
+    let mut addressed: Vec<(String, poem::http::Method)> = served
         .iter()
         .map(|(path, method)| {
             let path = [
@@ -565,6 +691,20 @@ fn route_templates(
             (path, method.clone())
         })
         .collect();
+    // Each additional user type's operations, under its own prefixes.
+    for (_, t) in settings.additional_types() {
+        for (path, method) in served {
+            let typed = [
+                (DEFAULT_MOUNT, t.mount_path.as_str()),
+                ("/omniauth", t.omniauth_prefix.as_str()),
+            ]
+            .into_iter()
+            .find_map(|(declared, configured)| {
+                strip_segment_prefix(path, declared).map(|rest| format!("{configured}{rest}"))
+            });
+            addressed.extend(typed.map(|path| (path, method.clone())));
+        }
+    }
     let jwks = (crate::config::gateway::JWKS_PATH, poem::http::Method::GET);
     AllowedMethods::new(
         addressed
@@ -625,7 +765,10 @@ impl<E> MountPath<E> {
         ]
         .into_iter()
         .filter(|(configured, declared)| configured != declared)
-        .collect();
+        .collect::<Vec<_>>();
+        // A type's callbacks may sit below its mount (`/admin_auth/omniauth`): longest first.
+        let mut prefixes = prefixes;
+        prefixes.sort_by_key(|(configured, _)| std::cmp::Reverse(configured.len()));
         MountPath { inner, prefixes }
     }
 }

@@ -37,6 +37,9 @@ pub struct Model {
     pub extra: Option<String>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
+    /// The user type (`user_types` setting; `User` is the default type): each type's users
+    /// are separate, so one uid may exist once per type.
+    pub user_type: String,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -10,6 +10,7 @@ mod m20261124_000005_unlock_token_sent_at;
 mod m20261124_000006_mysql_binary_keys;
 mod m20261130_000007_create_signing_keys;
 mod m20261201_000008_create_imported_accounts;
+mod m20261201_000020_user_types;
 
 pub struct Migrator;
 
@@ -25,6 +26,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261124_000006_mysql_binary_keys::Migration),
             Box::new(m20261130_000007_create_signing_keys::Migration),
             Box::new(m20261201_000008_create_imported_accounts::Migration),
+            Box::new(m20261201_000020_user_types::Migration),
         ]
     }
 }

@@ -230,6 +230,10 @@ impl Accounts {
             .find_device_by_id(id)
             .await?
             .ok_or(AdminError::NoSuchDevice(id))?;
+        // Another type's device is not this command's (`--user-type`).
+        if self.store.find_user(device.user_id).await?.is_none() {
+            return Err(AdminError::NoSuchDevice(id));
+        }
         if !self.store.delete_device(id).await? {
             return Err(AdminError::NoSuchDevice(id));
         }

@@ -119,6 +119,7 @@ pub(crate) fn blank_user() -> User {
         extra: None,
         created_at: epoch,
         updated_at: epoch,
+        user_type: crate::store::DEFAULT_USER_TYPE.into(),
     }
 }
 

@@ -65,7 +65,9 @@ pub fn service(server_url: &str) -> OpenApiService<Api, ()> {
         .description(
             "A devise_token_auth-compatible token server. Authenticated requests send the \
              `access-token`, `client` and `uid` headers from the previous response; responses \
-             carry the next token in the same headers (see the README for the rotation rules).",
+             carry the next token in the same headers (see the README for the rotation rules). \
+             Each further user type (`[[user_types]]`) has the same operations under its own \
+             mount, listed here when the server is configured with it.",
         )
         .server(server_url)
 }

@@ -14,36 +14,104 @@ use crate::contract::shapes::ErrorShape;
 
 const DECLARED_OMNIAUTH: &str = "/omniauth";
 
+/// An additional user type (`[[user_types]]`) as the document shows it: every
+/// devise_token_auth operation once more under its mount and callback prefix, tagged with its
+/// name.
+#[derive(Debug, Clone, Copy)]
+pub struct TypeMount<'a> {
+    pub name: &'a str,
+    pub mount: &'a str,
+    pub omniauth: &'a str,
+}
+
 /// The document as JSON, with the paths where this server serves them.
 pub fn json(mount: &str, omniauth: &str) -> String {
+    json_with_types(mount, omniauth, &[])
+}
+
+/// [`json`] with the operations of each additional user type.
+pub fn json_with_types(mount: &str, omniauth: &str, types: &[TypeMount<'_>]) -> String {
     let original = service("/").spec();
-    let Ok(mut doc) = serde_json::from_str::<Value>(&original) else {
+    let Some(mut doc) = document(&original, mount, omniauth, false) else {
         return original;
     };
+    for t in types {
+        let Some(mut typed) = document(&original, t.mount, t.omniauth, true) else {
+            continue;
+        };
+        let (Some(paths), Some(typed_paths)) = (
+            doc.get_mut("paths").and_then(Value::as_object_mut),
+            typed.get_mut("paths").and_then(Value::as_object_mut),
+        ) else {
+            continue;
+        };
+        for (path, mut item) in std::mem::take(typed_paths) {
+            for operation in item
+                .as_object_mut()
+                .into_iter()
+                .flat_map(|o| o.values_mut())
+            {
+                if let Some(op) = operation.as_object_mut() {
+                    op.insert("tags".into(), json!([t.name]));
+                }
+            }
+            paths.insert(path, item);
+        }
+        if let Some(tags) = doc.get_mut("tags").and_then(Value::as_array_mut) {
+            tags.push(json!({
+                "name": t.name,
+                "description": format!(
+                    "The user type `{}`: the devise_token_auth operations under `{}` (callbacks \
+                     under `{}`), for its own users; its tokens are refused everywhere else.",
+                    t.name, t.mount, t.omniauth
+                ),
+            }));
+        }
+    }
+    serde_json::to_string_pretty(&doc).unwrap_or(original)
+}
+
+/// poem-openapi's document `original`, completed, at `mount` and `omniauth`; `mounted_only`
+/// keeps only the paths below those two (an additional type's: `/api/me` is the default
+/// type's, so no link may lead there).
+fn document(original: &str, mount: &str, omniauth: &str, mounted_only: bool) -> Option<Value> {
+    let mut doc = serde_json::from_str::<Value>(original).ok()?;
     token_requirements(&mut doc);
     locale_parameters(&mut doc);
     outage_responses(&mut doc);
     token_response_headers(&mut doc);
     body_errors(&mut doc);
     mount_paths(&mut doc, mount, omniauth);
+    if mounted_only && let Some(paths) = doc.get_mut("paths").and_then(Value::as_object_mut) {
+        paths.retain(|path, _| {
+            [mount, omniauth]
+                .iter()
+                .any(|p| strip_segment_prefix(path, p).is_some())
+        });
+    }
     token_links(&mut doc, mount);
-    serde_json::to_string_pretty(&doc).unwrap_or(original)
+    Some(doc)
 }
 
 /// The document as YAML at the default paths: `openapi.yaml`.
 pub fn yaml() -> String {
-    let doc: Value = serde_json::from_str(&json(DEFAULT_MOUNT, DECLARED_OMNIAUTH))
+    yaml_with_types(DEFAULT_MOUNT, DECLARED_OMNIAUTH, &[])
+}
+
+/// The document as YAML for a configuration (`toker openapi --config`).
+pub fn yaml_with_types(mount: &str, omniauth: &str, types: &[TypeMount<'_>]) -> String {
+    let doc: Value = serde_json::from_str(&json_with_types(mount, omniauth, types))
         .expect("the document is JSON");
     serde_yaml::to_string(&doc).expect("JSON converts to YAML")
 }
 
 /// The Swagger UI page for the document as served (poem-openapi's page, with its embedded
 /// document replaced).
-pub fn docs_page(mount: &str, omniauth: &str) -> String {
+pub fn docs_page(mount: &str, omniauth: &str, types: &[TypeMount<'_>]) -> String {
     let service = service("/");
     service
         .swagger_ui_html()
-        .replacen(&service.spec(), &json(mount, omniauth), 1)
+        .replacen(&service.spec(), &json_with_types(mount, omniauth, types), 1)
 }
 
 /// `[{access-token}, {client}, {uid}]` (any one) becomes `[{access-token, client, uid}]` (all).
@@ -554,7 +622,7 @@ mod tests {
                 .keys()
                 .any(|p| p.starts_with("/auth/") || p.starts_with("/omniauth/"))
         );
-        let page = docs_page("/api/v1/auth", "/oauth");
+        let page = docs_page("/api/v1/auth", "/oauth", &[]);
         assert!(page.contains("/api/v1/auth/sign_in"));
         assert!(!page.contains("\"/auth/sign_in\""));
     }

@@ -57,6 +57,9 @@ pub struct GatewayRoute {
     /// The assertion's `aud`; default: the upstream URL.
     #[serde(default)]
     pub audience: Option<String>,
+    /// The user type whose tokens the route accepts (`[[user_types]]`); default: `User`.
+    #[serde(default)]
+    pub user_type: Option<String>,
 }
 
 fn default_connect_timeout() -> u64 {
@@ -286,6 +289,7 @@ mod tests {
             connect_timeout: 5,
             timeout: 60,
             audience: None,
+            user_type: None,
         }
     }
 

@@ -16,10 +16,12 @@ mod effective;
 pub mod gateway;
 pub mod oauth;
 pub mod secret;
+pub mod user_types;
 
 pub use gateway::{GatewayRoute, GatewaySettings, RouteAuth};
 pub use oauth::{OAuthProviderSettings, ProviderKind};
 pub use secret::Secret;
+pub use user_types::UserTypeSettings;
 
 use crate::redirect::RedirectPolicy;
 
@@ -242,6 +244,9 @@ pub struct Settings {
     pub oauth: BTreeMap<String, OAuthProviderSettings>,
     /// Gateway mode and forward-auth (docs/decisions.md D14).
     pub gateway: GatewaySettings,
+    /// Further user types beside the default `User`, each with its own mount and users
+    /// (`[[user_types]]` tables, see `user_types`).
+    pub user_types: Vec<UserTypeSettings>,
 
     // --- devise_token_auth options (docs/contract.md §1.1), DTA names and defaults ---
     pub change_headers_on_each_request: bool,
@@ -386,6 +391,7 @@ impl Default for Settings {
             oauth_timeout: 10,
             oauth: BTreeMap::new(),
             gateway: GatewaySettings::default(),
+            user_types: Vec::new(),
             omniauth_prefix: "/omniauth".into(),
             change_headers_on_each_request: true,
             max_number_of_devices: 10,
@@ -900,7 +906,7 @@ impl Settings {
         if let Some(url) = &self.rate_limit_store {
             check_rate_limit_store(url.expose()).map_err(|p| invalid("rate_limit_store", p))?;
         }
-        Ok(())
+        self.validate_user_types()
     }
 
     pub fn database_acquire_timeout(&self) -> Duration {
@@ -951,6 +957,7 @@ impl Settings {
     /// The paths toker answers itself, which no gateway route may shadow.
     pub fn own_paths(&self) -> Vec<String> {
         let mut paths = vec![self.mount_path.clone(), self.omniauth_prefix.clone()];
+        paths.extend(self.user_types.iter().flat_map(|t| t.prefixes()));
         paths.extend(
             [
                 "/api/me",

@@ -22,10 +22,13 @@ pub const UID: &str = "x-toker-uid";
 pub const EMAIL: &str = "x-toker-email";
 pub const PROVIDER: &str = "x-toker-provider";
 pub const CLIENT: &str = "x-toker-client";
+/// The user type (`User`, or a `name` of `[[user_types]]`): a user id is unique across types,
+/// but what the user may do usually depends on the type.
+pub const USER_TYPE: &str = "x-toker-user-type";
 pub const ASSERTION: &str = "x-toker-assertion";
 
 /// The identity headers in the order they are set.
-pub const HEADERS: [&str; 6] = [USER_ID, UID, EMAIL, PROVIDER, CLIENT, ASSERTION];
+pub const HEADERS: [&str; 7] = [USER_ID, UID, EMAIL, PROVIDER, CLIENT, USER_TYPE, ASSERTION];
 
 /// Whether a header name is an identity header: case-insensitively, with `_` counted as `-`
 /// (servers that map headers to `HTTP_X_TOKER_UID` variables read both spellings as one).
@@ -46,6 +49,7 @@ pub struct Identity {
     pub provider: String,
     /// The device's `client` id.
     pub client: String,
+    pub user_type: String,
 }
 
 impl Identity {
@@ -56,10 +60,11 @@ impl Identity {
             email: user.email.clone(),
             provider: user.provider.clone(),
             client,
+            user_type: user.user_type.clone(),
         }
     }
 
-    /// All six headers, an absent e-mail as an empty value (a proxy copying a header the
+    /// All seven headers, an absent e-mail as an empty value (a proxy copying a header the
     /// answer lacks may write its placeholder literally). Values are UTF-8.
     pub fn headers(&self, assertion: &str) -> Vec<(HeaderName, HeaderValue)> {
         let values = [
@@ -68,6 +73,7 @@ impl Identity {
             self.email.clone().unwrap_or_default(),
             self.provider.clone(),
             self.client.clone(),
+            self.user_type.clone(),
             assertion.to_string(),
         ];
         HEADERS
@@ -105,6 +111,7 @@ struct Claims<'a> {
     email: Option<&'a str>,
     provider: &'a str,
     client: &'a str,
+    user_type: &'a str,
     htm: &'a str,
     htu: &'a str,
 }
@@ -150,6 +157,7 @@ impl Assertions {
             email: identity.email.as_deref(),
             provider: &identity.provider,
             client: &identity.client,
+            user_type: &identity.user_type,
             htm: about.method,
             htu: about.path,
         };
@@ -184,6 +192,7 @@ mod tests {
             email: None,
             provider: "github".into(),
             client: "c".into(),
+            user_type: "User".into(),
         };
         let headers = identity.headers("jwt");
         let names: Vec<&str> = headers.iter().map(|(n, _)| n.as_str()).collect();

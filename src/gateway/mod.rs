@@ -41,21 +41,27 @@ use keys::{AssertionKeys, JWKS_MAX_AGE};
 pub struct Gateway {
     /// Longest prefix first.
     routes: Vec<(String, BoxEndpoint<'static, Response>)>,
-    /// `<mount_path>/forward` and its endpoint.
-    forward: Option<(String, BoxEndpoint<'static, Response>)>,
+    /// `<mount_path>/forward` and its endpoint, one per user type.
+    forward: Vec<(String, BoxEndpoint<'static, Response>)>,
     keys: Option<AssertionKeys>,
 }
 
 impl Gateway {
     /// Builds what `settings.gateway` asks for; loads (or generates and stores) the assertion
     /// keys when anything is enabled. Each route and the forward endpoint get toker's CORS.
-    pub async fn build(accounts: &Accounts, cors: &Cors) -> anyhow::Result<Gateway> {
+    /// `types` are the additional user types: each has its own forward-auth endpoint below
+    /// its mount, and a route authenticates the one type its `user_type` names.
+    pub async fn build(
+        accounts: &Accounts,
+        types: &[Accounts],
+        cors: &Cors,
+    ) -> anyhow::Result<Gateway> {
         let settings = &accounts.settings;
         let gateway = &settings.gateway;
         if !gateway.enabled() {
             return Ok(Gateway {
                 routes: Vec::new(),
-                forward: None,
+                forward: Vec::new(),
                 keys: None,
             });
         }
@@ -79,6 +85,18 @@ impl Gateway {
         };
         let mut routes = Vec::new();
         for route in &gateway.routes {
+            let accounts = match &route.user_type {
+                Some(name) if name != accounts.store.user_type() => types
+                    .iter()
+                    .find(|t| t.store.user_type() == name)
+                    .ok_or_else(|| {
+                        anyhow::anyhow!(
+                            "gateway route `{}`: no user type named `{name}`",
+                            route.prefix
+                        )
+                    })?,
+                _ => accounts,
+            };
             let endpoint =
                 route::RouteEndpoint::new(route.clone(), accounts.clone(), assertions.clone())
                     .map_err(|e| anyhow::anyhow!("gateway route `{}`: {e}", route.prefix))?;
@@ -101,25 +119,28 @@ impl Gateway {
             routes.push((route.prefix.clone(), endpoint));
         }
         routes.sort_by_key(|(prefix, _)| std::cmp::Reverse(prefix.len()));
-        let forward = gateway.forward_auth.then(|| {
-            let path = format!("{}{FORWARD_SEGMENT}", settings.mount_path);
-            let endpoint = forward::ForwardEndpoint {
-                accounts: accounts.clone(),
-                assertions: assertions.clone(),
+        let mut forward = Vec::new();
+        if gateway.forward_auth {
+            for accounts in std::iter::once(accounts).chain(types) {
+                let path = format!("{}{FORWARD_SEGMENT}", accounts.settings.mount_path);
+                let endpoint = forward::ForwardEndpoint {
+                    accounts: accounts.clone(),
+                    assertions: assertions.clone(),
+                }
+                .with(TokenAuth {
+                    accounts: accounts.clone(),
+                })
+                .with(outages())
+                .with(RequestLimits(accounts.settings.max_body_size))
+                .with(cors.clone());
+                let endpoint = forward::Forwarded {
+                    inner: endpoint,
+                    endpoint: path.clone(),
+                }
+                .boxed();
+                forward.push((path, endpoint));
             }
-            .with(TokenAuth {
-                accounts: accounts.clone(),
-            })
-            .with(outages())
-            .with(RequestLimits(settings.max_body_size))
-            .with(cors.clone());
-            let endpoint = forward::Forwarded {
-                inner: endpoint,
-                endpoint: path.clone(),
-            }
-            .boxed();
-            (path, endpoint)
-        });
+        }
         Ok(Gateway {
             routes,
             forward,
@@ -155,8 +176,11 @@ impl<E: Endpoint<Output = Response>> Endpoint for GatewayDispatch<E> {
         {
             return endpoint.call(req).await;
         }
-        if let Some((prefix, endpoint)) = &self.gateway.forward
-            && covers(prefix, path)
+        if let Some((_, endpoint)) = self
+            .gateway
+            .forward
+            .iter()
+            .find(|(prefix, _)| covers(prefix, path))
         {
             return endpoint.call(req).await;
         }

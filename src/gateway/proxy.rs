@@ -217,6 +217,7 @@ mod tests {
             connect_timeout: 1,
             timeout: 1,
             audience: None,
+            user_type: None,
         })
         .unwrap()
     }

@@ -21,7 +21,7 @@ use crate::{
     config::{MailTransport, Settings, SmtpTls},
     metrics::Metrics,
 };
-pub use templates::{Audience, MailKind, MailTemplates, MailValues};
+pub use templates::{Audience, DEFAULT_TYPE, MailKind, MailTemplates, MailValues};
 
 /// A message ready to send: the recipient, subject, both bodies, and the link it carries (the
 /// `log` transport prints it).
@@ -60,6 +60,8 @@ pub struct Mailer {
     from: Mailbox,
     templates: Arc<MailTemplates>,
     metrics: Metrics,
+    /// The user type whose templates its mails use (`None`: the default type's).
+    user_type: Option<String>,
 }
 
 impl std::fmt::Debug for Mailer {
@@ -114,7 +116,16 @@ impl Mailer {
             from,
             templates,
             metrics: Metrics::off(),
+            user_type: None,
         })
+    }
+
+    /// The same mailer, writing the mails of the user type `name` (its templates first).
+    pub fn for_type(self, name: &str) -> Mailer {
+        Mailer {
+            user_type: Some(name.to_string()),
+            ..self
+        }
     }
 
     /// The same mailer, counting what it sends (and fails to) in `metrics`.
@@ -134,6 +145,14 @@ impl Mailer {
         to: &str,
         values: &MailValues,
     ) -> Result<Email, MailError> {
+        let typed;
+        let audience = match (&audience.user_type, &self.user_type) {
+            (None, Some(name)) => {
+                typed = audience.clone().of_type(name.clone());
+                &typed
+            }
+            _ => audience,
+        };
         self.templates
             .compose(kind, audience, to, values)
             .map_err(|e| MailError::Template(format!("{e:#}")))

@@ -333,6 +333,15 @@ impl MailTemplates {
         Ok(templates)
     }
 
+    /// The user-type folders the app's templates sit in (`default` and type names).
+    pub fn type_folders(&self) -> BTreeSet<String> {
+        self.overrides
+            .keys()
+            .filter_map(|directory| directory.split('/').next())
+            .map(str::to_string)
+            .collect()
+    }
+
     fn add(&mut self, name: &str, source: String, file: &str) -> Result<(), TemplateError> {
         self.env
             .add_template_owned(name.to_string(), source)

@@ -28,42 +28,63 @@ pub struct NewDevice {
 pub(super) struct FindDevice {
     backend: DbBackend,
     sql: Arc<str>,
-    /// For each bound value of `sql`, in order: true for the client, false for the uid.
-    client_first: Vec<bool>,
+    /// Which request value each bound value of `sql` is, in order.
+    slots: Vec<Slot>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Slot {
+    Client,
+    Uid,
+    UserType,
 }
 
 impl FindDevice {
     pub(super) fn new(backend: DbBackend) -> FindDevice {
         const CLIENT: &str = "\u{0}client";
         const UID: &str = "\u{0}uid";
-        // An inner join, so the planner can start from the users (uid, provider) index and
-        // reach the device through (user_id, client). No `LIMIT ?` (`one()`): a bound limit
-        // makes SQLite re-prepare the statement on every execution, as it plans around the
-        // value. A uid matches one user per provider, so the rows are few.
+        const USER_TYPE: &str = "\u{0}user_type";
+        // An inner join, so the planner can start from the users (uid, provider, user_type)
+        // index and reach the device through (user_id, client). The user type is part of the
+        // one read: a token of another type finds no row. No `LIMIT ?` (`one()`): a bound
+        // limit makes SQLite re-prepare the statement on every execution, as it plans around
+        // the value. A uid matches one user per provider and type, so the rows are few.
         let template = device::Entity::find()
             .inner_join(user::Entity)
             .select_also(user::Entity)
             .filter(device::Column::Client.eq(CLIENT))
             .filter(user::Column::Uid.eq(UID))
+            .filter(user::Column::UserType.eq(USER_TYPE))
             .build(backend);
-        let client_first = template
+        let slots = template
             .values
             .iter()
             .flat_map(|v| v.0.iter())
-            .map(|v| *v == Value::from(CLIENT))
+            .map(|v| {
+                if *v == Value::from(CLIENT) {
+                    Slot::Client
+                } else if *v == Value::from(UID) {
+                    Slot::Uid
+                } else {
+                    Slot::UserType
+                }
+            })
             .collect();
         FindDevice {
             backend,
             sql: template.sql.into(),
-            client_first,
+            slots,
         }
     }
 
-    fn statement(&self, uid: &str, client: &str) -> Statement {
-        let values = self
-            .client_first
-            .iter()
-            .map(|is_client| Value::from(if *is_client { client } else { uid }));
+    fn statement(&self, uid: &str, client: &str, user_type: &str) -> Statement {
+        let values = self.slots.iter().map(|slot| {
+            Value::from(match slot {
+                Slot::Client => client,
+                Slot::Uid => uid,
+                Slot::UserType => user_type,
+            })
+        });
         Statement::from_sql_and_values(self.backend, self.sql.as_ref(), values)
     }
 }
@@ -81,8 +102,9 @@ pub fn chain_of(device: &Device) -> Chain {
 }
 
 impl Store {
-    /// The one read of an authenticated request: the device `client` of the user whose `uid`
-    /// matches, with that user. By uid alone, not provider, as DTA (docs/contract.md §3.3).
+    /// The one read of an authenticated request: the device `client` of the user of this
+    /// handle's type whose `uid` matches, with that user. By uid alone, not provider, as DTA
+    /// (docs/contract.md §3.3).
     /// Its outcome feeds `availability`, so the first request after an outage reports the
     /// database back.
     pub async fn find_device(
@@ -93,7 +115,7 @@ impl Store {
         let started = std::time::Instant::now();
         let rows = self
             .db
-            .query_all_raw(self.find_device.statement(uid, client))
+            .query_all_raw(self.find_device.statement(uid, client, self.user_type()))
             .await
             .map_err(StoreError::from);
         self.availability
@@ -102,7 +124,9 @@ impl Store {
         for row in rows {
             let (d, u) = SelectTwoModel::<device::Model, user::Model>::from_raw_query_result(row)?;
             // Compare exactly: MySQL's default collation would match another letter case.
-            if let Some(u) = u.filter(|u| d.client == client && u.uid == uid) {
+            if let Some(u) = u
+                .filter(|u| d.client == client && u.uid == uid && *u.user_type == *self.user_type())
+            {
                 return Ok(Some((d, u)));
             }
         }

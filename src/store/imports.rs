@@ -81,6 +81,7 @@ impl Store {
         let created = write.user.id == 0;
         let mut model: user::ActiveModel = write.user.into();
         model = model.reset_all();
+        model.user_type = ActiveValue::Set(self.user_type().to_string());
         let stored = if created {
             model.id = ActiveValue::NotSet;
             model.insert(&txn).await?

@@ -92,10 +92,14 @@ pub fn with_default_pg_user(url: &str) -> String {
 /// SQLite's write lock, which a writer committing back to back can win for seconds.
 type WriteGate = std::sync::Arc<tokio::sync::RwLock<()>>;
 
+pub use crate::config::user_types::DEFAULT_USER_TYPE;
+
 /// A handle on the database; cheap to clone (a pool inside).
 #[derive(Clone, Debug)]
 pub struct Store {
     db: connection::Db,
+    /// The user type this handle reads and writes users of (`for_type`).
+    user_type: std::sync::Arc<str>,
     tokens: token_writes::TokenWriter,
     find_device: devices::FindDevice,
     availability: Availability,
@@ -161,7 +165,22 @@ impl Store {
             checkpoints,
             gate,
             db: connection::Db::new(db),
+            user_type: DEFAULT_USER_TYPE.into(),
         }
+    }
+
+    /// The same database, for the users of another type: every user query of the handle is
+    /// limited to that type and new users get it, so types never see each other's users.
+    pub fn for_type(&self, name: &str) -> Store {
+        Store {
+            user_type: name.into(),
+            ..self.clone()
+        }
+    }
+
+    /// The user type this handle serves.
+    pub fn user_type(&self) -> &str {
+        &self.user_type
     }
 
     pub fn connection(&self) -> &DatabaseConnection {

@@ -27,7 +27,10 @@ pub struct NewUser {
 
 impl Store {
     pub async fn find_user(&self, id: i64) -> StoreResult<Option<User>> {
-        Ok(user::Entity::find_by_id(id).one(&self.db).await?)
+        Ok(user::Entity::find_by_id(id)
+            .filter(user::Column::UserType.eq(self.user_type()))
+            .one(&self.db)
+            .await?)
     }
 
     /// The e-mail user signing in with `email` (DTA looks up the login field with provider
@@ -36,13 +39,16 @@ impl Store {
         Ok(user::Entity::find()
             .filter(user::Column::Email.eq(email))
             .filter(user::Column::Provider.eq("email"))
+            .filter(user::Column::UserType.eq(self.user_type()))
             .one(&self.db)
             .await?)
     }
 
-    /// Whether any user, of any provider, already has this address.
+    /// Whether any user of this type, of any provider, already has this address.
     pub async fn email_in_use(&self, email: &str, except_user: Option<i64>) -> StoreResult<bool> {
-        let mut query = user::Entity::find().filter(user::Column::Email.eq(email));
+        let mut query = user::Entity::find()
+            .filter(user::Column::Email.eq(email))
+            .filter(user::Column::UserType.eq(self.user_type()));
         if let Some(id) = except_user {
             query = query.filter(user::Column::Id.ne(id));
         }
@@ -68,6 +74,7 @@ impl Store {
             confirmation_sent_at: Set(new.confirmation_sent_at),
             created_at: Set(now),
             updated_at: Set(now),
+            user_type: Set(self.user_type().to_string()),
             ..Default::default()
         };
         Ok(model.insert(&self.db).await?)
@@ -146,6 +153,7 @@ impl Store {
     /// Users by id, `limit` of them after skipping `offset` (admin tooling).
     pub async fn list_users(&self, offset: u64, limit: u64) -> StoreResult<Vec<User>> {
         Ok(user::Entity::find()
+            .filter(user::Column::UserType.eq(self.user_type()))
             .order_by_asc(user::Column::Id)
             .offset(offset)
             .limit(limit)
@@ -153,10 +161,11 @@ impl Store {
             .await?)
     }
 
-    /// The users with this uid, of any provider.
+    /// The users of this type with this uid, of any provider.
     pub async fn find_users_by_uid(&self, uid: &str) -> StoreResult<Vec<User>> {
         let users = user::Entity::find()
             .filter(user::Column::Uid.eq(uid))
+            .filter(user::Column::UserType.eq(self.user_type()))
             .all(&self.db)
             .await?;
         // Compare exactly: MySQL's default collation would match another letter case.
@@ -169,6 +178,7 @@ impl Store {
     pub async fn find_by_confirmation_digest(&self, digest: &str) -> StoreResult<Option<User>> {
         Ok(user::Entity::find()
             .filter(user::Column::ConfirmationToken.eq(digest))
+            .filter(user::Column::UserType.eq(self.user_type()))
             .one(&self.db)
             .await?)
     }
@@ -179,6 +189,7 @@ impl Store {
     pub async fn find_by_reset_digest(&self, digest: &str) -> StoreResult<Option<User>> {
         Ok(user::Entity::find()
             .filter(user::Column::ResetPasswordToken.eq(digest))
+            .filter(user::Column::UserType.eq(self.user_type()))
             .one(&self.db)
             .await?)
     }
@@ -187,6 +198,7 @@ impl Store {
     pub async fn find_by_unlock_digest(&self, digest: &str) -> StoreResult<Option<User>> {
         Ok(user::Entity::find()
             .filter(user::Column::UnlockToken.eq(digest))
+            .filter(user::Column::UserType.eq(self.user_type()))
             .one(&self.db)
             .await?)
     }
@@ -306,6 +318,7 @@ impl Store {
         Ok(user::Entity::find()
             .filter(user::Column::Provider.eq(provider))
             .filter(user::Column::Uid.eq(uid))
+            .filter(user::Column::UserType.eq(self.user_type()))
             .one(&self.db)
             .await?)
     }

@@ -29,6 +29,7 @@ pub fn route(prefix: &str, upstream: &str, auth: RouteAuth) -> GatewayRoute {
         connect_timeout: 2,
         timeout: 10,
         audience: None,
+        user_type: None,
     }
 }
 

@@ -36,3 +36,4 @@ mod smoke;
 mod support;
 mod tls;
 mod unlocks;
+mod user_types;

@@ -1070,3 +1070,89 @@ async fn the_binding_cookie_is_short_lived_http_only_and_host_only_over_https() 
     .await;
     assert!(refused.headers().get("set-cookie").is_none());
 }
+
+/// Several user types (README "Several user types"): an Admin signs in with a provider at the
+/// Admin mount, its callback is the Admin's own, the account made is an Admin, and a provider
+/// left out of the type's `oauth_providers` is not there.
+#[tokio::test]
+async fn a_user_type_signs_in_with_its_providers_at_its_own_mount() {
+    // Arrange
+    let provider = OAuthProvider::start();
+    provider.set_profile(profile("ada")).await;
+    let app = oauth_app(&provider, |s| {
+        s.user_types = vec![toker::config::UserTypeSettings {
+            name: "Admin".into(),
+            mount_path: "/admin_auth".into(),
+            oauth_providers: Some(vec!["idp".into()]),
+            ..Default::default()
+        }];
+    })
+    .await;
+    let query =
+        "auth_origin_url=https%3A%2F%2Fapp.example.com%2Flogin&omniauth_window_type=sameWindow";
+
+    // Act: the request phase at the Admin mount, the provider, the callback
+    let resp = app
+        .request(Method::GET, &format!("/admin_auth/idp?{query}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 302);
+    let mut jar = Jar::default();
+    jar.take(&resp);
+    let authorize = location(&resp);
+    let redirect_uri = query_param(&authorize, "redirect_uri").unwrap();
+    assert_eq!(
+        url::Url::parse(&redirect_uri).unwrap().path(),
+        "/admin_auth/omniauth/idp/callback"
+    );
+    let at_provider = app.client.get(&authorize).send().await.unwrap();
+    let callback = Callback {
+        url: location(&at_provider).replace("http://127.0.0.1:0", &app.address),
+        jar,
+    };
+    let done = callback.open(&app).await;
+
+    // Assert: an Admin was made and signed in; its token is good at the Admin mount only
+    assert_eq!(done.status(), 302);
+    let to = location(&done);
+    let auth = Auth {
+        token: query_param(&to, "auth_token").unwrap(),
+        client: query_param(&to, "client_id").unwrap(),
+        uid: query_param(&to, "uid").unwrap(),
+        expiry: query_param(&to, "expiry").unwrap(),
+    };
+    let admin = app
+        .store
+        .for_type("Admin")
+        .find_provider_user("idp", "ada")
+        .await
+        .unwrap();
+    assert_eq!(admin.unwrap().user_type, "Admin");
+    assert!(
+        app.store
+            .find_provider_user("idp", "ada")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let at = |path: &str| app.authed(Method::GET, path, &auth).send();
+    assert_eq!(at("/auth/validate_token").await.unwrap().status(), 401);
+    assert_eq!(
+        at("/admin_auth/validate_token").await.unwrap().status(),
+        200
+    );
+    // github is configured, but not for Admins.
+    let resp = app
+        .request(Method::GET, &format!("/admin_auth/github?{query}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 404);
+    let resp = app
+        .request(Method::GET, &format!("/auth/github?{query}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 302);
+}

@@ -158,12 +158,14 @@ http {
       auth_request_set $toker_email     $upstream_http_x_toker_email;
       auth_request_set $toker_provider  $upstream_http_x_toker_provider;
       auth_request_set $toker_client    $upstream_http_x_toker_client;
+      auth_request_set $toker_user_type $upstream_http_x_toker_user_type;
       auth_request_set $toker_assertion $upstream_http_x_toker_assertion;
       proxy_set_header X-Toker-User-Id   $toker_user_id;
       proxy_set_header X-Toker-Uid       $toker_uid;
       proxy_set_header X-Toker-Email     $toker_email;
       proxy_set_header X-Toker-Provider  $toker_provider;
       proxy_set_header X-Toker-Client    $toker_client;
+      proxy_set_header X-Toker-User-Type $toker_user_type;
       proxy_set_header X-Toker-Assertion $toker_assertion;
       # The app never sees the credentials.
       proxy_set_header access-token  "";
@@ -336,6 +338,7 @@ http://127.0.0.1:${port} {
         request_header X-Toker-Email     {rp.header.X-Toker-Email}
         request_header X-Toker-Provider  {rp.header.X-Toker-Provider}
         request_header X-Toker-Client    {rp.header.X-Toker-Client}
+        request_header X-Toker-User-Type {rp.header.X-Toker-User-Type}
         request_header X-Toker-Assertion {rp.header.X-Toker-Assertion}
         # The next token, CORS as toker decided it, and no-store, onto whatever the app answers.
         copy_response_headers {
