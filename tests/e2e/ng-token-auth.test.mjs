@@ -288,6 +288,9 @@ describe('ng-token-auth, batch_response = "omit" (toker default)', () => {
       await e.page.exposeFunction('iabClose', async () => { await inApp.close(); });
     }
     await openPage(e, '/ng-token-auth.html?window=inAppBrowser');
+    // authenticate() while the page's validateUser() is still pending returns that promise and
+    // opens nothing: wait for it, as the popup step above does.
+    assert.equal((await ng.validation(e)).state, 'resolved');
     const before = await ng.stored(e);
     const href = await e.page.evaluate(() => location.href);
     let pending;
@@ -316,8 +319,9 @@ describe('ng-token-auth, batch_response = "omit" (toker default)', () => {
     assert.equal(server.body.data.provider, 'github');
     const me = await ng.get(e, '/api/me');
     assert.equal(me.status, 200);
-    // The steps below sign in through popups again.
+    // The steps below sign in through popups again (once the page's validateUser() is done).
     await openPage(e, '/ng-token-auth.html?window=newWindow');
+    assert.equal((await ng.validation(e)).state, 'resolved');
   });
 
   s.step('OAuth form_post provider: the provider\'s page posts code and state to the callback, the request phase\'s cookie rides along, the popup delivers token and user', async (e) => {
