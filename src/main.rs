@@ -75,6 +75,12 @@ async fn main() -> ExitCode {
             })
             .await;
         }
+        Some(Command::Apps(command)) => {
+            return operate(settings, |accounts| async move {
+                Ok(toker::admin::apps(&accounts, command).await?)
+            })
+            .await;
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

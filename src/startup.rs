@@ -502,7 +502,12 @@ pub async fn routes(
     .open_to_any_origin(settings.oauth.keys().flat_map(|name| {
         [&settings.omniauth_prefix, &settings.mount_path]
             .map(|prefix| format!("{prefix}/{name}/callback"))
-    }));
+    }))
+    .with_apps(
+        settings
+            .session_enabled
+            .then(|| crate::http::apps::AppOrigins::new(accounts)),
+    );
     let app = MountPath::new(router, settings)
         .with(RequestLimits(settings.max_body_size))
         .data(BodyLimit {
@@ -510,6 +515,7 @@ pub async fn routes(
             read_timeout: settings.body_read_timeout(),
         })
         .data(accounts.clone())
+        .data(crate::http::session::Sessions::new(settings))
         .with(cors.clone());
     // Gateway routes, forward-auth and the JWK Set (docs/decisions.md D14) sit in front of
     // toker's own routes, each behind the same CORS; every other request reaches them unchanged.
@@ -622,6 +628,11 @@ impl<E> MountPath<E> {
         let prefixes = [
             (settings.mount_path.clone(), DEFAULT_MOUNT),
             (settings.omniauth_prefix.clone(), "/omniauth"),
+            // Browser sessions off: `/session` is not served at all.
+            match settings.session_enabled {
+                true => (settings.session_path.clone(), "/session"),
+                false => ("/__no_sessions__".into(), "/session"),
+            },
         ]
         .into_iter()
         .filter(|(configured, declared)| configured != declared)

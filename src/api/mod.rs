@@ -1,6 +1,7 @@
 //! The HTTP API: devise_token_auth's routes (one module per DTA controller), the sample
 //! protected resource, and the OpenAPI document built from them.
 
+mod browser_session;
 mod confirmations;
 mod omniauth;
 mod passwords;
@@ -31,6 +32,8 @@ pub enum ApiTags {
     Registrations,
     /// Sign in and out.
     Sessions,
+    /// Browser sessions for static apps: a session cookie instead of tokens.
+    BrowserSessions,
     /// Check a token and refresh it.
     TokenValidations,
     /// Confirm e-mail addresses.
@@ -50,6 +53,7 @@ pub enum ApiTags {
 pub type Api = (
     registrations::Registrations,
     sessions::Sessions,
+    browser_session::BrowserSessions,
     token_validations::TokenValidations,
     confirmations::Confirmations,
     passwords::Passwords,
