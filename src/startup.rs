@@ -507,6 +507,12 @@ pub async fn routes(
         settings
             .session_enabled
             .then(|| crate::http::apps::AppOrigins::new(accounts)),
+    )
+    .with_own_origin(
+        (settings.session_enabled || settings.cookie_enabled)
+            .then(|| url::Url::parse(&settings.public_url()).ok())
+            .flatten()
+            .map(|u| u.origin().ascii_serialization()),
     );
     let app = MountPath::new(router, settings)
         .with(RequestLimits(settings.max_body_size))

@@ -3,10 +3,8 @@
 //! needs no restart.
 
 use super::{Accounts, admin::AdminError};
-use crate::{
-    store::{ClientApp, StoreError},
-    tokens,
-};
+pub use crate::store::ClientApp;
+use crate::{store::StoreError, tokens};
 
 /// Why an app id or origin list is refused, in words for the operator.
 fn check_origin(origin: &str) -> Result<(), String> {

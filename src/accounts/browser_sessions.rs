@@ -145,6 +145,15 @@ impl Accounts {
         Ok(())
     }
 
+    /// "Sign out everywhere": every device of the user ends, browser sessions with them.
+    pub async fn sign_out_everywhere(&self, user: &User) -> Result<u64, StoreError> {
+        let ended = self.store.delete_other_devices(user.id, None).await?;
+        if ended > 0 {
+            events::device_revoked(user.id, 0, ended, Revocation::SignOut);
+        }
+        Ok(ended)
+    }
+
     /// Signs the session with cookie id `session_id` out (its device too); false when there
     /// was none.
     pub async fn end_browser_session(&self, session_id: &str) -> Result<bool, StoreError> {

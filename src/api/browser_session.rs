@@ -415,6 +415,19 @@ impl BrowserSessions {
         sign_out(&t, &accounts, req).await
     }
 
+    /// Sign out everywhere
+    ///
+    /// Ends every browser session and every device (token clients too) of the signed-in user.
+    #[oai(path = "/session/everywhere", method = "delete")]
+    async fn delete_everywhere(
+        &self,
+        t: RequestTexts<'_>,
+        accounts: AccountsData<'_>,
+        req: &Request,
+    ) -> poem::Result<SessionDeleteResponse> {
+        sign_out_on(&t, &accounts, req, true).await
+    }
+
     /// Sign a browser out (Backbone's `destroy`)
     ///
     /// The same as `DELETE /session`: the id in the path is the model's and is not needed.
@@ -434,8 +447,18 @@ impl BrowserSessions {
 
 async fn sign_out(
     t: &RequestTexts<'_>,
-    accounts: &Data<&crate::accounts::Accounts>,
+    accounts: &Data<&Accounts>,
     req: &Request,
+) -> poem::Result<SessionDeleteResponse> {
+    sign_out_on(t, accounts, req, false).await
+}
+
+/// Ends the browser's session, or with `everywhere` every session and device of its user.
+async fn sign_out_on(
+    t: &RequestTexts<'_>,
+    accounts: &Data<&Accounts>,
+    req: &Request,
+    everywhere: bool,
 ) -> poem::Result<SessionDeleteResponse> {
     let Some(mode) = Sessions::of(req) else {
         return Ok(SessionDeleteResponse::NotFound(not_found(t)));
@@ -451,8 +474,17 @@ async fn sign_out(
     }) {
         return Ok(SessionDeleteResponse::Forbidden(forbidden(refusal)));
     }
-    if let Some(id) = current {
-        accounts.end_browser_session(id).await.map_err(internal)?;
+    match (live, everywhere) {
+        (Some((_, _, user)), true) => {
+            accounts
+                .sign_out_everywhere(&user)
+                .await
+                .map_err(internal)?;
+        }
+        (Some((id, _, _)), false) => {
+            accounts.end_browser_session(id).await.map_err(internal)?;
+        }
+        (None, _) => {}
     }
     Ok(SessionDeleteResponse::SignedOut(
         Json(Box::new(SessionState::signed_out(mode.csrf_token(None)))),

@@ -3,6 +3,7 @@
 
 mod browser_session;
 mod confirmations;
+mod hosted_sign_in;
 mod omniauth;
 mod passwords;
 mod registrations;
@@ -54,6 +55,7 @@ pub type Api = (
     registrations::Registrations,
     sessions::Sessions,
     browser_session::BrowserSessions,
+    hosted_sign_in::HostedSignIn,
     token_validations::TokenValidations,
     confirmations::Confirmations,
     passwords::Passwords,

@@ -54,6 +54,19 @@ impl CsrfGuard {
         })
     }
 
+    /// Whether the request comes from one of toker's own pages: `Origin` is toker's, or absent
+    /// with `Sec-Fetch-Site: same-origin`.
+    pub fn from_own_page(&self, headers: &HeaderMap) -> bool {
+        let mut origins = headers.get_all(header::ORIGIN).iter();
+        match (origins.next(), origins.next()) {
+            (Some(origin), None) => origin.to_str().is_ok_and(|o| o == self.own_origin),
+            (None, _) => headers
+                .get("sec-fetch-site")
+                .is_some_and(|v| v == "same-origin"),
+            _ => false,
+        }
+    }
+
     /// Whether `origin` is toker's own or one of `cors_origins`.
     pub fn allows(&self, origin: &str) -> bool {
         origin != "null" && (origin == self.own_origin || self.origins.allows(origin))

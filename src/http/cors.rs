@@ -50,12 +50,21 @@ pub struct Cors {
     open_paths: std::collections::HashSet<String>,
     /// The registered apps' origins (browser sessions on), allowed besides `cors_origins`.
     apps: Option<AppOrigins>,
+    /// `public_url`'s origin, for toker's own pages behind a proxy that changes `Host`
+    /// (cookie modes only).
+    own_origin: Option<String>,
 }
 
 impl Cors {
     /// Lets any origin reach `paths` (exact request paths): the OAuth callbacks.
     pub fn open_to_any_origin(mut self, paths: impl IntoIterator<Item = String>) -> Cors {
         self.open_paths.extend(paths);
+        self
+    }
+
+    /// Treats `origin` (`public_url`'s) as toker's own: its pages' requests are same-origin.
+    pub fn with_own_origin(mut self, origin: Option<String>) -> Cors {
+        self.own_origin = origin;
         self
     }
 
@@ -96,6 +105,7 @@ impl Cors {
             private_network,
             open_paths: Default::default(),
             apps: None,
+            own_origin: None,
         }
     }
 }
@@ -141,6 +151,9 @@ fn classify(headers: &HeaderMap, cors: &Cors) -> RequestOrigin {
     }
     if cors.origins.allows(origin) {
         return RequestOrigin::Allowed(value.clone());
+    }
+    if cors.own_origin.as_deref() == Some(origin) {
+        return RequestOrigin::SameOrigin;
     }
     let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
     let origin_authority = origin.split_once("://").map(|(_, a)| a);

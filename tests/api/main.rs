@@ -15,8 +15,10 @@ mod cors;
 mod credential_changes;
 mod exact_keys;
 mod forward_auth;
+
 mod gateway;
 mod helpers;
+mod hosted_sign_in;
 mod import;
 mod languages;
 mod limits;
