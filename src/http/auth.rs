@@ -24,7 +24,11 @@ use crate::{
     contract::headers::HeaderNames,
     contract::headers::authorization_value,
     contract::params::query_params,
-    http::{cookie::CookieMode, credentials::Credentials},
+    http::{
+        cookie::CookieMode,
+        credentials::Credentials,
+        session::{SessionMode, Sessions},
+    },
     store::{Device, User, chain_of},
     tokens::{self, Accepted, Finish, Refused},
 };
@@ -60,6 +64,9 @@ enum State {
     Silent,
     /// Signed out: in cookie mode the cookie is removed too.
     SignedOut,
+    /// Authenticated by a browser session for a registered app (`Authorization: Session
+    /// <APP_ID>` and the session cookie): no token, so no auth headers.
+    Session { user: User, device_id: i64 },
 }
 
 /// What the after-step does with the auth cookie (cookie mode only).
@@ -161,7 +168,9 @@ impl RequestAuth {
         fallback_route: bool,
     ) -> Result<Option<User>, crate::store::StoreError> {
         match &*self.state() {
-            State::Authenticated { user, .. } | State::Issued { user, .. } => {
+            State::Authenticated { user, .. }
+            | State::Issued { user, .. }
+            | State::Session { user, .. } => {
                 return Ok(Some(user.clone()));
             }
             State::Silent | State::SignedOut | State::Anonymous => {}
@@ -262,6 +271,7 @@ impl RequestAuth {
         match &*self.state() {
             State::Authenticated { device, .. } => Some(device.id),
             State::Issued { session, .. } => Some(session.device.id),
+            State::Session { device_id, .. } => Some(*device_id),
             _ => None,
         }
     }
@@ -288,7 +298,10 @@ impl RequestAuth {
 
     /// The user changed during the request (e-mail, so `uid`): headers carry the new one.
     pub fn update_user(&self, updated: &User) {
-        if let State::Authenticated { user, .. } | State::Issued { user, .. } = &mut *self.state() {
+        if let State::Authenticated { user, .. }
+        | State::Issued { user, .. }
+        | State::Session { user, .. } = &mut *self.state()
+        {
             *user = updated.clone();
         }
     }
@@ -300,6 +313,14 @@ impl RequestAuth {
         self.0
             .answer_is_upstreams
             .store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// The request is authenticated by a browser session (docs/decisions.md D15).
+    fn by_session(&self, user: User, device_id: i64) {
+        if let Some(log) = &self.0.log_user {
+            log.set(user.id);
+        }
+        *self.state() = State::Session { user, device_id };
     }
 
     /// This action answers without auth headers.
@@ -360,7 +381,9 @@ impl RequestAuth {
         };
         let batch_of = |headers| (headers, CookieAction::Keep);
         match state {
-            State::Anonymous | State::Silent => (Vec::new(), CookieAction::Keep),
+            State::Anonymous | State::Silent | State::Session { .. } => {
+                (Vec::new(), CookieAction::Keep)
+            }
             State::SignedOut if status.is_success() => (Vec::new(), CookieAction::Clear),
             State::SignedOut => (Vec::new(), CookieAction::Keep),
             State::Issued { user, session } => full(credential_headers(
@@ -524,6 +547,56 @@ pub struct TokenAuth {
     pub accounts: Accounts,
 }
 
+/// `Authorization: Session <APP_ID>` on a route of its own (the session resource checks its
+/// callers itself): the app must exist and the `Origin` be one of its origins, else 403; then
+/// the session cookie, if it names a live session granted to that app, authenticates the
+/// request, and a state change must pass the CSRF check against the app's origins.
+async fn session_request(
+    accounts: &Accounts,
+    mode: &SessionMode,
+    req: &Request,
+    app_id: &str,
+) -> Result<Option<(User, i64)>, Response> {
+    let forbidden = |m: &str| crate::error::error_response(StatusCode::FORBIDDEN, m);
+    let failed = |e: crate::store::StoreError| {
+        use poem::error::ResponseError;
+        crate::error::ApiError::Internal(e.into()).as_response()
+    };
+    let Some(app) = accounts.app(app_id).await.map_err(failed)? else {
+        return Err(forbidden(
+            "Unknown app: Authorization: Session names no registered app.",
+        ));
+    };
+    let mut origins = req.headers().get_all(poem::http::header::ORIGIN).iter();
+    let from_app = match (origins.next(), origins.next()) {
+        (Some(o), None) => o.to_str().is_ok_and(|o| app.origins.iter().any(|a| a == o)),
+        _ => false,
+    };
+    if !from_app {
+        return Err(forbidden(
+            "Origin not allowed: it is not one of this app's origins.",
+        ));
+    }
+    let Some(id) = mode.session_id(req.headers()) else {
+        return Ok(None);
+    };
+    let Some((session, user)) = accounts.browser_session(id).await.map_err(failed)? else {
+        return Ok(None);
+    };
+    if !accounts
+        .session_granted(&session, &app.app_id)
+        .await
+        .map_err(failed)?
+    {
+        return Ok(None);
+    }
+    mode.check(req.method(), req.headers(), Some(id), |o| {
+        app.origins.iter().any(|a| a == o)
+    })
+    .map_err(|refusal| forbidden(refusal.message()))?;
+    Ok(Some((user, session.device_id)))
+}
+
 /// A request the cookie would authenticate: cookie mode is on, the request carries the cookie,
 /// and no `access-token` header takes precedence over it.
 fn cookie_authenticated(mode: &CookieMode, req: &Request, names: &HeaderNames) -> bool {
@@ -564,7 +637,21 @@ impl<E: Endpoint> Endpoint for TokenAuthEndpoint<E> {
                 refusal.message(),
             ));
         }
+        // Token requests carry no `Authorization: Session`: one header check, nothing more.
+        let by_session = match crate::http::session::app_of(req.headers()) {
+            Some(app_id) if !req.uri().path().starts_with("/session") => match Sessions::of(&req) {
+                Some(mode) => match session_request(&self.accounts, mode, &req, app_id).await {
+                    Ok(found) => found,
+                    Err(refused) => return Ok(refused),
+                },
+                None => None,
+            },
+            _ => None,
+        };
         let auth = RequestAuth::new(&self.accounts, self.cookie.as_ref(), &req);
+        if let Some((user, device_id)) = by_session {
+            auth.by_session(user, device_id);
+        }
         req.extensions_mut().insert(auth.clone());
         let mut resp = match self.inner.call(req).await {
             Ok(resp) => resp.into_response(),

@@ -322,3 +322,54 @@ async fn origin_changes_apply_without_a_restart() {
     .unwrap();
     assert_eq!(resp.status(), 403);
 }
+
+#[tokio::test]
+async fn a_session_authenticates_the_token_routes_for_its_app() {
+    let app = two_apps().await;
+    assert_eq!(
+        app.sign_up("t@example.com", "password1").await.status(),
+        200
+    );
+    let resp = from_app(&app, Method::POST, "/session", "app-one", ONE)
+        .json(&json!({"email": "t@example.com", "password": "password1"}))
+        .send()
+        .await
+        .unwrap();
+    let cookie = session_cookie(&resp)
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string();
+    let validate = |app_id: &str, origin: &str| {
+        from_app(&app, Method::GET, "/auth/validate_token", app_id, origin)
+            .header("cookie", cookie.clone())
+    };
+
+    let resp = validate("app-one", ONE).send().await.unwrap();
+
+    assert_eq!(resp.status(), 200);
+    assert!(resp.headers().get("access-token").is_none());
+    assert_eq!(json(resp).await["data"]["uid"], "t@example.com");
+    // Not granted to app two; app one's id from the wrong origin; an unknown app.
+    assert_eq!(validate("app-two", TWO).send().await.unwrap().status(), 401);
+    assert_eq!(validate("app-one", TWO).send().await.unwrap().status(), 403);
+    assert_eq!(
+        validate("app-nine", ONE).send().await.unwrap().status(),
+        403
+    );
+    // Without the cookie there is nothing to authenticate with.
+    let resp = from_app(&app, Method::GET, "/auth/validate_token", "app-one", ONE)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 401);
+    // A state change: the app's origin passes; signing the device out ends the session.
+    let resp = from_app(&app, Method::DELETE, "/auth/sign_out", "app-one", ONE)
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    assert_eq!(validate("app-one", ONE).send().await.unwrap().status(), 401);
+}
