@@ -373,3 +373,75 @@ async fn a_session_authenticates_the_token_routes_for_its_app() {
     assert_eq!(resp.status(), 200);
     assert_eq!(validate("app-one", ONE).send().await.unwrap().status(), 401);
 }
+
+#[tokio::test]
+async fn requests_and_sign_ins_are_logged_with_their_app() {
+    let db = fresh_database().await;
+    let mut serve = crate::support::serve::Serve::start(
+        &db.url,
+        &[
+            ("TOKER_SESSION_ENABLED", "true"),
+            ("TOKER_PASSWORD_COST", "4"),
+        ],
+    )
+    .await;
+    let out = Command::new(env!("CARGO_BIN_EXE_toker"))
+        .args([
+            "apps", "add", "--name", "One", "--origin", ONE, "--id", "app-one",
+        ])
+        .env_remove("RUST_LOG")
+        .env("TOKER_DATABASE_URL", &db.url)
+        .current_dir(std::env::temp_dir())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let http = client();
+    let url = |path: &str| format!("{}{path}", serve.address);
+    let resp = http
+        .post(url("/auth"))
+        .json(&json!({"email": "l@example.com", "password": "password1", "password_confirmation": "password1"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+
+    let resp = http
+        .post(url("/session"))
+        .header("origin", ONE)
+        .header("authorization", "Session app-one")
+        .json(&json!({"email": "l@example.com", "password": "password1"}))
+        .send()
+        .await
+        .unwrap();
+
+    assert_eq!(resp.status(), 200);
+    let set = resp.headers()["set-cookie"].to_str().unwrap().to_string();
+    let session_id = set
+        .split(';')
+        .next()
+        .unwrap()
+        .split_once('=')
+        .unwrap()
+        .1
+        .to_string();
+    let lines = serve.drain().await.to_vec();
+    let request = lines
+        .iter()
+        .find(|l| l.contains("toker::request") && l.contains("path=\"/session\""))
+        .expect("a request line for /session");
+    assert!(request.contains("app=\"app-one\""), "{request}");
+    let event = lines
+        .iter()
+        .find(|l| l.contains("event=\"browser_session\""))
+        .expect("a browser_session event");
+    assert!(event.contains("app=\"app-one\""), "{event}");
+    let all = lines.join("\n");
+    assert!(
+        !all.contains(&session_id),
+        "the session id reached the log:\n{all}"
+    );
+}

@@ -1070,3 +1070,41 @@ async fn the_binding_cookie_is_short_lived_http_only_and_host_only_over_https() 
     .await;
     assert!(refused.headers().get("set-cookie").is_none());
 }
+
+#[tokio::test]
+async fn cookie_mode_sets_the_auth_cookie_on_oauth_success() {
+    let provider = OAuthProvider::start();
+    provider.set_profile(profile("cora")).await;
+    let app = oauth_app(&provider, |s| {
+        s.cookie_enabled = true;
+        s.cookie_attributes.same_site = Some(toker::config::SameSite::Lax);
+    })
+    .await;
+
+    let resp = sign_in(
+        &app,
+        "idp",
+        "auth_origin_url=https%3A%2F%2Fapp.example.com%2Flogin&omniauth_window_type=sameWindow",
+    )
+    .await;
+
+    assert_eq!(resp.status(), 302);
+    let cookie = resp
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_string())
+        .find(|c| c.starts_with("auth_cookie="))
+        .expect("the auth cookie");
+    let value = cookie
+        .split(';')
+        .next()
+        .unwrap()
+        .trim_start_matches("auth_cookie=");
+    let decoded = percent_encoding::percent_decode_str(value)
+        .decode_utf8()
+        .unwrap();
+    let sent: Value = serde_json::from_str(&decoded).unwrap();
+    assert_eq!(sent["uid"], "cora");
+    assert!(cookie.contains("; HttpOnly; SameSite=Lax"), "{cookie}");
+}
