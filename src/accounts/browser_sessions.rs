@@ -8,7 +8,11 @@ use super::{
     Accounts, Limited, Origin, SignInOutcome,
     events::{self, Revocation},
 };
-use crate::{mail::Audience, store::StoreError, tokens};
+use crate::{
+    mail::Audience,
+    store::{StoreError, chain_of},
+    tokens::{self, Accepted, Chain},
+};
 
 /// The account a browser session belongs to.
 pub use crate::store::{BrowserSession, User};
@@ -143,6 +147,61 @@ impl Accounts {
         self.store.grant_browser_session(session.id, app).await?;
         events::browser_session(session.user_id, session.device_id, Some(app), true);
         Ok(())
+    }
+
+    /// An OAuth sign-in of the hosted page becomes a browser session: the device the provider
+    /// callback just created (named by `uid`, `client` and its first token, which came back
+    /// through the browser's address bar) is taken over by a new session granted to `app`, and
+    /// its token is replaced by one nobody holds, so the URL's copy is worthless. `None` when
+    /// the token is not that device's current one.
+    pub async fn adopt_oauth_device(
+        &self,
+        uid: &str,
+        client: &str,
+        token: &str,
+        app: &str,
+    ) -> Result<Option<(User, String)>, StoreError> {
+        let Some((device, user)) = self.store.find_device(uid, client).await? else {
+            return Ok(None);
+        };
+        let now = Self::now();
+        let now_ms = now.timestamp_millis();
+        let chain = chain_of(&device);
+        if !matches!(
+            tokens::check(&self.policy, &chain, token, now_ms),
+            Ok(Accepted::Current)
+        ) || (!self.settings.bypass_sign_in && self.inactive_reason(&user, now).is_some())
+        {
+            return Ok(None);
+        }
+        let unheld = Chain {
+            token_hash: tokens::digest(&tokens::generate()),
+            previous_token_hash: None,
+            last_token_hash: None,
+            expiry: chain.expiry,
+            touched_at: now_ms,
+            rotated_at: now_ms,
+        };
+        if !self
+            .store
+            .rotate_device(device.id, device.version, &unheld)
+            .await?
+        {
+            return Ok(None);
+        }
+        let session_id = tokens::generate();
+        let stored = self
+            .store
+            .create_browser_session(
+                tokens::digest(&session_id),
+                user.id,
+                device.id,
+                now.timestamp(),
+            )
+            .await?;
+        self.store.grant_browser_session(stored.id, app).await?;
+        events::browser_session(user.id, device.id, Some(app), false);
+        Ok(Some((user, session_id)))
     }
 
     /// "Sign out everywhere": every device of the user ends, browser sessions with them.

@@ -6,7 +6,11 @@
 //! granted its session. The form posts back to the page itself only, with the page's `_csrf`.
 
 use poem::Request;
-use poem_openapi::{ApiResponse, Object, OpenApi, param::Query, payload::Html};
+use poem_openapi::{
+    ApiResponse, Object, OpenApi,
+    param::{Path, Query},
+    payload::Html,
+};
 
 use super::{AccountsData, ApiTags, busy_or_internal, client_of, internal, origin_of};
 use crate::{
@@ -130,6 +134,7 @@ fn form_page(
     csrf: &str,
     signed_in: Option<&User>,
     error: Option<&str>,
+    providers: &[String],
 ) -> String {
     let hidden = format!(
         "<input type=\"hidden\" name=\"app_id\" value=\"{}\">\
@@ -157,11 +162,26 @@ fn form_page(
                  <button type=\"submit\">Sign in</button>"
             .to_string(),
     };
+    // One small form per OAuth provider, posting to `<session_path>/oauth/<name>` (relative to
+    // this page's own path).
+    let oauth: String = match signed_in {
+        Some(_) => String::new(),
+        None => providers
+            .iter()
+            .map(|name| {
+                format!(
+                    "<form method=\"post\" action=\"oauth/{n}\">{hidden}\
+                     <button type=\"submit\">Sign in with {n}</button></form>",
+                    n = escape(name)
+                )
+            })
+            .collect(),
+    };
     document(
         &format!("Sign in to {}", app.name),
         &format!(
             // No `action`: the form posts back to this page's own URL.
-            "<h1>Sign in to {}</h1>{error}<form method=\"post\">{hidden}{fields}</form>",
+            "<h1>Sign in to {}</h1>{error}<form method=\"post\">{hidden}{fields}</form>{oauth}",
             escape(&app.name),
         ),
     )
@@ -202,6 +222,20 @@ async fn live(
         .await
         .map_err(internal)?
         .map(|(s, u)| (id.to_string(), s, u)))
+}
+
+fn providers(accounts: &Accounts) -> Vec<String> {
+    accounts.settings.oauth.keys().cloned().collect()
+}
+
+fn forbidden_page() -> PageResponse {
+    PageResponse::Forbidden(
+        Html(message_page(
+            "This form was not sent from this page, or it is too old: open the sign-in link \
+             again.",
+        )),
+        csp(),
+    )
 }
 
 fn bad_request() -> PageResponse {
@@ -249,6 +283,7 @@ impl HostedSignIn {
             &csrf,
             live.as_ref().map(|(_, _, u)| u),
             None,
+            &providers(&accounts),
         );
         Ok(PageResponse::Page(Html(page), csp(), "DENY".into()))
     }
@@ -276,13 +311,7 @@ impl HostedSignIn {
             .as_deref()
             .is_some_and(|c| mode.csrf_matches(bound, c));
         if !mode.guard.from_own_page(req.headers()) || !csrf_ok {
-            return Ok(PageResponse::Forbidden(
-                Html(message_page(
-                    "This form was not sent from this page, or it is too old: open the sign-in \
-                     link again.",
-                )),
-                csp(),
-            ));
+            return Ok(forbidden_page());
         }
         let Some((app, return_to)) =
             target(&accounts, p.app_id.as_deref(), p.return_to.as_deref()).await?
@@ -317,6 +346,7 @@ impl HostedSignIn {
                 &mode.csrf_token(None),
                 None,
                 Some(&t.text(&m)),
+                &providers(&accounts),
             );
             Ok(PageResponse::Refused(Html(page), csp(), "DENY".into()))
         };
@@ -344,5 +374,122 @@ impl HostedSignIn {
                 PageResponse::TooMany(Html(message_page(&t.text(&messages::BUSY))), csp())
             }),
         }
+    }
+
+    /// Hosted sign-in with an OAuth provider
+    ///
+    /// The page's provider button: binds the sign-in to this browser (a nonce cookie) and sends
+    /// it through `<mount_path>/<provider>`, which comes back to `oauth_return`.
+    #[oai(path = "/session/oauth/:provider", method = "post")]
+    async fn oauth(
+        &self,
+        accounts: AccountsData<'_>,
+        req: &Request,
+        /// A configured provider.
+        provider: Path<String>,
+        params: Params<PageForm>,
+    ) -> poem::Result<PageResponse> {
+        let Some(mode) = Sessions::of(req) else {
+            return Ok(PageResponse::NotFound(Html(message_page("Not found."))));
+        };
+        let p = &params.typed;
+        let live = live(&accounts, mode, req).await?;
+        let bound = live.as_ref().map(|(id, _, _)| id.as_str());
+        let csrf_ok = p
+            .csrf
+            .as_deref()
+            .is_some_and(|c| mode.csrf_matches(bound, c));
+        if !mode.guard.from_own_page(req.headers()) || !csrf_ok {
+            return Ok(forbidden_page());
+        }
+        let Some((app, return_to)) =
+            target(&accounts, p.app_id.as_deref(), p.return_to.as_deref()).await?
+        else {
+            return Ok(bad_request());
+        };
+        let s = &accounts.settings;
+        if !s.oauth.contains_key(&provider.0) {
+            return Ok(bad_request());
+        }
+        let (nonce, digest) = mode.oauth_nonce();
+        let public = s.public_url();
+        let back: String = form_urlencoded::Serializer::new(String::new())
+            .append_pair("app_id", &app.app_id)
+            .append_pair("return_to", &return_to)
+            .append_pair("n", &digest)
+            .finish();
+        let origin_url = format!("{public}{}/oauth_return?{back}", s.session_path);
+        let start: String = form_urlencoded::Serializer::new(String::new())
+            .append_pair("auth_origin_url", &origin_url)
+            .append_pair("omniauth_window_type", "sameWindow")
+            .finish();
+        let to = format!("{public}{}/{}?{start}", s.mount_path, provider.0);
+        Ok(PageResponse::Back(to, Some(mode.oauth_cookie(&nonce))))
+    }
+
+    /// Hosted OAuth sign-in's return
+    ///
+    /// Where the provider callback sends the browser (`sameWindow`): the device it signed in
+    /// becomes this browser's session, for the app, if the browser holds the nonce cookie of
+    /// the sign-in it started (no login CSRF); then back to `return_to`. A GET that changes
+    /// state, as every OAuth return is: single-use (the token in the URL is replaced at once).
+    #[oai(path = "/session/oauth_return", method = "get")]
+    #[allow(clippy::too_many_arguments)]
+    async fn oauth_return(
+        &self,
+        accounts: AccountsData<'_>,
+        req: &Request,
+        app_id: Query<Option<String>>,
+        return_to: Query<Option<String>>,
+        /// The digest of this browser's sign-in nonce.
+        n: Query<Option<String>>,
+        /// The new device's token (devise_token_auth's `sameWindow` parameters).
+        auth_token: Query<Option<String>>,
+        client_id: Query<Option<String>>,
+        uid: Query<Option<String>>,
+    ) -> poem::Result<PageResponse> {
+        let Some(mode) = Sessions::of(req) else {
+            return Ok(PageResponse::NotFound(Html(message_page("Not found."))));
+        };
+        let bound =
+            n.0.as_deref()
+                .is_some_and(|n| mode.oauth_nonce_matches(req.headers(), n));
+        if !bound {
+            return Ok(forbidden_page());
+        }
+        let Some((app, return_to)) =
+            target(&accounts, app_id.0.as_deref(), return_to.0.as_deref()).await?
+        else {
+            return Ok(bad_request());
+        };
+        let refused = || {
+            Ok(PageResponse::Refused(
+                Html(message_page(
+                    "The sign-in with the provider did not complete.",
+                )),
+                csp(),
+                "DENY".into(),
+            ))
+        };
+        let (Some(token), Some(client), Some(uid)) = (&auth_token.0, &client_id.0, &uid.0) else {
+            return refused();
+        };
+        let Some((_, session_id)) = accounts
+            .adopt_oauth_device(uid, client, token, &app.app_id)
+            .await
+            .map_err(internal)?
+        else {
+            return refused();
+        };
+        if let Some(previous) = mode.session_id(req.headers()) {
+            accounts
+                .end_browser_session(previous)
+                .await
+                .map_err(internal)?;
+        }
+        Ok(PageResponse::Back(
+            return_to,
+            Some(mode.set_cookie(&session_id)),
+        ))
     }
 }

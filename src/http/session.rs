@@ -56,6 +56,8 @@ pub struct SessionMode {
     pub spec: CookieSpec,
     attributes: String,
     max_age: u64,
+    /// Seconds an OAuth sign-in from the hosted page may take (`oauth_state_lifetime`).
+    oauth_max_age: u64,
     key: Vec<u8>,
     pub csrf_tokens: bool,
     pub guard: CsrfGuard,
@@ -86,6 +88,7 @@ impl SessionMode {
             attributes: spec.attributes(),
             spec,
             max_age: settings.session_lifetime,
+            oauth_max_age: settings.oauth_state_lifetime,
             key,
             csrf_tokens: settings.csrf_tokens,
             guard: CsrfGuard::new(settings)?,
@@ -114,6 +117,38 @@ impl SessionMode {
             "{}=; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT{}",
             self.spec.name, self.attributes
         )
+    }
+
+    fn oauth_cookie_name(&self) -> String {
+        format!("{}_oauth", self.spec.name)
+    }
+
+    /// The hosted page's OAuth sign-in binding: a nonce only this browser holds, whose digest
+    /// rides in the return URL (no credential; `SameSite=Lax`, so the provider's redirect back
+    /// carries it).
+    pub fn oauth_cookie(&self, nonce: &str) -> String {
+        format!(
+            "{}={nonce}; Max-Age={}; Path=/{}; HttpOnly; SameSite=Lax",
+            self.oauth_cookie_name(),
+            self.oauth_max_age,
+            if self.spec.secure { "; Secure" } else { "" }
+        )
+    }
+
+    /// A new OAuth binding nonce and its digest (for the return URL).
+    pub fn oauth_nonce(&self) -> (String, String) {
+        let nonce = tokens::generate();
+        let digest = tokens::digest(&nonce);
+        (nonce, digest)
+    }
+
+    /// Whether the browser holds the nonce whose digest is `digest` (constant time).
+    pub fn oauth_nonce_matches(&self, headers: &HeaderMap, digest: &str) -> bool {
+        use subtle::ConstantTimeEq;
+        cookie_value(headers, &self.oauth_cookie_name()).is_some_and(|nonce| {
+            let held = tokens::digest(nonce);
+            held.len() == digest.len() && bool::from(held.as_bytes().ct_eq(digest.as_bytes()))
+        })
     }
 
     fn mac(&self, session_id: Option<&str>, nonce: &str) -> HmacSha256 {
