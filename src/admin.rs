@@ -9,9 +9,9 @@ use serde_json::{Value, json};
 
 use crate::{
     accounts::{Accounts, admin::AdminError},
-    cli::{DevicesCommand, ImportCommand, UsersCommand},
+    cli::{AppsCommand, DevicesCommand, ImportCommand, UsersCommand},
     import,
-    store::{Device, User},
+    store::{ClientApp, Device, User},
     tokens::is_bcrypt,
 };
 
@@ -50,6 +50,60 @@ pub fn device_json(device: &Device) -> Value {
         "ip": device.ip,
         "imported": is_bcrypt(&device.token_hash),
     })
+}
+
+/// An app as the commands show it.
+pub fn app_json(app: &ClientApp) -> Value {
+    json!({
+        "id": app.app_id,
+        "name": app.name,
+        "origins": app.origins,
+        "created_at": chrono::DateTime::from_timestamp(app.created_at, 0).map(|t| t.to_rfc3339()),
+    })
+}
+
+fn app_line(app: &ClientApp) -> String {
+    format!("{}  {}  {}", app.app_id, app.name, app.origins.join(" "))
+}
+
+pub async fn apps(accounts: &Accounts, command: AppsCommand) -> Result<(), AdminError> {
+    match command {
+        AppsCommand::Add {
+            name,
+            origins,
+            id,
+            json,
+        } => {
+            let app = accounts.add_app(&name, &origins, id.as_deref()).await?;
+            print(json, app_json(&app), format!("added {}", app_line(&app)));
+        }
+        AppsCommand::List { json } => {
+            let apps = accounts.apps().await?;
+            let text = apps.iter().map(app_line).collect::<Vec<_>>().join("\n");
+            print(
+                json,
+                Value::Array(apps.iter().map(app_json).collect()),
+                text,
+            );
+        }
+        AppsCommand::Remove { app_id, json } => {
+            accounts.remove_app(&app_id).await?;
+            print(
+                json,
+                json!({"removed": app_id}),
+                format!("removed app {app_id}"),
+            );
+        }
+        AppsCommand::SetOrigins {
+            app_id,
+            origins,
+            json,
+        } => {
+            let app = accounts.set_app_origins(&app_id, &origins).await?;
+            print(json, app_json(&app), format!("updated {}", app_line(&app)));
+        }
+    }
+    Ok(())
 }
 
 fn user_line(user: &User) -> String {

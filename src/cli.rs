@@ -60,6 +60,10 @@ pub enum Command {
     /// List and revoke users' devices (signed-in clients) on the configured database.
     #[command(subcommand)]
     Devices(DevicesCommand),
+    /// Register the static apps that use browser sessions, each with its approved origins
+    /// (`Authorization: Session <APP_ID>`), on the configured database; no restart needed.
+    #[command(subcommand)]
+    Apps(AppsCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -155,6 +159,43 @@ pub enum UsersCommand {
     /// API's length rules apply; the user's reset and unlock links are withdrawn.
     SetPassword {
         user: UserRef,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AppsCommand {
+    /// Register an app; prints its id.
+    Add {
+        /// A name for people (shown by `list`).
+        #[arg(long)]
+        name: String,
+        /// An approved origin, like https://app.example.com; repeat for several.
+        #[arg(long = "origin", value_name = "ORIGIN", required = true)]
+        origins: Vec<String>,
+        /// The app id to use (3–64 letters, digits, `-`, `_`); generated when absent.
+        #[arg(long, value_name = "APP_ID")]
+        id: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// List the registered apps.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Remove an app; browser sessions granted to it no longer work for it.
+    Remove {
+        app_id: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Replace an app's approved origins.
+    SetOrigins {
+        app_id: String,
+        #[arg(value_name = "ORIGIN", required = true)]
+        origins: Vec<String>,
         #[arg(long)]
         json: bool,
     },

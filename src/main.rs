@@ -113,6 +113,12 @@ async fn main() -> ExitCode {
             })
             .await;
         }
+        Some(Command::Apps(command)) => {
+            return operate(settings, None, |accounts| async move {
+                Ok(toker::admin::apps(&accounts, command).await?)
+            })
+            .await;
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

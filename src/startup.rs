@@ -565,6 +565,17 @@ pub async fn routes(
                 })
             })
             .collect::<Vec<_>>(),
+    )
+    .with_apps(
+        settings
+            .session_enabled
+            .then(|| crate::http::apps::AppOrigins::new(accounts)),
+    )
+    .with_own_origin(
+        (settings.session_enabled || settings.cookie_enabled)
+            .then(|| url::Url::parse(&settings.public_url()).ok())
+            .flatten()
+            .map(|u| u.origin().ascii_serialization()),
     );
     // Each type's app answers its own mount and callbacks, with its own accounts; the API
     // operations are the same, so a type's token is checked against that type's users only.
@@ -593,6 +604,8 @@ pub async fn routes(
             read_timeout: settings.body_read_timeout(),
         })
         .data(accounts.clone())
+        // Browser sessions are the default type's (docs/decisions.md D15).
+        .data(crate::http::session::Sessions::new(settings))
         .boxed();
     let app = TypeDispatch {
         types: by_type,
@@ -762,6 +775,11 @@ impl<E> MountPath<E> {
         let prefixes = [
             (settings.mount_path.clone(), DEFAULT_MOUNT),
             (settings.omniauth_prefix.clone(), "/omniauth"),
+            // Browser sessions off: `/session` is not served at all.
+            match settings.session_enabled {
+                true => (settings.session_path.clone(), "/session"),
+                false => ("/__no_sessions__".into(), "/session"),
+            },
         ]
         .into_iter()
         .filter(|(configured, declared)| configured != declared)

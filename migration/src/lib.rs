@@ -10,6 +10,8 @@ mod m20261124_000005_unlock_token_sent_at;
 mod m20261124_000006_mysql_binary_keys;
 mod m20261130_000007_create_signing_keys;
 mod m20261201_000008_create_imported_accounts;
+mod m20261201_000009_create_browser_sessions;
+mod m20261201_000010_create_client_apps;
 mod m20261201_000020_user_types;
 
 pub struct Migrator;
@@ -26,6 +28,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261124_000006_mysql_binary_keys::Migration),
             Box::new(m20261130_000007_create_signing_keys::Migration),
             Box::new(m20261201_000008_create_imported_accounts::Migration),
+            Box::new(m20261201_000009_create_browser_sessions::Migration),
+            Box::new(m20261201_000010_create_client_apps::Migration),
             Box::new(m20261201_000020_user_types::Migration),
         ]
     }

@@ -24,6 +24,8 @@ pub enum AdminError {
     Ambiguous(String),
     #[error("no device {0}")]
     NoSuchDevice(i64),
+    #[error("no app {0}")]
+    NoSuchApp(String),
     #[error("{}", .0.join("; "))]
     Invalid(Vec<String>),
     #[error(transparent)]

@@ -113,6 +113,21 @@ pub fn sign_in(
     );
 }
 
+/// `event="browser_session"`: a browser session began for (or was granted to) a registered
+/// app — the sign-in attributed to the app (docs/decisions.md D15). `app` is absent for a
+/// session opened from `cors_origins` or toker's own page without an app.
+pub fn browser_session(user_id: i64, device_id: i64, app: Option<&str>, granted: bool) {
+    tracing::info!(
+        target: "toker::security",
+        event = "browser_session",
+        user_id,
+        device_id,
+        app,
+        action = if granted { "granted" } else { "opened" },
+        "browser session"
+    );
+}
+
 /// `event="sign_in_failed"`: a password sign-in was refused. `user_id` is absent for an unknown
 /// account; `attempts` is the account's failed-attempt count when lockable counts them.
 pub fn sign_in_failed(

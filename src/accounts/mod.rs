@@ -4,8 +4,10 @@
 //! these outcomes into the contract's responses (docs/contract.md §2).
 
 pub mod admin;
+pub mod apps;
 pub mod attributes;
 pub mod authenticatable;
+pub mod browser_sessions;
 pub mod confirmable;
 pub mod credentials;
 pub mod events;

@@ -1,7 +1,9 @@
 //! The HTTP API: devise_token_auth's routes (one module per DTA controller), the sample
 //! protected resource, and the OpenAPI document built from them.
 
+mod browser_session;
 mod confirmations;
+mod hosted_sign_in;
 mod omniauth;
 mod passwords;
 mod registrations;
@@ -31,6 +33,8 @@ pub enum ApiTags {
     Registrations,
     /// Sign in and out.
     Sessions,
+    /// Browser sessions for static apps: a session cookie instead of tokens.
+    BrowserSessions,
     /// Check a token and refresh it.
     TokenValidations,
     /// Confirm e-mail addresses.
@@ -50,6 +54,8 @@ pub enum ApiTags {
 pub type Api = (
     registrations::Registrations,
     sessions::Sessions,
+    browser_session::BrowserSessions,
+    hosted_sign_in::HostedSignIn,
     token_validations::TokenValidations,
     confirmations::Confirmations,
     passwords::Passwords,

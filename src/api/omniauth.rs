@@ -544,6 +544,9 @@ async fn finish_callback(
             return Ok(failure(accounts, &e.to_string(), origin_url, window_type));
         }
     };
+    if let Some(auth) = req.extensions().get::<RequestAuth>() {
+        auth.set_cookie_for(&signed_in.user, &signed_in.session);
+    }
     Ok(success(
         accounts,
         &signed_in,

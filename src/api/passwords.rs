@@ -252,6 +252,9 @@ impl Passwords {
                 &[("reset_password_token", Some(&token))],
             )));
         };
+        if let Some(auth) = req.extensions().get::<RequestAuth>() {
+            auth.set_cookie_for(&user, &session);
+        }
         let mut params = credential_params(
             &accounts.settings.headers_names,
             &session.token,

@@ -164,7 +164,7 @@ impl Sessions {
             return not_found();
         };
         let device_id = auth.device_id();
-        auth.silence();
+        auth.signed_out();
         match device_id {
             Some(id) if accounts.sign_out(user.id, id).await.map_err(internal)? => {
                 Ok(SignOutResponse::SignedOut(Json(SuccessBody {

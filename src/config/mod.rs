@@ -12,12 +12,14 @@ use figment::{
 use serde::{Deserialize, Serialize};
 
 use crate::contract::headers::HeaderNames;
+pub mod cookie;
 mod effective;
 pub mod gateway;
 pub mod oauth;
 pub mod secret;
 pub mod user_types;
 
+pub use cookie::{CookieAttributes, CookieSpec, SameSite};
 pub use gateway::{GatewayRoute, GatewaySettings, RouteAuth};
 pub use oauth::{OAuthProviderSettings, ProviderKind};
 pub use secret::Secret;
@@ -265,6 +267,22 @@ pub struct Settings {
     pub remove_tokens_after_password_reset: bool,
     pub bypass_sign_in: bool,
     pub headers_names: HeaderNames,
+    /// Cookie mode (docs/contract.md §3.11): credentials also travel in an HttpOnly cookie.
+    pub cookie_enabled: bool,
+    pub cookie_name: String,
+    /// Attributes of the cookie; unset ones are chosen safe (docs/decisions.md D15).
+    pub cookie_attributes: CookieAttributes,
+    /// Browser sessions for static apps (`GET`/`POST`/`DELETE` on `session_path`).
+    pub session_enabled: bool,
+    pub session_path: String,
+    /// The session cookie's name; `__Host-` is put in front when the cookie can have it.
+    pub session_cookie_name: String,
+    /// Seconds a browser session lasts without a request.
+    pub session_idle_timeout: u64,
+    /// Seconds a browser session lasts at most (at most `token_lifespan`).
+    pub session_lifetime: u64,
+    /// Also require the session's `X-CSRF-Token` (double submit) on state-changing requests.
+    pub csrf_tokens: bool,
     /// Prefix of the provider callback URLs: `<public_url><omniauth_prefix>/<name>/callback`.
     pub omniauth_prefix: String,
 
@@ -405,6 +423,15 @@ impl Default for Settings {
             remove_tokens_after_password_reset: false,
             bypass_sign_in: true,
             headers_names: HeaderNames::default(),
+            cookie_enabled: false,
+            cookie_name: "auth_cookie".into(),
+            cookie_attributes: CookieAttributes::default(),
+            session_enabled: false,
+            session_path: "/session".into(),
+            session_cookie_name: "toker_session".into(),
+            session_idle_timeout: 24 * 3600,
+            session_lifetime: 14 * 24 * 3600,
+            csrf_tokens: false,
             confirmable: false,
             allow_unconfirmed_access_for: Some(0),
             confirm_within: None,
@@ -644,6 +671,7 @@ impl Settings {
             return Err(invalid("max_connections", "must be between 1 and 1000000"));
         }
         self.validate_operations()?;
+        self.validate_cookie()?;
         for (setting, list) in [
             ("sign_up_attributes", &self.sign_up_attributes),
             ("account_update_attributes", &self.account_update_attributes),
@@ -969,6 +997,9 @@ impl Settings {
             ]
             .map(String::from),
         );
+        if self.session_enabled {
+            paths.push(self.session_path.clone());
+        }
         paths
     }
 

@@ -24,7 +24,11 @@ use crate::{
     contract::headers::HeaderNames,
     contract::headers::authorization_value,
     contract::params::query_params,
-    http::credentials::Credentials,
+    http::{
+        cookie::CookieMode,
+        credentials::Credentials,
+        session::{SessionMode, Sessions},
+    },
     store::{Device, User, chain_of},
     tokens::{self, Accepted, Finish, Refused},
 };
@@ -58,6 +62,24 @@ enum State {
     Issued { user: User, session: NewSession },
     /// Authenticated, but this action answers without auth headers (sign-out, delete).
     Silent,
+    /// Signed out: in cookie mode the cookie is removed too.
+    SignedOut,
+    /// Authenticated by a browser session for a registered app (`Authorization: Session
+    /// <APP_ID>` and the session cookie): no token, so no auth headers.
+    Session { user: User, device_id: i64 },
+}
+
+/// What the after-step does with the auth cookie (cookie mode only).
+enum CookieAction {
+    Keep,
+    /// The credentials of this response's full header set.
+    Set {
+        token: String,
+        client: String,
+        expiry: String,
+        uid: String,
+    },
+    Clear,
 }
 
 struct Inner {
@@ -66,6 +88,11 @@ struct Inner {
     /// Read only where `accept_token_params` allows it (docs/decisions.md D10).
     query_creds: Credentials,
     authorization_creds: Credentials,
+    /// The auth cookie's credentials (cookie mode), read after headers and parameters.
+    cookie_creds: Credentials,
+    cookie: Option<Arc<CookieMode>>,
+    /// A cookie set without auth headers (a redirect that signed a device in).
+    cookie_only: Mutex<Option<CookieAction>>,
     /// The client's address, for security events.
     ip: Option<std::net::IpAddr>,
     unbatch: bool,
@@ -81,7 +108,7 @@ struct Inner {
 pub struct RequestAuth(Arc<Inner>);
 
 impl RequestAuth {
-    fn new(accounts: &Accounts, req: &Request) -> RequestAuth {
+    fn new(accounts: &Accounts, cookie: Option<&Arc<CookieMode>>, req: &Request) -> RequestAuth {
         let s = &accounts.settings;
         let names = &s.headers_names;
         let query = query_params(req);
@@ -95,6 +122,11 @@ impl RequestAuth {
             header_creds: Credentials::from_headers(req.headers(), names),
             query_creds,
             authorization_creds: Credentials::from_authorization(req.headers(), names),
+            cookie_creds: cookie
+                .map(|c| c.read(req.headers(), names))
+                .unwrap_or_default(),
+            cookie: cookie.cloned(),
+            cookie_only: Mutex::new(None),
             ip: req.remote_addr().as_socket_addr().map(|a| a.ip()),
             // DTA: any value of `unbatch`, even `false`, disables batching.
             unbatch: query.contains_key("unbatch"),
@@ -136,10 +168,12 @@ impl RequestAuth {
         fallback_route: bool,
     ) -> Result<Option<User>, crate::store::StoreError> {
         match &*self.state() {
-            State::Authenticated { user, .. } | State::Issued { user, .. } => {
+            State::Authenticated { user, .. }
+            | State::Issued { user, .. }
+            | State::Session { user, .. } => {
                 return Ok(Some(user.clone()));
             }
-            State::Silent | State::Anonymous => {}
+            State::Silent | State::SignedOut | State::Anonymous => {}
         }
         let inner = &self.0;
         let s = &inner.accounts.settings;
@@ -151,7 +185,7 @@ impl RequestAuth {
                 creds = creds.or(&Credentials::from_params(body, &s.headers_names));
             }
         }
-        let creds = creds.or(&inner.authorization_creds);
+        let creds = creds.or(&inner.cookie_creds).or(&inner.authorization_creds);
         let (Some(token), Some(uid)) = (creds.access_token, creds.uid) else {
             return Ok(None);
         };
@@ -237,6 +271,7 @@ impl RequestAuth {
         match &*self.state() {
             State::Authenticated { device, .. } => Some(device.id),
             State::Issued { session, .. } => Some(session.device.id),
+            State::Session { device_id, .. } => Some(*device_id),
             _ => None,
         }
     }
@@ -263,7 +298,10 @@ impl RequestAuth {
 
     /// The user changed during the request (e-mail, so `uid`): headers carry the new one.
     pub fn update_user(&self, updated: &User) {
-        if let State::Authenticated { user, .. } | State::Issued { user, .. } = &mut *self.state() {
+        if let State::Authenticated { user, .. }
+        | State::Issued { user, .. }
+        | State::Session { user, .. } = &mut *self.state()
+        {
             *user = updated.clone();
         }
     }
@@ -277,36 +315,84 @@ impl RequestAuth {
             .store(true, std::sync::atomic::Ordering::Relaxed);
     }
 
+    /// The request is authenticated by a browser session (docs/decisions.md D15).
+    fn by_session(&self, user: User, device_id: i64) {
+        if let Some(log) = &self.0.log_user {
+            log.set(user.id);
+        }
+        *self.state() = State::Session { user, device_id };
+    }
+
     /// This action answers without auth headers.
     pub fn silence(&self) {
         *self.state() = State::Silent;
     }
 
+    /// The device signed out: no auth headers, and in cookie mode the cookie is removed.
+    pub fn signed_out(&self) {
+        *self.state() = State::SignedOut;
+    }
+
+    /// In cookie mode, `session`'s credentials go out in the cookie of this response, which
+    /// carries no auth headers (the password-reset link and OAuth success redirects, as
+    /// devise_token_auth does).
+    pub fn set_cookie_for(&self, user: &User, session: &NewSession) {
+        if self.0.cookie.is_some() {
+            *self.0.cookie_only.lock().unwrap_or_else(|e| e.into_inner()) =
+                Some(CookieAction::Set {
+                    token: session.token.clone(),
+                    client: session.device.client.clone(),
+                    expiry: session.device.expiry.to_string(),
+                    uid: user.uid.clone(),
+                });
+        }
+    }
+
     /// The after-step: decides and writes the token outcome, returns the headers to add.
     /// A failed request (5xx: the database unavailable, say) writes nothing and sends no
     /// headers, so the client keeps the token it sent, which still works.
-    async fn finish(&self, status: StatusCode) -> Vec<(String, String)> {
+    async fn finish(&self, status: StatusCode) -> (Vec<(String, String)>, CookieAction) {
+        let cookie_only = self
+            .0
+            .cookie_only
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        let (headers, cookie) = self.finish_headers(status).await;
+        (headers, cookie_only.unwrap_or(cookie))
+    }
+
+    async fn finish_headers(&self, status: StatusCode) -> (Vec<(String, String)>, CookieAction) {
         let upstreams = self
             .0
             .answer_is_upstreams
             .load(std::sync::atomic::Ordering::Relaxed);
         if status == StatusCode::UNAUTHORIZED || (status.is_server_error() && !upstreams) {
-            return Vec::new();
+            return (Vec::new(), CookieAction::Keep);
         }
         let state = std::mem::replace(&mut *self.state(), State::Silent);
         let inner = &self.0;
         let accounts = &inner.accounts;
         let s = &accounts.settings;
         let names = &s.headers_names;
+        let full = |headers: Vec<(String, String)>| {
+            let cookie = CookieAction::from_headers(names, &headers);
+            (headers, cookie)
+        };
+        let batch_of = |headers| (headers, CookieAction::Keep);
         match state {
-            State::Anonymous | State::Silent => Vec::new(),
-            State::Issued { user, session } => credential_headers(
+            State::Anonymous | State::Silent | State::Session { .. } => {
+                (Vec::new(), CookieAction::Keep)
+            }
+            State::SignedOut if status.is_success() => (Vec::new(), CookieAction::Clear),
+            State::SignedOut => (Vec::new(), CookieAction::Keep),
+            State::Issued { user, session } => full(credential_headers(
                 names,
                 &session.token,
                 &session.device.client,
                 &session.device.expiry.to_string(),
                 &user.uid,
-            ),
+            )),
             State::Authenticated {
                 device,
                 user,
@@ -325,17 +411,17 @@ impl RequestAuth {
                     inner.started_ms,
                     inner.unbatch,
                 ) {
-                    Finish::Echo => credential_headers(
+                    Finish::Echo => full(credential_headers(
                         names,
                         &token,
                         &device.client,
                         &device.expiry.to_string(),
                         &user.uid,
-                    ),
+                    )),
                     // A request that presented a superseded token leaves the device as it is:
                     // its touch would stretch the batch window for a token that is no longer
                     // the device's own (docs/decisions.md D3).
-                    Finish::Batch if accepted != Accepted::Current => batch(),
+                    Finish::Batch if accepted != Accepted::Current => batch_of(batch()),
                     Finish::Batch => {
                         let now_ms = Utc::now().timestamp_millis();
                         if let Err(e) = accounts.store.touch_device(device.id, now_ms).await
@@ -343,7 +429,7 @@ impl RequestAuth {
                         {
                             tracing::error!(error = %e, "could not touch device");
                         }
-                        batch()
+                        batch_of(batch())
                     }
                     Finish::Rotate => {
                         let now_ms = Utc::now().timestamp_millis();
@@ -361,16 +447,16 @@ impl RequestAuth {
                         {
                             Ok(true) => {
                                 accounts.metrics.token_rotated();
-                                credential_headers(
+                                full(credential_headers(
                                     names,
                                     &new_token,
                                     &device.client,
                                     &next.expiry.to_string(),
                                     &user.uid,
-                                )
+                                ))
                             }
                             // Another request rotated first: this one is a batch request (D3).
-                            Ok(false) => batch(),
+                            Ok(false) => batch_of(batch()),
                             Err(e) => {
                                 // No headers: the client keeps its current token, which stays
                                 // valid (a failed round writes nothing). An outage is logged
@@ -378,12 +464,31 @@ impl RequestAuth {
                                 if !e.is_unavailable() {
                                     tracing::error!(error = %e, "could not rotate token");
                                 }
-                                Vec::new()
+                                (Vec::new(), CookieAction::Keep)
                             }
                         }
                     }
                 }
             }
+        }
+    }
+}
+
+impl CookieAction {
+    /// The cookie of a full credential header set.
+    fn from_headers(names: &HeaderNames, headers: &[(String, String)]) -> CookieAction {
+        let get = |name: &str| {
+            headers
+                .iter()
+                .find(|(n, _)| n == name)
+                .map(|(_, v)| v.clone())
+                .unwrap_or_default()
+        };
+        CookieAction::Set {
+            token: get(&names.access_token),
+            client: get(&names.client),
+            expiry: get(&names.expiry),
+            uid: get(&names.uid),
         }
     }
 }
@@ -442,12 +547,69 @@ pub struct TokenAuth {
     pub accounts: Accounts,
 }
 
+/// `Authorization: Session <APP_ID>` on a route of its own (the session resource checks its
+/// callers itself): the app must exist and the `Origin` be one of its origins, else 403; then
+/// the session cookie, if it names a live session granted to that app, authenticates the
+/// request, and a state change must pass the CSRF check against the app's origins.
+async fn session_request(
+    accounts: &Accounts,
+    mode: &SessionMode,
+    req: &Request,
+    app_id: &str,
+) -> Result<Option<(User, i64)>, Response> {
+    let forbidden = |m: &str| crate::error::error_response(StatusCode::FORBIDDEN, m);
+    let failed = |e: crate::store::StoreError| {
+        use poem::error::ResponseError;
+        crate::error::ApiError::Internal(e.into()).as_response()
+    };
+    let Some(app) = accounts.app(app_id).await.map_err(failed)? else {
+        return Err(forbidden(
+            "Unknown app: Authorization: Session names no registered app.",
+        ));
+    };
+    let mut origins = req.headers().get_all(poem::http::header::ORIGIN).iter();
+    let from_app = match (origins.next(), origins.next()) {
+        (Some(o), None) => o.to_str().is_ok_and(|o| app.origins.iter().any(|a| a == o)),
+        _ => false,
+    };
+    if !from_app {
+        return Err(forbidden(
+            "Origin not allowed: it is not one of this app's origins.",
+        ));
+    }
+    let Some(id) = mode.session_id(req.headers()) else {
+        return Ok(None);
+    };
+    let Some((session, user)) = accounts.browser_session(id).await.map_err(failed)? else {
+        return Ok(None);
+    };
+    if !accounts
+        .session_granted(&session, &app.app_id)
+        .await
+        .map_err(failed)?
+    {
+        return Ok(None);
+    }
+    mode.check(req.method(), req.headers(), Some(id), |o| {
+        app.origins.iter().any(|a| a == o)
+    })
+    .map_err(|refusal| forbidden(refusal.message()))?;
+    Ok(Some((user, session.device_id)))
+}
+
+/// A request the cookie would authenticate: cookie mode is on, the request carries the cookie,
+/// and no `access-token` header takes precedence over it.
+fn cookie_authenticated(mode: &CookieMode, req: &Request, names: &HeaderNames) -> bool {
+    mode.present(req.headers()) && !req.headers().contains_key(names.access_token.as_str())
+}
+
 impl<E: Endpoint> Middleware<E> for TokenAuth {
     type Output = TokenAuthEndpoint<E>;
 
     fn transform(&self, ep: E) -> Self::Output {
         TokenAuthEndpoint {
             inner: ep,
+            cookie: CookieMode::new(&self.accounts.settings).map(Arc::new),
             accounts: self.accounts.clone(),
         }
     }
@@ -456,19 +618,67 @@ impl<E: Endpoint> Middleware<E> for TokenAuth {
 pub struct TokenAuthEndpoint<E> {
     inner: E,
     accounts: Accounts,
+    cookie: Option<Arc<CookieMode>>,
 }
 
 impl<E: Endpoint> Endpoint for TokenAuthEndpoint<E> {
     type Output = Response;
 
     async fn call(&self, mut req: Request) -> poem::Result<Response> {
-        let auth = RequestAuth::new(&self.accounts, &req);
+        let names = &self.accounts.settings.headers_names;
+        if let Some(mode) = &self.cookie
+            && cookie_authenticated(mode, &req, names)
+            && let Err(refusal) = mode.check(req.method(), req.headers())
+        {
+            // Nothing ran: the handler never sees a forged request (docs/cors.md §4.2).
+            tracing::info!(reason = ?refusal, "cookie request refused by the CSRF check");
+            return Ok(crate::error::error_response(
+                StatusCode::FORBIDDEN,
+                refusal.message(),
+            ));
+        }
+        // Token requests carry no `Authorization: Session`: one header check, nothing more.
+        let by_session = match crate::http::session::app_of(req.headers()) {
+            Some(app_id) if !req.uri().path().starts_with("/session") => match Sessions::of(&req) {
+                Some(mode) => match session_request(&self.accounts, mode, &req, app_id).await {
+                    Ok(found) => found,
+                    Err(refused) => return Ok(refused),
+                },
+                None => None,
+            },
+            _ => None,
+        };
+        let auth = RequestAuth::new(&self.accounts, self.cookie.as_ref(), &req);
+        if let Some((user, device_id)) = by_session {
+            auth.by_session(user, device_id);
+        }
         req.extensions_mut().insert(auth.clone());
         let mut resp = match self.inner.call(req).await {
             Ok(resp) => resp.into_response(),
             Err(err) => crate::error::to_json_error(err).await,
         };
-        for (name, value) in auth.finish(resp.status()).await {
+        let (headers, cookie) = auth.finish(resp.status()).await;
+        if let Some(mode) = &self.cookie {
+            let set_cookie = match cookie {
+                CookieAction::Keep => None,
+                CookieAction::Clear => Some(mode.clear()),
+                CookieAction::Set {
+                    token,
+                    client,
+                    expiry,
+                    uid,
+                } => Some(mode.set(names, &token, &client, &expiry, &uid)),
+            };
+            if let Some(value) = set_cookie.and_then(|v| HeaderValue::from_str(&v).ok()) {
+                resp.headers_mut()
+                    .append(poem::http::header::SET_COOKIE, value);
+            }
+        }
+        for (name, value) in headers {
+            // Cookie mode sends the plain headers but not `Authorization` (docs/contract.md §3.11).
+            if self.cookie.is_some() && name == names.authorization {
+                continue;
+            }
             if let (Ok(name), Ok(value)) = (
                 HeaderName::from_bytes(name.to_ascii_lowercase().as_bytes()),
                 HeaderValue::from_str(&value),

@@ -12,7 +12,10 @@
 //!   (`form_post`, docs/contract.md §4.3): any origin passes there, without CORS headers, as the
 //!   signed state and the browser-binding cookie guard it (docs/decisions.md D6).
 
-use crate::{contract::headers::HeaderNames, error::error_response, origins::OriginMatcher};
+use crate::{
+    contract::headers::HeaderNames, error::error_response, http::apps::AppOrigins,
+    origins::OriginMatcher,
+};
 use poem::{
     Endpoint, IntoResponse, Middleware, Request, Response,
     http::{HeaderMap, HeaderValue, Method, StatusCode, header},
@@ -30,6 +33,8 @@ const BASE_ALLOWED_HEADERS: &[&str] = &[
     "content-type",
     "if-modified-since",
     "x-requested-with",
+    // The double-submit token of browser sessions (the Backbone tutorial's client sends it).
+    "x-csrf-token",
 ];
 
 /// The CORS middleware.
@@ -43,12 +48,29 @@ pub struct Cors {
     private_network: bool,
     /// Paths any origin may post to (the OAuth callbacks).
     open_paths: std::collections::HashSet<String>,
+    /// The registered apps' origins (browser sessions on), allowed besides `cors_origins`.
+    apps: Option<AppOrigins>,
+    /// `public_url`'s origin, for toker's own pages behind a proxy that changes `Host`
+    /// (cookie modes only).
+    own_origin: Option<String>,
 }
 
 impl Cors {
     /// Lets any origin reach `paths` (exact request paths): the OAuth callbacks.
     pub fn open_to_any_origin(mut self, paths: impl IntoIterator<Item = String>) -> Cors {
         self.open_paths.extend(paths);
+        self
+    }
+
+    /// Treats `origin` (`public_url`'s) as toker's own: its pages' requests are same-origin.
+    pub fn with_own_origin(mut self, origin: Option<String>) -> Cors {
+        self.own_origin = origin;
+        self
+    }
+
+    /// Also allows the origins of the registered apps (docs/decisions.md D15).
+    pub fn with_apps(mut self, apps: Option<AppOrigins>) -> Cors {
+        self.apps = apps;
         self
     }
 
@@ -82,6 +104,8 @@ impl Cors {
             max_age,
             private_network,
             open_paths: Default::default(),
+            apps: None,
+            own_origin: None,
         }
     }
 }
@@ -127,6 +151,9 @@ fn classify(headers: &HeaderMap, cors: &Cors) -> RequestOrigin {
     }
     if cors.origins.allows(origin) {
         return RequestOrigin::Allowed(value.clone());
+    }
+    if cors.own_origin.as_deref() == Some(origin) {
+        return RequestOrigin::SameOrigin;
     }
     let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
     let origin_authority = origin.split_once("://").map(|(_, a)| a);
@@ -209,7 +236,21 @@ impl<E: Endpoint> Endpoint for CorsEndpoint<E> {
             && req
                 .headers()
                 .contains_key(header::ACCESS_CONTROL_REQUEST_METHOD);
-        let origin = classify(req.headers(), &self.cors);
+        let mut origin = classify(req.headers(), &self.cors);
+        if let (RequestOrigin::Refused, Some(apps)) = (&origin, &self.cors.apps) {
+            // One value, ASCII, not `null`: the only origins an app may list.
+            let mut values = req.headers().get_all(header::ORIGIN).iter();
+            let named_app = crate::http::session::app_of(req.headers()).filter(|_| !is_preflight);
+            if let (Some(value), None) = (values.next(), values.next())
+                && let Ok(text) = value.to_str()
+                && match named_app {
+                    Some(app_id) => apps.app_allows(app_id, text).await || apps.allows(text).await,
+                    None => apps.allows(text).await,
+                }
+            {
+                origin = RequestOrigin::Allowed(value.clone());
+            }
+        }
         let allowed = match origin {
             RequestOrigin::Refused if self.cors.open_paths.contains(req.uri().path()) => None,
             RequestOrigin::Refused => {

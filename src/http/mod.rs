@@ -3,9 +3,11 @@
 //! response carries).
 
 pub mod allow;
+pub mod apps;
 pub mod auth;
 pub mod client_ip;
 pub mod connection;
+pub mod cookie;
 pub mod cors;
 pub mod credentials;
 pub mod listener;
@@ -13,6 +15,7 @@ pub mod locale;
 pub mod request_log;
 pub mod request_metrics;
 pub mod server;
+pub mod session;
 pub mod tls;
 
 use poem::{

@@ -1,5 +1,6 @@
 //! One log line per request: method, path (never the query, which may hold credentials),
-//! status, latency, the client's address and the user id once known. Never a token, password or
+//! status, latency, the client's address, the user id once known and the app a browser-session
+//! request names. Never a token, password or
 //! credential header.
 
 use std::time::Instant;
@@ -40,6 +41,11 @@ impl<E: Endpoint> Endpoint for RequestLogEndpoint<E> {
         let started = Instant::now();
         let method = req.method().clone();
         let path = req.uri().path().to_string();
+        // The registered app the request names (`Authorization: Session <APP_ID>`): requests are
+        // attributed to their app (docs/decisions.md D15). Only a plain id is logged.
+        let app = crate::http::session::app_of(req.headers())
+            .filter(|id| !id.is_empty())
+            .map(str::to_string);
         let user = LogUser::default();
         req.extensions_mut().insert(user.clone());
         let client_ip = resolve(&self.1, &req);
@@ -58,12 +64,12 @@ impl<E: Endpoint> Endpoint for RequestLogEndpoint<E> {
         match user.get() {
             Some(user_id) => tracing::info!(
                 target: "toker::request",
-                %method, path, status, latency_ms, %client_ip, user_id,
+                %method, path, status, latency_ms, %client_ip, user_id, app = app.as_deref(),
                 "request"
             ),
             None => tracing::info!(
                 target: "toker::request",
-                %method, path, status, latency_ms, %client_ip,
+                %method, path, status, latency_ms, %client_ip, app = app.as_deref(),
                 "request"
             ),
         }

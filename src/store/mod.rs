@@ -2,7 +2,9 @@
 //! and plain functions; connection set-up for the three backends lives here too.
 
 mod availability;
+mod browser_sessions;
 mod checkpoint;
+mod client_apps;
 mod connection;
 mod devices;
 mod foreign;
@@ -18,6 +20,8 @@ use migration::{Migrator, MigratorTrait};
 use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbErr, SqlErr};
 
 pub use availability::{Access, Availability, Outage};
+pub use browser_sessions::BrowserSession;
+pub use client_apps::ClientApp;
 pub use devices::{NewDevice, chain_of};
 pub use entity::{device::Model as Device, user::Model as User};
 pub use foreign::{ForeignTable, TextRow, plain_identifier};

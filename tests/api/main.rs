@@ -2,18 +2,23 @@
 //! fresh database (SQLite temp file, or `TOKER_TEST_DATABASE_URL` for PostgreSQL / MariaDB).
 
 mod admin;
+mod apps;
 mod architecture;
 mod bad_input;
+mod browser_sessions;
 mod cli;
 mod concurrency;
 mod confirmations;
 mod connections;
+mod cookies;
 mod cors;
 mod credential_changes;
 mod exact_keys;
 mod forward_auth;
+
 mod gateway;
 mod helpers;
+mod hosted_sign_in;
 mod import;
 mod languages;
 mod limits;

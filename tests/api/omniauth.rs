@@ -1156,3 +1156,175 @@ async fn a_user_type_signs_in_with_its_providers_at_its_own_mount() {
         .unwrap();
     assert_eq!(resp.status(), 302);
 }
+
+#[tokio::test]
+async fn cookie_mode_sets_the_auth_cookie_on_oauth_success() {
+    let provider = OAuthProvider::start();
+    provider.set_profile(profile("cora")).await;
+    let app = oauth_app(&provider, |s| {
+        s.cookie_enabled = true;
+        s.cookie_attributes.same_site = Some(toker::config::SameSite::Lax);
+    })
+    .await;
+
+    let resp = sign_in(
+        &app,
+        "idp",
+        "auth_origin_url=https%3A%2F%2Fapp.example.com%2Flogin&omniauth_window_type=sameWindow",
+    )
+    .await;
+
+    assert_eq!(resp.status(), 302);
+    let cookie = resp
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_string())
+        .find(|c| c.starts_with("auth_cookie="))
+        .expect("the auth cookie");
+    let value = cookie
+        .split(';')
+        .next()
+        .unwrap()
+        .trim_start_matches("auth_cookie=");
+    let decoded = percent_encoding::percent_decode_str(value)
+        .decode_utf8()
+        .unwrap();
+    let sent: Value = serde_json::from_str(&decoded).unwrap();
+    assert_eq!(sent["uid"], "cora");
+    assert!(cookie.contains("; HttpOnly; SameSite=Lax"), "{cookie}");
+}
+
+#[tokio::test]
+async fn the_hosted_page_signs_a_browser_in_with_a_provider_for_an_app() {
+    const ONE: &str = crate::apps::ONE;
+    let provider = OAuthProvider::start();
+    provider.set_profile(profile("olga")).await;
+    let app = oauth_app(&provider, |s| {
+        s.session_enabled = true;
+        s.cookie_attributes.same_site = Some(toker::config::SameSite::Lax);
+    })
+    .await;
+    let out = crate::apps::toker(
+        &app,
+        &[
+            "apps", "add", "--name", "One", "--origin", ONE, "--id", "app-one",
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let public = app.settings.public_url();
+    let local = |url: &str| url.replace(&public, &app.address);
+    let back = format!("{ONE}/after");
+    let query: String = form_urlencoded::Serializer::new(String::new())
+        .append_pair("app_id", "app-one")
+        .append_pair("return_to", &back)
+        .finish();
+    let html = app
+        .request(Method::GET, &format!("/session/sign_in?{query}"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains("action=\"oauth/idp\""), "{html}");
+    let start = html.find("name=\"_csrf\" value=\"").unwrap() + 20;
+    let csrf = html[start..][..html[start..].find('"').unwrap()].to_string();
+    let mut jar = Jar::default();
+
+    // The provider button, then the request phase, the provider and its callback.
+    let resp = app
+        .request(Method::POST, "/session/oauth/idp")
+        .header("sec-fetch-site", "same-origin")
+        .form(&[
+            ("app_id", "app-one"),
+            ("return_to", back.as_str()),
+            ("_csrf", csrf.as_str()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 303);
+    jar.take(&resp);
+    let resp = app
+        .client
+        .get(local(&location(&resp)))
+        .header("cookie", jar.header())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 302, "request phase");
+    jar.take(&resp);
+    let at_provider = app.client.get(location(&resp)).send().await.unwrap();
+    assert_eq!(at_provider.status(), 302);
+    let callback = Callback {
+        url: local(&location(&at_provider)),
+        jar: jar.clone(),
+    };
+    let resp = callback.open(&app).await;
+    assert_eq!(resp.status(), 302, "callback");
+    let return_url = local(&location(&resp));
+    assert!(
+        return_url.contains("/session/oauth_return?"),
+        "{return_url}"
+    );
+
+    // Opened in another browser (no nonce cookie): login CSRF, refused.
+    let other = app.client.get(&return_url).send().await.unwrap();
+    assert_eq!(other.status(), 403);
+
+    let resp = app
+        .client
+        .get(&return_url)
+        .header("cookie", jar.header())
+        .send()
+        .await
+        .unwrap();
+
+    assert_eq!(resp.status(), 303);
+    assert_eq!(location(&resp), back);
+    let cookie = resp
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_string())
+        .find(|c| c.starts_with("toker_session="))
+        .expect("a session cookie");
+    let cookie = cookie.split(';').next().unwrap().to_string();
+    let state = json(
+        app.request(Method::GET, "/session")
+            .header("origin", ONE)
+            .header("authorization", "Session app-one")
+            .header("cookie", &cookie)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(state["auth"], true);
+    assert_eq!(state["uid"], "olga");
+    // The token that came through the address bar no longer works, and the return is single-use.
+    let token = query_param(&return_url, "auth_token").unwrap();
+    let client_id = query_param(&return_url, "client_id").unwrap();
+    let resp = app
+        .request(Method::GET, "/auth/validate_token")
+        .header("access-token", token)
+        .header("client", client_id)
+        .header("uid", "olga")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 401);
+    let again = app
+        .client
+        .get(&return_url)
+        .header("cookie", jar.header())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), 401);
+}
