@@ -190,15 +190,15 @@ class MailSink {
 // ---- toker ------------------------------------------------------------------------------------
 
 class Toker {
-  constructor(child, port, logFile) {
+  constructor(child, port, logFile, host) {
     this.child = child;
     this.port = port;
-    this.url = `http://127.0.0.1:${port}`;
+    this.url = `http://${host}:${port}`;
     this.logFile = logFile;
     this.log = '';
   }
 
-  static async start({ tmp, env, pageOrigin, smtpPort }) {
+  static async start({ tmp, env, pageOrigin, smtpPort, host = '127.0.0.1' }) {
     if (!fs.existsSync(TOKER_BIN)) {
       throw new Error(`${TOKER_BIN} is missing: build it with CARGO_TARGET_DIR=$HOME/.cache/toker-target cargo build`);
     }
@@ -211,7 +211,7 @@ class Toker {
       NO_COLOR: '1',
       RUST_LOG: 'info',
       TOKER_BIND: `127.0.0.1:${port}`,
-      TOKER_PUBLIC_URL: `http://127.0.0.1:${port}`,
+      TOKER_PUBLIC_URL: `http://${host}:${port}`,
       TOKER_DATABASE_URL: `sqlite://${db}?mode=rwc`,
       TOKER_PASSWORD_COST: '4',
       TOKER_CORS_ORIGINS: JSON.stringify([pageOrigin]),
@@ -225,7 +225,9 @@ class Toker {
     });
     const logFile = path.join(tmp, 'toker.log');
     const child = track(spawn(TOKER_BIN, ['serve'], { cwd: tmp, env: childEnv, stdio: ['ignore', 'ignore', 'pipe'] }));
-    const toker = new Toker(child, port, logFile);
+    const toker = new Toker(child, port, logFile, host);
+    toker.env = childEnv;
+    toker.cwd = tmp;
     const out = fs.createWriteStream(logFile);
     child.stderr.on('data', (d) => { toker.log += d; out.write(d); });
     const m = await waitFor('toker to listen', () => {
@@ -234,6 +236,18 @@ class Toker {
     }, 20_000, 25);
     if (Number(m[1]) !== port) throw new Error(`toker listens on ${m[1]}, expected ${port}`);
     return toker;
+  }
+
+  /** Runs `toker <args>` (an admin command) against this server's settings: {code, stdout, stderr}. */
+  async cli(args, input = '') {
+    const child = spawn(TOKER_BIN, args, { cwd: this.cwd, env: this.env, stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => { stdout += d; });
+    child.stderr.on('data', (d) => { stderr += d; });
+    child.stdin.end(input);
+    const [code] = await once(child, 'close');
+    return { code, stdout, stderr };
   }
 
   /** The requests toker logged so far: {method, path, status}. */
@@ -436,7 +450,7 @@ async function startPageServer(getConfig, aliases = {}) {
  * (`e.oauth`, an OAuthProvider: `url`, `consentUrl`, `answer`, `setProfile()`). `pageAliases`
  * maps more paths to files of pages/ (`{'/oauth_callback': 'angular-token.html'}`).
  */
-export async function startEnv({ env = {}, config = {}, oauth = false, pageAliases = {}, app } = {}) {
+export async function startEnv({ env = {}, config = {}, oauth = false, pageAliases = {}, app, hosts } = {}) {
   const tmp = await fsp.mkdtemp(path.join(os.tmpdir(), 'toker-e2e-'));
   const e = {
     tmp, console: [], pageErrors: [], apiCalls: [], pendingCalls: [], navigations: [], pendingNavigations: [], popups: [], closers: [],
@@ -452,7 +466,11 @@ export async function startEnv({ env = {}, config = {}, oauth = false, pageAlias
     }
     e.pages = await startPageServer(() => ({ api: e.api, ...config }), pageAliases);
     e.closers.push(() => new Promise((r) => { e.pages.closeAllConnections?.(); e.pages.close(r); }));
-    e.origin = `http://127.0.0.1:${e.pages.address().port}`;
+    // `hosts: {api, page}`: names under .test that Chromium resolves to 127.0.0.1, so that
+    // toker and the pages are on the sites a test needs; `e.originOf(host)` is the page
+    // server under another name (another app, a hostile page).
+    e.originOf = (host) => `http://${host}:${e.pages.address().port}`;
+    e.origin = e.originOf(hosts?.page ?? '127.0.0.1');
     // `app: 'gateway'`: the app behind toker's gateway at /app; `app: 'nginx'`, `'caddy'` or `'envoy'`:
     // behind that proxy, which asks toker's forward-auth endpoint, and the page talks to it only;
     // `'traefik'`: Traefik in front of toker's gateway; `'traefik-forward'`: Traefik's forwardAuth.
@@ -466,7 +484,7 @@ export async function startEnv({ env = {}, config = {}, oauth = false, pageAlias
       if (app.startsWith('traefik')) env = { TOKER_TRUSTED_PROXIES: '["127.0.0.1"]', ...env };
       e.upstream.audiences.add('e2e-app');
     }
-    e.toker = await Toker.start({ tmp, env, pageOrigin: e.origin, smtpPort: e.mail.port });
+    e.toker = await Toker.start({ tmp, env, pageOrigin: e.origin, smtpPort: e.mail.port, host: hosts?.api });
     e.closers.push(() => e.toker.stop());
     e.api = e.toker.url;
     if (app) e.upstream.jwksUrl = `${e.toker.url}/.well-known/jwks.json`;
@@ -490,7 +508,8 @@ export async function startEnv({ env = {}, config = {}, oauth = false, pageAlias
       e.upstream.audiences.add(e.proxy.url);
       e.forwardAuth = app === 'traefik-forward';
     }
-    e.browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
+    const args = hosts ? [...CHROMIUM_ARGS, '--host-resolver-rules=MAP *.test 127.0.0.1'] : CHROMIUM_ARGS;
+    e.browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args });
     e.closers.push(() => e.browser.close());
     e.context = await e.browser.newContext();
     e.page = await e.context.newPage();
