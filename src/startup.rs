@@ -548,6 +548,8 @@ pub async fn routes(
         .at("/ping", get(ping))
         .with(AllowHeader(allowed.clone()));
     let types = type_accounts(accounts)?;
+    // One instance for toker's routes and the gateway's: its key signs the `_csrf` tokens.
+    let sessions = crate::http::session::Sessions::new(settings);
     let cors = Cors::new(
         OriginMatcher::new(&settings.cors_origins).map_err(|e| anyhow::anyhow!(e))?,
         &settings.headers_names,
@@ -605,7 +607,7 @@ pub async fn routes(
         })
         .data(accounts.clone())
         // Browser sessions are the default type's (docs/decisions.md D15).
-        .data(crate::http::session::Sessions::new(settings))
+        .data(sessions.clone())
         .boxed();
     let app = TypeDispatch {
         types: by_type,
@@ -614,7 +616,7 @@ pub async fn routes(
     .with(cors.clone());
     // Gateway routes, forward-auth and the JWK Set (docs/decisions.md D14) sit in front of
     // toker's own routes, each behind the same CORS; every other request reaches them unchanged.
-    let app = Gateway::build(accounts, &types, &cors)
+    let app = Gateway::build(accounts, &types, &cors, &sessions)
         .await?
         .around(app)
         // The catalogue outside the gateway too: its 401s are in the reader's language.

@@ -111,6 +111,48 @@ pub fn remove_credentials(headers: &mut HeaderMap, names: &HeaderNames) {
     }
 }
 
+/// Takes toker's own cookies (the browser session's, cookie mode's) out of the `Cookie`
+/// headers, keeping the app's own; an `Authorization: Session <APP_ID>` goes too. The session
+/// id is a credential like a token: the upstream gets the identity headers instead.
+pub fn remove_toker_cookies(headers: &mut HeaderMap, cookie_names: &[&str]) {
+    if headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.len() > 8 && v.as_bytes()[..8].eq_ignore_ascii_case(b"session "))
+    {
+        headers.remove(header::AUTHORIZATION);
+    }
+    if cookie_names.is_empty() || !headers.contains_key(header::COOKIE) {
+        return;
+    }
+    let mut kept: Vec<HeaderValue> = Vec::new();
+    for value in headers.get_all(header::COOKIE) {
+        // A value that is not text is not one toker wrote: it goes on as it came.
+        let Ok(text) = value.to_str() else {
+            kept.push(value.clone());
+            continue;
+        };
+        let pairs: Vec<&str> = text
+            .split(';')
+            .map(str::trim)
+            .filter(|pair| !pair.is_empty())
+            .filter(|pair| {
+                let name = pair.split_once('=').map_or(*pair, |(n, _)| n).trim();
+                !cookie_names.contains(&name)
+            })
+            .collect();
+        if !pairs.is_empty()
+            && let Ok(v) = HeaderValue::from_str(&pairs.join("; "))
+        {
+            kept.push(v);
+        }
+    }
+    headers.remove(header::COOKIE);
+    for v in kept {
+        headers.append(header::COOKIE, v);
+    }
+}
+
 /// The query without the toker credentials a client may send as parameters
 /// (`accept_token_params`); every other pair is kept byte for byte. `None` when nothing is left.
 pub fn remove_credential_params(query: &str, names: &HeaderNames) -> Option<String> {
@@ -232,6 +274,40 @@ pub fn clean_response(headers: &mut HeaderMap, names: &HeaderNames) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn tokers_cookies_and_session_app_ids_are_not_forwarded() {
+        let mut h = HeaderMap::new();
+        h.append(
+            header::COOKIE,
+            HeaderValue::from_static("theme=dark; __Host-toker_session=abc;lang=de"),
+        );
+        h.append(header::COOKIE, HeaderValue::from_static("toker_session=x"));
+        h.append(
+            header::COOKIE,
+            HeaderValue::from_bytes(b"raw=\xff").unwrap(),
+        );
+        h.insert(
+            header::AUTHORIZATION,
+            HeaderValue::from_static("Session app-one"),
+        );
+        remove_toker_cookies(&mut h, &["__Host-toker_session", "toker_session"]);
+        let cookies: Vec<&[u8]> = h
+            .get_all(header::COOKIE)
+            .iter()
+            .map(|v| v.as_bytes())
+            .collect();
+        assert_eq!(cookies, [&b"theme=dark; lang=de"[..], &b"raw=\xff"[..]]);
+        assert!(h.get(header::AUTHORIZATION).is_none());
+        // The app's own Authorization stays.
+        let mut h = HeaderMap::new();
+        h.insert(
+            header::AUTHORIZATION,
+            HeaderValue::from_static("Basic dXNlcjpwdw=="),
+        );
+        remove_toker_cookies(&mut h, &["toker_session"]);
+        assert_eq!(h[header::AUTHORIZATION], "Basic dXNlcjpwdw==");
+    }
     use crate::contract::headers::authorization_value;
 
     fn map(pairs: &[(&str, &str)]) -> HeaderMap {

@@ -32,7 +32,7 @@ use crate::{
     },
     contract::error_response,
     error::Outages,
-    http::{RequestLimits, auth::TokenAuth, cors::Cors},
+    http::{RequestLimits, auth::TokenAuth, cors::Cors, session::Sessions},
 };
 
 use keys::{AssertionKeys, JWKS_MAX_AGE};
@@ -51,10 +51,13 @@ impl Gateway {
     /// keys when anything is enabled. Each route and the forward endpoint get toker's CORS.
     /// `types` are the additional user types: each has its own forward-auth endpoint below
     /// its mount, and a route authenticates the one type its `user_type` names.
+    /// `sessions` are the default type's browser sessions (docs/decisions.md D15): a route of
+    /// that type also takes `Authorization: Session <APP_ID>` with the session cookie.
     pub async fn build(
         accounts: &Accounts,
         types: &[Accounts],
         cors: &Cors,
+        sessions: &Sessions,
     ) -> anyhow::Result<Gateway> {
         let settings = &accounts.settings;
         let gateway = &settings.gateway;
@@ -85,6 +88,10 @@ impl Gateway {
         };
         let mut routes = Vec::new();
         for route in &gateway.routes {
+            let default_type = route
+                .user_type
+                .as_deref()
+                .is_none_or(|name| name == accounts.store.user_type());
             let accounts = match &route.user_type {
                 Some(name) if name != accounts.store.user_type() => types
                     .iter()
@@ -101,11 +108,18 @@ impl Gateway {
                 route::RouteEndpoint::new(route.clone(), accounts.clone(), assertions.clone())
                     .map_err(|e| anyhow::anyhow!("gateway route `{}`: {e}", route.prefix))?;
             let authenticated = route.auth != RouteAuth::None;
+            // Another type's route never sees the sessions, so they cannot authenticate there.
+            let sessions = if default_type {
+                sessions.clone()
+            } else {
+                Sessions::default()
+            };
             let endpoint: BoxEndpoint<'static, Response> = if authenticated {
                 endpoint
                     .with(TokenAuth {
                         accounts: accounts.clone(),
                     })
+                    .data(sessions)
                     .with(outages())
                     .boxed()
             } else {

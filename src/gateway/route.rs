@@ -29,6 +29,8 @@ pub struct RouteEndpoint {
     audience: String,
     accounts: Accounts,
     assertions: Assertions,
+    /// toker's own cookies (browser session, cookie mode): credentials, kept from the upstream.
+    toker_cookies: Vec<String>,
 }
 
 impl RouteEndpoint {
@@ -42,7 +44,17 @@ impl RouteEndpoint {
             .iter()
             .map(|m| Method::from_bytes(m.as_bytes()))
             .collect::<Result<_, _>>()?;
+        let settings = &accounts.settings;
+        let mut toker_cookies = Vec::new();
+        if settings.session_enabled {
+            let name = &settings.session_cookie_name;
+            toker_cookies.extend([name.clone(), format!("__Host-{name}")]);
+        }
+        if settings.cookie_enabled {
+            toker_cookies.push(settings.cookie_name.clone());
+        }
         Ok(RouteEndpoint {
+            toker_cookies,
             upstream: Upstream::new(&route)?,
             audience: route.audience(),
             methods,
@@ -136,6 +148,8 @@ impl RouteEndpoint {
         let mut out = req.headers().clone();
         headers::remove_hop_by_hop(&mut out);
         headers::remove_credentials(&mut out, names);
+        let cookies: Vec<&str> = self.toker_cookies.iter().map(String::as_str).collect();
+        headers::remove_toker_cookies(&mut out, &cookies);
         out.remove(header::EXPECT);
         let client_host = req.headers().get(header::HOST).cloned();
         headers::set_forwarding(

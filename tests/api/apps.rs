@@ -445,3 +445,152 @@ async fn requests_and_sign_ins_are_logged_with_their_app() {
         "the session id reached the log:\n{all}"
     );
 }
+
+/// Gateway routes (docs/decisions.md D14) take a browser session as toker's own routes do: the
+/// app's id from its own origin with the session cookie; the upstream gets the identity, never
+/// the cookie; a state change must pass the CSRF check, and a route of another user type
+/// does not know the session at all.
+#[tokio::test]
+async fn a_session_authenticates_gateway_routes_for_its_app() {
+    use toker::config::{RouteAuth, UserTypeSettings};
+
+    let upstream = crate::support::upstream::Upstream::start().await;
+    let app = spawn_app_with(|s| {
+        sessions_on(s);
+        s.csrf_tokens = true;
+        s.user_types = vec![UserTypeSettings {
+            name: "Admin".into(),
+            mount_path: "/admin_auth".into(),
+            ..Default::default()
+        }];
+        s.gateway.routes = vec![
+            crate::gateway::route("/app", &upstream.url, RouteAuth::Required),
+            toker::config::GatewayRoute {
+                user_type: Some("Admin".into()),
+                ..crate::gateway::route("/admin-app", &upstream.url, RouteAuth::Required)
+            },
+        ];
+    })
+    .await;
+    ok_json(&toker(
+        &app,
+        &[
+            "apps", "add", "--name", "One", "--origin", ONE, "--id", "app-one", "--json",
+        ],
+    ));
+    ok_json(&toker(
+        &app,
+        &[
+            "apps", "add", "--name", "Two", "--origin", TWO, "--id", "app-two", "--json",
+        ],
+    ));
+    assert_eq!(
+        app.sign_up("g@example.com", "password1").await.status(),
+        200
+    );
+    let state = from_app(&app, Method::GET, "/session", "app-one", ONE)
+        .send()
+        .await
+        .unwrap();
+    let csrf = json(state).await["_csrf"].as_str().unwrap().to_string();
+    let resp = from_app(&app, Method::POST, "/session", "app-one", ONE)
+        .header("x-csrf-token", &csrf)
+        .json(&json!({"email": "g@example.com", "password": "password1"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let cookie = session_cookie(&resp)
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string();
+    let csrf = json(resp).await["_csrf"].as_str().unwrap().to_string();
+    let call = |method: Method, path: &str, app_id: &str, origin: &str| {
+        from_app(&app, method, path, app_id, origin).header("cookie", cookie.clone())
+    };
+
+    // The app's id from its own origin, with the cookie: the upstream answers and learns who.
+    let resp = call(Method::GET, "/app/items", "app-one", ONE)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    assert_eq!(resp.headers()["access-control-allow-origin"], ONE);
+    assert!(resp.headers().get("access-token").is_none());
+    let seen = upstream.last();
+    assert_eq!(seen.headers["x-toker-uid"], "g@example.com");
+    assert_eq!(seen.headers["x-toker-user-type"], "User");
+    assert!(
+        seen.headers
+            .get("cookie")
+            .is_none_or(|c| !c.to_str().unwrap().contains("toker_session"))
+    );
+    assert!(seen.headers.get("authorization").is_none());
+
+    // Refused before the upstream: not granted, wrong origin, unknown app, no cookie.
+    let before = upstream.seen().len();
+    assert_eq!(
+        call(Method::GET, "/app/items", "app-two", TWO)
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        401
+    );
+    for (app_id, origin) in [("app-one", TWO), ("app-nine", ONE)] {
+        let resp = call(Method::GET, "/app/items", app_id, origin)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 403, "{app_id} from {origin}");
+    }
+    let resp = from_app(&app, Method::GET, "/app/items", "app-one", ONE)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 401);
+    // A state change without the session's CSRF token, or as a form, reaches nothing.
+    let resp = call(Method::POST, "/app/items", "app-one", ONE)
+        .json(&json!({"name": "x"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 403);
+    // What a cross-site form sends: the cookie, no `Authorization: Session`.
+    let resp = app
+        .request(Method::POST, "/app/items")
+        .header("origin", ONE)
+        .header("cookie", cookie.clone())
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("name=x")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 401);
+    // Another type's route does not take the session.
+    assert_eq!(
+        call(Method::GET, "/admin-app/items", "app-one", ONE)
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        401
+    );
+    assert_eq!(
+        upstream.seen().len(),
+        before,
+        "nothing refused reached the upstream"
+    );
+
+    // With the token it does: a JSON post.
+    let resp = call(Method::POST, "/app/items", "app-one", ONE)
+        .header("x-csrf-token", &csrf)
+        .json(&json!({"name": "x"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    assert_eq!(upstream.last().method, "POST");
+}

@@ -417,6 +417,17 @@ fn bad_user_type_settings_stop_startup_with_a_clear_message() {
         assert!(e.contains(needle), "{t:?}: {e}");
         assert!(e.contains("user_types"), "{e}");
     }
+    // With browser sessions on, their resource is toker's too.
+    let sessions = Settings {
+        session_enabled: true,
+        user_types: vec![UserTypeSettings {
+            mount_path: "/session".into(),
+            ..admin_type()
+        }],
+        ..Settings::default()
+    };
+    let e = sessions.validate().unwrap_err().to_string();
+    assert!(e.contains("mount_path") && e.contains("/session"), "{e}");
     // A provider whose request path would be the type's callback prefix.
     let clash = Settings {
         user_types: vec![admin_type()],
