@@ -99,10 +99,6 @@ impl Settings {
             ("toker".into(), "/ping".into()),
             ("toker".into(), "/.well-known".into()),
         ];
-        if self.session_enabled {
-            // The browser sessions' resource and hosted page (the default type's).
-            taken.push(("toker".into(), self.session_path.clone()));
-        }
         let mut names = vec![DEFAULT_USER_TYPE.to_string()];
         for t in &self.user_types {
             let name = &t.name;

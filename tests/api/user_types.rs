@@ -427,7 +427,7 @@ fn bad_user_type_settings_stop_startup_with_a_clear_message() {
         ..Settings::default()
     };
     let e = sessions.validate().unwrap_err().to_string();
-    assert!(e.contains("mount_path") && e.contains("/session"), "{e}");
+    assert!(e.contains("session_path") && e.contains("overlaps"), "{e}");
     // A provider whose request path would be the type's callback prefix.
     let clash = Settings {
         user_types: vec![admin_type()],
