@@ -2,10 +2,10 @@
 
 ## Sessions and token validation
 
-sessions-not-confirmed = Eine Bestätigungs-E-Mail wurde an Ihr Konto unter „{ $email }“ gesendet. Bitte folgen Sie den Anweisungen in der E-Mail, um Ihr Konto zu aktivieren.
+sessions-not-confirmed = Eine Bestätigungs-E-Mail wurde an Ihre E-Mail-Adresse „{ $email }“ gesendet. Bitte folgen Sie den Anweisungen in der E-Mail, um Ihr Konto zu aktivieren.
 sessions-bad-credentials = Ungültige Anmeldedaten. Bitte versuchen Sie es erneut.
 sessions-not-supported = Verwenden Sie POST /sign_in, um sich anzumelden. GET wird nicht unterstützt.
-sessions-user-not-found = Der Benutzer wurde nicht gefunden oder war nicht angemeldet.
+sessions-user-not-found = Der Benutzer wurde nicht gefunden oder ist nicht angemeldet.
 token-validations-invalid = Ungültige Anmeldedaten
 locked = Ihr Konto wurde nach zu vielen fehlgeschlagenen Anmeldeversuchen gesperrt.
 last-attempt = Sie haben noch einen Versuch, bevor Ihr Konto gesperrt wird.
@@ -19,7 +19,7 @@ registrations-account-destroyed = Das Konto mit der UID „{ $uid }“ wurde gel
 registrations-account-to-destroy-not-found = Das zu löschende Konto wurde nicht gefunden.
 registrations-user-not-found = Benutzer nicht gefunden.
 validate-sign-up-params = Bitte senden Sie gültige Registrierungsdaten im Anfragetext.
-validate-account-update-params = Bitte senden Sie gültige Daten zur Kontoänderung im Anfragetext.
+validate-account-update-params = Bitte senden Sie gültige Daten zur Aktualisierung des Kontos im Anfragetext.
 
 ## Passwords, confirmations and unlocks
 
@@ -37,13 +37,13 @@ confirmations-sent = Eine E-Mail mit Anweisungen zur Bestätigung Ihres Kontos w
 confirmations-sent-paranoid = Falls Ihre E-Mail-Adresse bei uns registriert ist, erhalten Sie in wenigen Minuten eine E-Mail mit Anweisungen zur Bestätigung Ihrer E-Mail-Adresse.
 unlocks-sent = Eine E-Mail mit Anweisungen zum Entsperren Ihres Kontos wurde an „{ $email }“ gesendet.
 unlocks-sent-paranoid = Falls Ihr Konto existiert, erhalten Sie in wenigen Minuten eine E-Mail mit Anweisungen zum Entsperren.
-unlocks-token-invalid = Der Entsperr-Link ist ungültig.
+unlocks-token-invalid = Der Link zum Entsperren ist ungültig.
 
 ## OAuth
 
 unknown-provider = Unbekannter Anbieter „{ $name }“.
 invalid-provider-token = Ungültiges Token des Anbieters.
-omniauth-no-origin = Sie sind angemeldet, aber die Anfrage nannte keine erlaubte auth_origin_url, zu der zurückgekehrt werden kann.
+omniauth-no-origin = Sie sind angemeldet, aber die Anfrage enthielt keine erlaubte auth_origin_url, zu der zurückgeleitet werden kann.
 
 ## toker's own answers
 
@@ -58,11 +58,11 @@ internal-error = Interner Serverfehler.
 body-too-large = Der Anfragetext ist zu groß.
 body-timed-out = Der Anfragetext ist nicht rechtzeitig eingegangen.
 body-unreadable = Der Anfragetext konnte nicht gelesen werden.
-body-not-utf8 = Ungültiger Formulartext: kein UTF-8.
-body-not-an-object = Ungültiger JSON-Text: Es wird ein Objekt erwartet.
-body-invalid-json = Ungültiger JSON-Text: { $detail }.
-body-invalid-multipart = Ungültiger Multipart-Text: { $detail }.
-unsupported-content-type = Nicht unterstützter Content-Type: Senden Sie application/json, application/x-www-form-urlencoded oder multipart/form-data.
+body-not-utf8 = Ungültige Formulardaten: nicht in UTF-8 kodiert.
+body-not-an-object = Ungültige JSON-Daten: Es wurde ein Objekt erwartet.
+body-invalid-json = Ungültige JSON-Daten: { $detail }.
+body-invalid-multipart = Ungültige Multipart-Daten: { $detail }.
+unsupported-content-type = Nicht unterstützter Content-Type: Bitte senden Sie application/json, application/x-www-form-urlencoded oder multipart/form-data.
 
 ## Validation
 
@@ -80,7 +80,7 @@ attribute-password = Passwort
 attribute-password_confirmation = Passwortbestätigung
 attribute-current_password = Aktuelles Passwort
 attribute-name = Name
-attribute-nickname = Spitzname
+attribute-nickname = Nickname
 attribute-image = Bild
 
 ## Mail
@@ -95,7 +95,7 @@ mail-reset-subject = Anleitung zum Zurücksetzen Ihres Passworts
 mail-reset-body = Jemand hat einen Link zum Ändern Ihres Passworts angefordert. Sie können Ihr Passwort über den folgenden Link ändern.
 mail-reset-link = Mein Passwort ändern
 mail-reset-ignore = Wenn Sie dies nicht angefordert haben, ignorieren Sie diese E-Mail bitte.
-mail-reset-unchanged = Ihr Passwort bleibt unverändert, bis Sie den obigen Link aufrufen und ein neues festlegen.
+mail-reset-unchanged = Ihr Passwort bleibt unverändert, bis Sie den obigen Link aufrufen und ein neues Passwort festlegen.
 mail-unlock-subject = Anleitung zum Entsperren Ihres Kontos
 mail-unlock-body = Klicken Sie auf den folgenden Link, um Ihr Konto zu entsperren:
 mail-unlock-link = Mein Konto entsperren

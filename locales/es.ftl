@@ -2,12 +2,12 @@
 
 ## Sessions and token validation
 
-sessions-not-confirmed = Se ha enviado un correo de confirmación a la dirección «{ $email }» de su cuenta. Debe seguir las instrucciones del correo antes de poder activar su cuenta.
+sessions-not-confirmed = Se ha enviado un correo de confirmación a la dirección «{ $email }» de su cuenta. Debe seguir las instrucciones del correo antes de que su cuenta pueda activarse.
 sessions-bad-credentials = Credenciales de inicio de sesión no válidas. Inténtelo de nuevo.
-sessions-not-supported = Use POST /sign_in para iniciar sesión. GET no está admitido.
-sessions-user-not-found = No se encontró el usuario o no había iniciado sesión.
+sessions-not-supported = Use POST /sign_in para iniciar sesión. No se admite GET.
+sessions-user-not-found = No se encontró el usuario o no ha iniciado sesión.
 token-validations-invalid = Credenciales de inicio de sesión no válidas
-locked = Su cuenta ha sido bloqueada debido a un número excesivo de intentos de inicio de sesión fallidos.
+locked = Su cuenta se ha bloqueado debido a un número excesivo de intentos fallidos de inicio de sesión.
 last-attempt = Le queda un intento antes de que su cuenta se bloquee.
 unauthenticated = Debe iniciar sesión o registrarse para continuar.
 
@@ -15,8 +15,8 @@ unauthenticated = Debe iniciar sesión o registrarse para continuar.
 
 registrations-missing-confirm-success-url = Falta el parámetro «confirm_success_url».
 redirect-not-allowed = No se permite la redirección a «{ $redirect_url }».
-registrations-account-destroyed = La cuenta con UID «{ $uid }» ha sido eliminada.
-registrations-account-to-destroy-not-found = No se encontró la cuenta que se quiere eliminar.
+registrations-account-destroyed = La cuenta con UID «{ $uid }» se ha eliminado.
+registrations-account-to-destroy-not-found = No se encontró la cuenta que se desea eliminar.
 registrations-user-not-found = Usuario no encontrado.
 validate-sign-up-params = Envíe datos de registro válidos en el cuerpo de la solicitud.
 validate-account-update-params = Envíe datos válidos para actualizar la cuenta en el cuerpo de la solicitud.
@@ -24,17 +24,17 @@ validate-account-update-params = Envíe datos válidos para actualizar la cuenta
 ## Passwords, confirmations and unlocks
 
 missing-email = Debe indicar una dirección de correo electrónico.
-user-with-email-not-found = No se encontró ningún usuario con el correo «{ $email }».
+user-with-email-not-found = No se encontró ningún usuario con la dirección de correo electrónico «{ $email }».
 passwords-missing-redirect-url = Falta la URL de redirección.
 passwords-sent = Se ha enviado a «{ $email }» un correo con instrucciones para restablecer su contraseña.
-passwords-sent-paranoid = Si su dirección de correo figura en nuestra base de datos, recibirá en unos minutos un enlace para recuperar su contraseña.
-passwords-not-required = Esta cuenta no necesita contraseña. Inicie sesión con su cuenta de «{ $provider }».
+passwords-sent-paranoid = Si su dirección de correo electrónico figura en nuestra base de datos, recibirá en unos minutos un enlace para recuperar su contraseña.
+passwords-not-required = Esta cuenta no requiere contraseña. Inicie sesión con su cuenta de «{ $provider }».
 passwords-missing-passwords = Debe rellenar los campos «Contraseña» y «Confirmación de contraseña».
 passwords-updated = Su contraseña se ha actualizado correctamente.
 passwords-unauthorized = No autorizado
 passwords-reset-token-invalid = El enlace para restablecer la contraseña no es válido o ha caducado.
 confirmations-sent = Se ha enviado a «{ $email }» un correo con instrucciones para confirmar su cuenta.
-confirmations-sent-paranoid = Si su dirección de correo figura en nuestra base de datos, recibirá en unos minutos un correo con instrucciones para confirmarla.
+confirmations-sent-paranoid = Si su dirección de correo electrónico figura en nuestra base de datos, recibirá en unos minutos un correo con instrucciones para confirmarla.
 unlocks-sent = Se ha enviado a «{ $email }» un correo con instrucciones para desbloquear su cuenta.
 unlocks-sent-paranoid = Si su cuenta existe, recibirá en unos minutos un correo con instrucciones para desbloquearla.
 unlocks-token-invalid = El enlace de desbloqueo no es válido.
@@ -97,7 +97,7 @@ mail-link-line = { $text }: { $link }
 mail-hello = Hola, { $email }:
 mail-confirmation-subject = Instrucciones de confirmación
 mail-confirmation-welcome = ¡Le damos la bienvenida, { $email }!
-mail-confirmation-body = Puede confirmar el correo electrónico de su cuenta mediante el siguiente enlace:
+mail-confirmation-body = Puede confirmar la dirección de correo electrónico de su cuenta mediante el siguiente enlace:
 mail-confirmation-link = Confirmar mi cuenta
 mail-reset-subject = Instrucciones para restablecer la contraseña
 mail-reset-body = Alguien ha solicitado un enlace para cambiar su contraseña. Puede hacerlo mediante el siguiente enlace.
@@ -108,7 +108,7 @@ mail-unlock-subject = Instrucciones de desbloqueo
 mail-unlock-body = Haga clic en el siguiente enlace para desbloquear su cuenta:
 mail-unlock-link = Desbloquear mi cuenta
 mail-password-changed-subject = Contraseña cambiada
-mail-password-changed-body = Le escribimos para informarle de que su contraseña ha sido cambiada.
-mail-email-changed-subject = Correo electrónico cambiado
-mail-email-changed-pending = Le escribimos para informarle de que su correo electrónico se está cambiando a { $new_email }.
-mail-email-changed-done = Le escribimos para informarle de que su correo electrónico ha sido cambiado a { $new_email }.
+mail-password-changed-body = Le escribimos para informarle de que se ha cambiado su contraseña.
+mail-email-changed-subject = Dirección de correo electrónico cambiada
+mail-email-changed-pending = Le escribimos para informarle de que su dirección de correo electrónico se está cambiando a { $new_email }.
+mail-email-changed-done = Le escribimos para informarle de que su dirección de correo electrónico se ha cambiado a { $new_email }.

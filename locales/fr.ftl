@@ -2,10 +2,10 @@
 
 ## Sessions and token validation
 
-sessions-not-confirmed = Un e-mail de confirmation a été envoyé à l'adresse « { $email } » de votre compte. Vous devez suivre les instructions qu'il contient avant de pouvoir activer votre compte.
+sessions-not-confirmed = Un e-mail de confirmation a été envoyé à l'adresse « { $email } » associée à votre compte. Vous devez suivre les instructions qu'il contient pour que votre compte puisse être activé.
 sessions-bad-credentials = Identifiants de connexion invalides. Veuillez réessayer.
 sessions-not-supported = Utilisez POST /sign_in pour vous connecter. GET n'est pas pris en charge.
-sessions-user-not-found = L'utilisateur est introuvable ou n'était pas connecté.
+sessions-user-not-found = L'utilisateur est introuvable ou n'est pas connecté.
 token-validations-invalid = Identifiants de connexion invalides
 locked = Votre compte a été verrouillé en raison d'un trop grand nombre de tentatives de connexion infructueuses.
 last-attempt = Il vous reste une tentative avant le verrouillage de votre compte.
@@ -15,7 +15,7 @@ unauthenticated = Vous devez vous connecter ou vous inscrire pour continuer.
 
 registrations-missing-confirm-success-url = Le paramètre « confirm_success_url » est manquant.
 redirect-not-allowed = La redirection vers « { $redirect_url } » n'est pas autorisée.
-registrations-account-destroyed = Le compte dont l'UID est « { $uid } » a été supprimé.
+registrations-account-destroyed = Le compte avec l'UID « { $uid } » a été supprimé.
 registrations-account-to-destroy-not-found = Le compte à supprimer est introuvable.
 registrations-user-not-found = Utilisateur introuvable.
 validate-sign-up-params = Veuillez fournir des données d'inscription valides dans le corps de la requête.
@@ -27,7 +27,7 @@ missing-email = Vous devez indiquer une adresse e-mail.
 user-with-email-not-found = Aucun utilisateur trouvé avec l'adresse e-mail « { $email } ».
 passwords-missing-redirect-url = L'URL de redirection est manquante.
 passwords-sent = Un e-mail contenant les instructions pour réinitialiser votre mot de passe a été envoyé à « { $email } ».
-passwords-sent-paranoid = Si votre adresse e-mail figure dans notre base de données, vous recevrez d'ici quelques minutes un lien de récupération de votre mot de passe.
+passwords-sent-paranoid = Si votre adresse e-mail figure dans notre base de données, vous recevrez d'ici quelques minutes un e-mail contenant un lien pour récupérer votre mot de passe.
 passwords-not-required = Ce compte ne nécessite pas de mot de passe. Connectez-vous plutôt avec votre compte « { $provider } ».
 passwords-missing-passwords = Vous devez remplir les champs « Mot de passe » et « Confirmation du mot de passe ».
 passwords-updated = Votre mot de passe a bien été modifié.
@@ -43,7 +43,7 @@ unlocks-token-invalid = Le lien de déverrouillage est invalide.
 
 unknown-provider = Fournisseur inconnu « { $name } ».
 invalid-provider-token = Jeton du fournisseur invalide.
-omniauth-no-origin = Vous êtes connecté, mais la requête n'indiquait aucune auth_origin_url autorisée vers laquelle revenir.
+omniauth-no-origin = Vous êtes connecté, mais la requête n'indique aucune auth_origin_url autorisée vers laquelle revenir.
 
 ## toker's own answers
 
@@ -51,14 +51,14 @@ mail-not-sent = L'e-mail n'a pas pu être envoyé. Veuillez réessayer plus tard
 too-many-requests = Trop de tentatives. Veuillez réessayer plus tard.
 busy = Le serveur est surchargé. Veuillez réessayer plus tard.
 unavailable = Le service est temporairement indisponible. Veuillez réessayer plus tard.
-database-unreachable = Base de données injoignable.
+database-unreachable = Base de données inaccessible.
 not-found = Introuvable.
 method-not-allowed = Méthode non autorisée.
 internal-error = Erreur interne du serveur.
 body-too-large = Le corps de la requête est trop volumineux.
 body-timed-out = Le corps de la requête n'a pas été reçu à temps.
 body-unreadable = Impossible de lire le corps de la requête.
-body-not-utf8 = Corps de formulaire invalide : il n'est pas en UTF-8.
+body-not-utf8 = Corps de formulaire invalide : il n'est pas encodé en UTF-8.
 body-not-an-object = Corps JSON invalide : un objet est attendu.
 body-invalid-json = Corps JSON invalide : { $detail }.
 body-invalid-multipart = Corps multipart invalide : { $detail }.
@@ -110,5 +110,5 @@ mail-unlock-link = Déverrouiller mon compte
 mail-password-changed-subject = Mot de passe modifié
 mail-password-changed-body = Nous vous informons que votre mot de passe a été modifié.
 mail-email-changed-subject = Adresse e-mail modifiée
-mail-email-changed-pending = Nous vous informons que votre adresse e-mail est en cours de modification vers { $new_email }.
+mail-email-changed-pending = Nous vous informons que votre adresse e-mail est en cours de remplacement par { $new_email }.
 mail-email-changed-done = Nous vous informons que votre adresse e-mail a été remplacée par { $new_email }.

@@ -2,20 +2,20 @@
 
 ## Sessions and token validation
 
-sessions-not-confirmed = Um e-mail de confirmação foi enviado para o endereço "{ $email }" da sua conta. Siga as instruções do e-mail para ativar sua conta.
+sessions-not-confirmed = Um e-mail de confirmação foi enviado para o endereço “{ $email }” da sua conta. Você precisa seguir as instruções do e-mail para que sua conta possa ser ativada.
 sessions-bad-credentials = Credenciais de login inválidas. Tente novamente.
-sessions-not-supported = Use POST /sign_in para entrar. GET não é suportado.
-sessions-user-not-found = O usuário não foi encontrado ou não estava conectado.
+sessions-not-supported = Use POST /sign_in para fazer login. GET não é suportado.
+sessions-user-not-found = O usuário não foi encontrado ou não fez login.
 token-validations-invalid = Credenciais de login inválidas
 locked = Sua conta foi bloqueada devido a um número excessivo de tentativas de login malsucedidas.
 last-attempt = Você tem mais uma tentativa antes que sua conta seja bloqueada.
-unauthenticated = Você precisa entrar ou se cadastrar para continuar.
+unauthenticated = Você precisa fazer login ou se cadastrar para continuar.
 
 ## Registrations
 
-registrations-missing-confirm-success-url = O parâmetro "confirm_success_url" está faltando.
-redirect-not-allowed = O redirecionamento para "{ $redirect_url }" não é permitido.
-registrations-account-destroyed = A conta com UID "{ $uid }" foi excluída.
+registrations-missing-confirm-success-url = Falta o parâmetro “confirm_success_url”.
+redirect-not-allowed = O redirecionamento para “{ $redirect_url }” não é permitido.
+registrations-account-destroyed = A conta com UID “{ $uid }” foi excluída.
 registrations-account-to-destroy-not-found = Não foi possível encontrar a conta a ser excluída.
 registrations-user-not-found = Usuário não encontrado.
 validate-sign-up-params = Envie dados de cadastro válidos no corpo da requisição.
@@ -24,26 +24,26 @@ validate-account-update-params = Envie dados válidos de atualização da conta 
 ## Passwords, confirmations and unlocks
 
 missing-email = Você precisa informar um endereço de e-mail.
-user-with-email-not-found = Não foi encontrado nenhum usuário com o e-mail "{ $email }".
-passwords-missing-redirect-url = A URL de redirecionamento está faltando.
-passwords-sent = Um e-mail com instruções para redefinir sua senha foi enviado para "{ $email }".
+user-with-email-not-found = Nenhum usuário encontrado com o e-mail “{ $email }”.
+passwords-missing-redirect-url = Falta a URL de redirecionamento.
+passwords-sent = Um e-mail com instruções para redefinir sua senha foi enviado para “{ $email }”.
 passwords-sent-paranoid = Se o seu e-mail estiver cadastrado em nosso banco de dados, você receberá em alguns minutos um link para recuperar sua senha.
-passwords-not-required = Esta conta não precisa de senha. Entre usando sua conta "{ $provider }".
-passwords-missing-passwords = Você precisa preencher os campos "Senha" e "Confirmação de senha".
+passwords-not-required = Esta conta não exige senha. Em vez disso, faça login com sua conta “{ $provider }”.
+passwords-missing-passwords = Você precisa preencher os campos “Senha” e “Confirmação de senha”.
 passwords-updated = Sua senha foi alterada com sucesso.
 passwords-unauthorized = Não autorizado
 passwords-reset-token-invalid = O link de redefinição de senha é inválido ou expirou.
-confirmations-sent = Um e-mail com instruções para confirmar sua conta foi enviado para "{ $email }".
+confirmations-sent = Um e-mail com instruções para confirmar sua conta foi enviado para “{ $email }”.
 confirmations-sent-paranoid = Se o seu e-mail estiver cadastrado em nosso banco de dados, você receberá em alguns minutos um e-mail com instruções para confirmá-lo.
-unlocks-sent = Um e-mail com instruções para desbloquear sua conta foi enviado para "{ $email }".
+unlocks-sent = Um e-mail com instruções para desbloquear sua conta foi enviado para “{ $email }”.
 unlocks-sent-paranoid = Se a sua conta existir, você receberá em alguns minutos um e-mail com instruções para desbloqueá-la.
 unlocks-token-invalid = O link de desbloqueio é inválido.
 
 ## OAuth
 
-unknown-provider = Provedor desconhecido "{ $name }".
+unknown-provider = Provedor desconhecido “{ $name }”.
 invalid-provider-token = Token do provedor inválido.
-omniauth-no-origin = Você entrou, mas a requisição não indicou nenhuma auth_origin_url permitida para onde voltar.
+omniauth-no-origin = Você fez login, mas a requisição não indicou nenhuma auth_origin_url permitida para onde retornar.
 
 ## toker's own answers
 

@@ -111,7 +111,7 @@ async fn a_german_reader_gets_german_validation_errors_mail_and_refusals_end_to_
     assert_eq!(status, 401);
     assert_eq!(
         refused["errors"][0],
-        "Eine Bestätigungs-E-Mail wurde an Ihr Konto unter „anna@example.com“ gesendet. \
+        "Eine Bestätigungs-E-Mail wurde an Ihre E-Mail-Adresse „anna@example.com“ gesendet. \
          Bitte folgen Sie den Anweisungen in der E-Mail, um Ihr Konto zu aktivieren."
     );
     // The link in the German mail works like any other (public_url is 127.0.0.1:0 in tests).
