@@ -54,6 +54,7 @@ fn escape(s: &str) -> String {
 }
 
 #[derive(Debug, ApiResponse)]
+#[oai(bad_request_handler = "unreadable_form")]
 pub enum PageResponse {
     /// The sign-in form, or "continue as …" for a browser signed in already.
     #[oai(status = 200)]
@@ -239,6 +240,16 @@ fn forbidden_page() -> PageResponse {
         Html(message_page(
             "This form was not sent from this page, or it is too old: open the sign-in link \
              again.",
+        )),
+        csp(),
+    )
+}
+
+/// A body or query that cannot be read answers as the page's other refusals do: a page.
+fn unreadable_form(_: poem::Error) -> PageResponse {
+    PageResponse::BadRequest(
+        Html(message_page(
+            "This form could not be read: open the sign-in link again.",
         )),
         csp(),
     )

@@ -213,6 +213,26 @@ async fn links_to_other_origins_and_unknown_apps_are_refused() {
         .await
         .unwrap();
     assert_eq!(resp.status(), 400);
+    // A body that cannot be read is refused as a page too, with its policy.
+    for path in ["/session/sign_in", "/session/oauth/github"] {
+        let resp = app
+            .request(Method::POST, path)
+            .header("origin", "https://api.example.com")
+            .header("content-type", "application/json")
+            .body("[null, null]")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 400, "{path}");
+        assert!(
+            resp.headers()["content-type"]
+                .to_str()
+                .unwrap()
+                .starts_with("text/html"),
+            "{path}"
+        );
+        assert!(resp.headers().get("content-security-policy").is_some());
+    }
 }
 
 #[tokio::test]
