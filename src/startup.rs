@@ -21,7 +21,7 @@ use crate::{
     http::{
         ApiHeaders, RequestLimits,
         allow::{AllowHeader, AllowedMethods},
-        auth::TokenAuth,
+        auth::{SESSION_RESOURCE, TokenAuth},
         connection::ConnectionLimits,
         cors::Cors,
         listener::{connection_cap, raise_open_files_limit},
@@ -640,9 +640,7 @@ fn typed_api(accounts: &Accounts) -> impl Endpoint<Output = Response> + 'static 
             accounts.store.availability().clone(),
             accounts.mailer.templates().catalog().clone(),
         ))
-        .with(TokenAuth {
-            accounts: accounts.clone(),
-        })
+        .with(TokenAuth::app(accounts))
 }
 
 /// Sends a request under an additional type's mount or callback prefix to that type's app,
@@ -779,8 +777,8 @@ impl<E> MountPath<E> {
             (settings.omniauth_prefix.clone(), "/omniauth"),
             // Browser sessions off: `/session` is not served at all.
             match settings.session_enabled {
-                true => (settings.session_path.clone(), "/session"),
-                false => ("/__no_sessions__".into(), "/session"),
+                true => (settings.session_path.clone(), SESSION_RESOURCE),
+                false => ("/__no_sessions__".into(), SESSION_RESOURCE),
             },
         ]
         .into_iter()

@@ -246,6 +246,49 @@ async fn caller(
     }))
 }
 
+/// Why a request to the session resource was answered before its handler's own rule ran.
+enum Refused {
+    /// Browser sessions are off: 404.
+    Off(Json<ErrorBody>),
+    /// An unknown app, or an origin that is not the app's: 403.
+    Forbidden(Json<ErrorBody>),
+}
+
+/// Each response of the resource answers a refusal the same way.
+macro_rules! answers_refusals {
+    ($($response:ident),+) => {$(
+        impl From<Refused> for $response {
+            fn from(refused: Refused) -> $response {
+                match refused {
+                    Refused::Off(body) => $response::NotFound(body),
+                    Refused::Forbidden(body) => $response::Forbidden(body),
+                }
+            }
+        }
+    )+};
+}
+
+answers_refusals!(
+    SessionGetResponse,
+    SessionPostResponse,
+    SessionDeleteResponse
+);
+
+/// What every handler of the resource starts with: the session mode and the caller.
+async fn session_caller<'r>(
+    t: &RequestTexts<'_>,
+    accounts: &Accounts,
+    req: &'r Request,
+) -> poem::Result<Result<(&'r SessionMode, Caller), Refused>> {
+    let Some(mode) = Sessions::of(req) else {
+        return Ok(Err(Refused::Off(not_found(t))));
+    };
+    Ok(match caller(accounts, mode, req).await? {
+        Ok(caller) => Ok((mode, caller)),
+        Err(why) => Err(Refused::Forbidden(Json(ErrorBody::new(why)))),
+    })
+}
+
 /// The live session of the request's cookie that `caller` may use: its id, row and user.
 async fn live_session<'a>(
     accounts: &Accounts,
@@ -322,12 +365,9 @@ impl BrowserSessions {
         params: Params<SessionSignIn>,
     ) -> poem::Result<SessionPostResponse> {
         let t = t.with_param(params.get("locale"));
-        let Some(mode) = Sessions::of(req) else {
-            return Ok(SessionPostResponse::NotFound(not_found(&t)));
-        };
-        let caller = match caller(&accounts, mode, req).await? {
-            Ok(caller) => caller,
-            Err(why) => return Ok(SessionPostResponse::Forbidden(Json(ErrorBody::new(why)))),
+        let (mode, caller) = match session_caller(&t, &accounts, req).await? {
+            Ok(found) => found,
+            Err(refused) => return Ok(refused.into()),
         };
         let live = live_session(&accounts, mode, req, &caller).await?;
         let current = live.as_ref().map(|(id, _, _)| *id);
@@ -435,12 +475,9 @@ async fn state(
     accounts: &Data<&Accounts>,
     req: &Request,
 ) -> poem::Result<SessionGetResponse> {
-    let Some(mode) = Sessions::of(req) else {
-        return Ok(SessionGetResponse::NotFound(not_found(t)));
-    };
-    let caller = match caller(accounts, mode, req).await? {
-        Ok(caller) => caller,
-        Err(why) => return Ok(SessionGetResponse::Forbidden(Json(ErrorBody::new(why)))),
+    let (mode, caller) = match session_caller(t, accounts, req).await? {
+        Ok(found) => found,
+        Err(refused) => return Ok(refused.into()),
     };
     Ok(match live_session(accounts, mode, req, &caller).await? {
         Some((id, _, user)) => SessionGetResponse::State(
@@ -485,12 +522,9 @@ async fn sign_out_on(
     req: &Request,
     everywhere: bool,
 ) -> poem::Result<SessionDeleteResponse> {
-    let Some(mode) = Sessions::of(req) else {
-        return Ok(SessionDeleteResponse::NotFound(not_found(t)));
-    };
-    let caller = match caller(accounts, mode, req).await? {
-        Ok(caller) => caller,
-        Err(why) => return Ok(SessionDeleteResponse::Forbidden(Json(ErrorBody::new(why)))),
+    let (mode, caller) = match session_caller(t, accounts, req).await? {
+        Ok(found) => found,
+        Err(refused) => return Ok(refused.into()),
     };
     let live = live_session(accounts, mode, req, &caller).await?;
     let current = live.as_ref().map(|(id, _, _)| *id);

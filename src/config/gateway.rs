@@ -27,6 +27,20 @@ pub enum RouteAuth {
     None,
 }
 
+/// What one assertion is about (docs/decisions.md D19).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AssertionBinding {
+    /// The user, the device and the audience, as Pomerium's and Oathkeeper's assertions: one
+    /// signature serves a device's requests to one audience while at least half of its
+    /// lifetime is left.
+    #[default]
+    Device,
+    /// Also the request: the client's method and path (`htm`, `htu`) and a `jti` of its own,
+    /// so one signature per request.
+    Request,
+}
+
 /// One `[[gateway.routes]]` entry: requests whose path is `prefix` or below it go to `upstream`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -101,6 +115,8 @@ pub struct GatewaySettings {
     pub assertion_keys: Vec<Secret>,
     /// Seconds an assertion is valid.
     pub assertion_lifetime: u64,
+    /// Whether an assertion names the device (reused) or each request (signed every time).
+    pub assertion_binding: AssertionBinding,
 }
 
 impl Default for GatewaySettings {
@@ -110,6 +126,7 @@ impl Default for GatewaySettings {
             forward_auth: false,
             assertion_keys: Vec::new(),
             assertion_lifetime: 60,
+            assertion_binding: AssertionBinding::Device,
         }
     }
 }

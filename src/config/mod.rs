@@ -20,7 +20,7 @@ pub mod secret;
 pub mod user_types;
 
 pub use cookie::{CookieAttributes, CookieSpec, SameSite};
-pub use gateway::{GatewayRoute, GatewaySettings, RouteAuth};
+pub use gateway::{AssertionBinding, GatewayRoute, GatewaySettings, RouteAuth};
 pub use oauth::{OAuthProviderSettings, ProviderKind};
 pub use secret::Secret;
 pub use user_types::UserTypeSettings;
@@ -1219,6 +1219,25 @@ mod tests {
                 .unwrap_err();
             let key = toml.split(' ').next().unwrap();
             assert!(describe_figment_error(e).contains(key), "{toml}");
+        }
+    }
+
+    #[test]
+    fn the_assertion_binding_is_device_or_request_and_nothing_else() {
+        let parse = |s: &str| {
+            Figment::from(Toml::string(s))
+                .extract::<Settings>()
+                .map_err(describe_figment_error)
+        };
+        assert_eq!(
+            Settings::default().gateway.assertion_binding,
+            AssertionBinding::Device
+        );
+        let set = parse("[gateway]\nassertion_binding = \"request\"").unwrap();
+        assert_eq!(set.gateway.assertion_binding, AssertionBinding::Request);
+        for bad in ["\"session\"", "\"Request \"", "1", "\"\"", "[\"device\"]"] {
+            let text = parse(&format!("[gateway]\nassertion_binding = {bad}")).unwrap_err();
+            assert!(text.contains("assertion_binding"), "{bad}: {text}");
         }
     }
 

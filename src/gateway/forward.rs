@@ -181,9 +181,9 @@ impl Endpoint for ForwardEndpoint {
             .and_then(|h| h.to_str().ok())
             .unwrap_or_default();
         let audience = format!("{}://{host}", original.proto);
-        let assertion = self
+        let identity_headers = self
             .assertions
-            .sign(
+            .headers(
                 &identity,
                 &Audience {
                     audience: &audience,
@@ -194,8 +194,8 @@ impl Endpoint for ForwardEndpoint {
             .map_err(ApiError::Internal)?;
         let mut resp = StatusCode::OK.into_response();
         let h = resp.headers_mut();
-        for (name, value) in identity.headers(&assertion) {
-            h.insert(name, value);
+        for (name, value) in identity_headers.iter() {
+            h.insert(name.clone(), value.clone());
         }
         let names = &self.accounts.settings.headers_names;
         let mut remove = vec![

@@ -9,17 +9,18 @@ use poem::http::{HeaderMap, HeaderName, HeaderValue, header};
 use super::identity::is_identity_header;
 use crate::{contract::headers::HeaderNames, http::credentials::Credentials};
 
-/// Hop-by-hop headers (RFC 9110 §7.6.1, plus the ones proxies commonly add to the list).
-const HOP_BY_HOP: &[&str] = &[
-    "connection",
-    "proxy-connection",
-    "keep-alive",
-    "te",
-    "trailer",
-    "transfer-encoding",
-    "upgrade",
-    "proxy-authenticate",
-    "proxy-authorization",
+/// Hop-by-hop headers (RFC 9110 §7.6.1, plus the ones proxies commonly add to the list);
+/// names, not strings, so removing them parses nothing per request.
+const HOP_BY_HOP: [HeaderName; 9] = [
+    header::CONNECTION,
+    HeaderName::from_static("proxy-connection"),
+    HeaderName::from_static("keep-alive"),
+    header::TE,
+    header::TRAILER,
+    header::TRANSFER_ENCODING,
+    header::UPGRADE,
+    header::PROXY_AUTHENTICATE,
+    header::PROXY_AUTHORIZATION,
 ];
 
 /// What this gateway adds to `Via` (RFC 9110 §7.6.3).
@@ -50,13 +51,15 @@ pub fn requested_upgrade(headers: &HeaderMap) -> Option<HeaderValue> {
 
 /// Removes `Connection`, every header it names, and the fixed hop-by-hop headers.
 pub fn remove_hop_by_hop(headers: &mut HeaderMap) {
-    for name in tokens(headers, header::CONNECTION) {
-        if let Ok(name) = HeaderName::from_bytes(name.as_bytes()) {
-            headers.remove(name);
+    if headers.contains_key(header::CONNECTION) {
+        for name in tokens(headers, header::CONNECTION) {
+            if let Ok(name) = HeaderName::from_bytes(name.as_bytes()) {
+                headers.remove(name);
+            }
         }
     }
-    for name in HOP_BY_HOP {
-        headers.remove(*name);
+    for name in &HOP_BY_HOP {
+        headers.remove(name);
     }
 }
 

@@ -158,6 +158,16 @@ impl AssertionKeys {
         })))
     }
 
+    /// One freshly generated key, signing now, kept nowhere.
+    #[cfg(test)]
+    pub fn ephemeral() -> AssertionKeys {
+        let key = decode(&generate(0, 0).expect("a key")).expect("its PKCS#8");
+        AssertionKeys(Arc::new(Inner {
+            current: RwLock::new(Arc::new(KeySet::new(vec![key]))),
+            store: None,
+        }))
+    }
+
     /// The keys kept in the database; generates and stores the first one when there is none.
     /// Reloads them every minute, so a rotation done elsewhere reaches this instance.
     pub async fn stored(store: Store) -> anyhow::Result<AssertionKeys> {

@@ -77,6 +77,7 @@ impl Gateway {
             keys.clone(),
             settings.public_url(),
             Duration::from_secs(gateway.assertion_lifetime),
+            gateway.assertion_binding,
         );
         // A database outage met while authenticating is a 503 that `/health` and the log
         // hear about, as on toker's own routes.
@@ -116,9 +117,7 @@ impl Gateway {
             };
             let endpoint: BoxEndpoint<'static, Response> = if authenticated {
                 endpoint
-                    .with(TokenAuth {
-                        accounts: accounts.clone(),
-                    })
+                    .with(TokenAuth::gateway(accounts))
                     .data(sessions)
                     .with(outages())
                     .boxed()
@@ -141,9 +140,7 @@ impl Gateway {
                     accounts: accounts.clone(),
                     assertions: assertions.clone(),
                 }
-                .with(TokenAuth {
-                    accounts: accounts.clone(),
-                })
+                .with(TokenAuth::gateway(accounts))
                 .with(outages())
                 .with(RequestLimits(accounts.settings.max_body_size))
                 .with(cors.clone());

@@ -26,6 +26,8 @@ pub struct RouteEndpoint {
     route: GatewayRoute,
     methods: Vec<Method>,
     upstream: Upstream,
+    /// The upstream's `Host`, unless the route keeps the client's.
+    upstream_host: HeaderValue,
     audience: String,
     accounts: Accounts,
     assertions: Assertions,
@@ -53,9 +55,11 @@ impl RouteEndpoint {
         if settings.cookie_enabled {
             toker_cookies.push(settings.cookie_name.clone());
         }
+        let upstream = Upstream::new(&route)?;
         Ok(RouteEndpoint {
             toker_cookies,
-            upstream: Upstream::new(&route)?,
+            upstream_host: HeaderValue::from_str(upstream.authority())?,
+            upstream,
             audience: route.audience(),
             methods,
             route,
@@ -166,16 +170,12 @@ impl RouteEndpoint {
             },
         );
         if !self.route.preserve_host {
-            out.insert(
-                header::HOST,
-                HeaderValue::from_str(self.upstream.authority())
-                    .map_err(|e| ApiError::Internal(e.into()))?,
-            );
+            out.insert(header::HOST, self.upstream_host.clone());
         }
         if let Some(identity) = identity {
-            let assertion = self
+            let identity_headers = self
                 .assertions
-                .sign(
+                .headers(
                     identity,
                     &Audience {
                         audience: &self.audience,
@@ -184,8 +184,8 @@ impl RouteEndpoint {
                     },
                 )
                 .map_err(ApiError::Internal)?;
-            for (name, value) in identity.headers(&assertion) {
-                out.insert(name, value);
+            for (name, value) in identity_headers.iter() {
+                out.insert(name.clone(), value.clone());
             }
         }
         if let Some(upgrade) = upgrade {

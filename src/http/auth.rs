@@ -20,7 +20,7 @@ use crate::{
         Accounts, NewSession,
         events::{self, Revocation},
     },
-    config::{AcceptTokenParams, BatchResponse},
+    config::{AcceptTokenParams, BatchResponse, gateway::covers},
     contract::headers::HeaderNames,
     contract::headers::authorization_value,
     contract::params::query_params,
@@ -542,9 +542,34 @@ fn batch_headers(
     }
 }
 
+/// Where toker's own app serves the browser-session resource, whatever `session_path` says
+/// (`startup::MountPath` maps the configured path onto it before the app sees the request).
+pub const SESSION_RESOURCE: &str = "/session";
+
 /// Middleware giving each request a `RequestAuth` and running its after-step.
 pub struct TokenAuth {
-    pub accounts: Accounts,
+    accounts: Accounts,
+    /// The session resource checks its callers itself; set only around toker's own app, so a
+    /// gateway route whose prefix merely looks like it still takes sessions.
+    session_resource: Option<&'static str>,
+}
+
+impl TokenAuth {
+    /// Around toker's own routes, where [`SESSION_RESOURCE`] is the session resource.
+    pub fn app(accounts: &Accounts) -> TokenAuth {
+        TokenAuth {
+            accounts: accounts.clone(),
+            session_resource: Some(SESSION_RESOURCE),
+        }
+    }
+
+    /// Around a gateway route or the forward-auth endpoint: every path is the user's.
+    pub fn gateway(accounts: &Accounts) -> TokenAuth {
+        TokenAuth {
+            accounts: accounts.clone(),
+            session_resource: None,
+        }
+    }
 }
 
 /// `Authorization: Session <APP_ID>` on a route of its own (the session resource checks its
@@ -611,6 +636,7 @@ impl<E: Endpoint> Middleware<E> for TokenAuth {
             inner: ep,
             cookie: CookieMode::new(&self.accounts.settings).map(Arc::new),
             accounts: self.accounts.clone(),
+            session_resource: self.session_resource,
         }
     }
 }
@@ -619,6 +645,7 @@ pub struct TokenAuthEndpoint<E> {
     inner: E,
     accounts: Accounts,
     cookie: Option<Arc<CookieMode>>,
+    session_resource: Option<&'static str>,
 }
 
 impl<E: Endpoint> Endpoint for TokenAuthEndpoint<E> {
@@ -638,8 +665,11 @@ impl<E: Endpoint> Endpoint for TokenAuthEndpoint<E> {
             ));
         }
         // Token requests carry no `Authorization: Session`: one header check, nothing more.
+        let own_resource = self
+            .session_resource
+            .is_some_and(|prefix| covers(prefix, req.uri().path()));
         let by_session = match crate::http::session::app_of(req.headers()) {
-            Some(app_id) if !req.uri().path().starts_with("/session") => match Sessions::of(&req) {
+            Some(app_id) if !own_resource => match Sessions::of(&req) {
                 Some(mode) => match session_request(&self.accounts, mode, &req, app_id).await {
                     Ok(found) => found,
                     Err(refused) => return Ok(refused),

@@ -469,6 +469,8 @@ async fn a_session_authenticates_gateway_routes_for_its_app() {
                 user_type: Some("Admin".into()),
                 ..crate::gateway::route("/admin-app", &upstream.url, RouteAuth::Required)
             },
+            // Its prefix starts like the session resource's path, but it is the user's route.
+            crate::gateway::route("/sessions-api", &upstream.url, RouteAuth::Required),
         ];
     })
     .await;
@@ -528,6 +530,16 @@ async fn a_session_authenticates_gateway_routes_for_its_app() {
             .is_none_or(|c| !c.to_str().unwrap().contains("toker_session"))
     );
     assert!(seen.headers.get("authorization").is_none());
+    let resp = call(Method::GET, "/sessions-api/items", "app-one", ONE)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        resp.status(),
+        200,
+        "a route named like the session resource"
+    );
+    assert_eq!(upstream.last().headers["x-toker-uid"], "g@example.com");
 
     // Refused before the upstream: not granted, wrong origin, unknown app, no cookie.
     let before = upstream.seen().len();

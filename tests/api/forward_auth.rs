@@ -2,7 +2,7 @@
 //! asked directly; the real nginx in front of toker is in the browser suite (tests/e2e).
 
 use reqwest::{Method, RequestBuilder, Response};
-use toker::config::Settings;
+use toker::config::{AssertionBinding, Settings};
 
 use crate::{
     gateway::verify_assertion,
@@ -45,7 +45,7 @@ fn identity_headers(resp: &Response) -> Vec<String> {
 
 #[tokio::test]
 async fn a_check_answers_200_with_the_identity_and_the_next_token() {
-    let app = forward_auth(|_| {}).await;
+    let app = forward_auth(|s| s.gateway.assertion_binding = AssertionBinding::Request).await;
     let mut auth = app.signed_in_user("fa@example.com").await;
     let sent = auth.clone();
     let resp = auth
@@ -104,7 +104,7 @@ async fn without_valid_credentials_the_answer_is_401_with_the_contract_body() {
 
 #[tokio::test]
 async fn every_method_and_path_below_the_endpoint_is_a_check_as_envoy_sends_them() {
-    let app = forward_auth(|_| {}).await;
+    let app = forward_auth(|s| s.gateway.assertion_binding = AssertionBinding::Request).await;
     let mut auth = app.signed_in_user("envoy@example.com").await;
     for (method, path) in [
         (Method::GET, "/auth/forward/api/items"),

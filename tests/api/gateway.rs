@@ -307,6 +307,62 @@ async fn identity_headers_from_the_client_never_reach_the_upstream() {
     );
 }
 
+/// By default an assertion names the user, the device and the audience, and serves that
+/// device's next requests while half of its lifetime is left (docs/decisions.md D19).
+#[tokio::test]
+async fn a_device_bound_assertion_serves_the_devices_requests() {
+    let upstream = Upstream::start().await;
+    let app = gateway(
+        vec![
+            route("/app", &upstream.url, RouteAuth::Required),
+            toker::config::GatewayRoute {
+                audience: Some("https://reports.internal".into()),
+                ..route("/reports", &upstream.url, RouteAuth::Required)
+            },
+        ],
+        |s| {
+            s.gateway.assertion_lifetime = 30;
+        },
+    )
+    .await;
+    let first = app.signed_in_user("device@example.com").await;
+    let second = app
+        .sign_in_response("device@example.com", "password1")
+        .await;
+    let mut devices = [first, Auth::from_headers(second.headers()).unwrap()];
+    let mut seen = Vec::new();
+    for (path, device) in [
+        ("/app/orders", 0),
+        ("/app/invoices/7", 1),
+        ("/app/items", 0),
+        ("/reports/week", 0),
+    ] {
+        let auth = &mut devices[device];
+        let resp = app.authed(Method::GET, path, auth).send().await.unwrap();
+        assert_eq!(resp.status(), 200, "{path}");
+        auth.update_from(resp.headers());
+        seen.push(upstream.last().header("x-toker-assertion").unwrap());
+    }
+    let [auth, other] = &devices;
+    let claims = verify_assertion(&app, &seen[0], &upstream.url).await;
+    assert!(claims.get("htm").is_none() && claims.get("htu").is_none());
+    assert_eq!(claims["client"], auth.client.as_str());
+    assert_eq!(
+        claims["exp"].as_i64().unwrap() - claims["iat"].as_i64().unwrap(),
+        30
+    );
+    // The same device and audience: the same assertion, through a rotation.
+    assert_eq!(seen[0], seen[2]);
+    // Another device of the same user, or another audience: another one.
+    assert_ne!(seen[0], seen[1]);
+    assert_eq!(
+        verify_assertion(&app, &seen[1], &upstream.url).await["client"],
+        other.client.as_str()
+    );
+    assert_ne!(seen[0], seen[3]);
+    verify_assertion(&app, &seen[3], "https://reports.internal").await;
+}
+
 #[tokio::test]
 async fn the_assertion_verifies_with_the_published_keys_and_names_the_request() {
     let upstream = Upstream::start().await;
@@ -314,6 +370,7 @@ async fn the_assertion_verifies_with_the_published_keys_and_names_the_request() 
         vec![route("/app", &upstream.url, RouteAuth::Required)],
         |s| {
             s.gateway.assertion_lifetime = 30;
+            s.gateway.assertion_binding = toker::config::AssertionBinding::Request;
         },
     )
     .await;
