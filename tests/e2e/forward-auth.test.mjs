@@ -24,7 +24,10 @@ const jt = {
 for (const proxy of ['nginx', 'caddy', 'envoy']) describe(`j-toker through ${proxy} with toker forward-auth`, () => {
   const s = suite(proxy, {
     app: proxy,
-    env: { TOKER_BATCH_REQUEST_BUFFER_THROTTLE: String(WINDOW_S), TOKER_CONFIRMABLE: 'false' },
+    env: { TOKER_BATCH_REQUEST_BUFFER_THROTTLE: String(WINDOW_S), TOKER_CONFIRMABLE: 'false',
+      // Request-bound assertions (docs/decisions.md D19) name the method and path the proxy reported,
+      // which proves it passed the original request on.
+      TOKER_GATEWAY__ASSERTION_BINDING: 'request' },
   });
   const email = `${proxy}-${process.pid}@example.com`;
 

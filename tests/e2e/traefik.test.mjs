@@ -88,7 +88,10 @@ describe('j-toker through Traefik in front of toker\'s gateway', () => {
 describe('j-toker through Traefik forwardAuth, rotation off', () => {
   const s = suite('traefik-forward', {
     app: 'traefik-forward',
-    env: { TOKER_CHANGE_HEADERS_ON_EACH_REQUEST: 'false', TOKER_CONFIRMABLE: 'false' },
+    env: { TOKER_CHANGE_HEADERS_ON_EACH_REQUEST: 'false', TOKER_CONFIRMABLE: 'false',
+      // Request-bound assertions (docs/decisions.md D19) name the method and path the proxy reported,
+      // which proves it passed the original request on.
+      TOKER_GATEWAY__ASSERTION_BINDING: 'request' },
   });
   const email = `traefik-fa-${process.pid}@example.com`;
 
