@@ -231,17 +231,6 @@ impl Assertions {
         }
         Ok(headers)
     }
-
-    /// The assertion alone (what [`Assertions::headers`] sends as `X-Toker-Assertion`).
-    pub fn sign(&self, identity: &Identity, about: &Audience<'_>) -> anyhow::Result<String> {
-        let headers = self.headers(identity, about)?;
-        headers
-            .iter()
-            .find(|(name, _)| name == ASSERTION)
-            .and_then(|(_, value)| value.to_str().ok())
-            .map(String::from)
-            .ok_or_else(|| anyhow::anyhow!("an assertion that is not a header value"))
-    }
 }
 
 #[cfg(test)]
@@ -289,6 +278,22 @@ mod tests {
             .decode(payload)
             .unwrap();
         serde_json::from_slice(&bytes).unwrap()
+    }
+
+    /// The assertion alone, as [`Assertions::headers`] sends it in `X-Toker-Assertion`.
+    trait Sign {
+        fn sign(&self, identity: &Identity, about: &Audience<'_>) -> anyhow::Result<String>;
+    }
+
+    impl Sign for Assertions {
+        fn sign(&self, identity: &Identity, about: &Audience<'_>) -> anyhow::Result<String> {
+            let headers = self.headers(identity, about)?;
+            let (_, value) = headers
+                .iter()
+                .find(|(name, _)| name == ASSERTION)
+                .ok_or_else(|| anyhow::anyhow!("no assertion header"))?;
+            Ok(value.to_str()?.to_string())
+        }
     }
 
     fn assertions(lifetime: u64, binding: AssertionBinding) -> Assertions {

@@ -648,6 +648,14 @@ pub struct TokenAuthEndpoint<E> {
     session_resource: Option<&'static str>,
 }
 
+impl<E> TokenAuthEndpoint<E> {
+    /// The session resource checks its callers itself (only around toker's own app).
+    fn is_session_resource(&self, path: &str) -> bool {
+        self.session_resource
+            .is_some_and(|prefix| covers(prefix, path))
+    }
+}
+
 impl<E: Endpoint> Endpoint for TokenAuthEndpoint<E> {
     type Output = Response;
 
@@ -665,11 +673,9 @@ impl<E: Endpoint> Endpoint for TokenAuthEndpoint<E> {
             ));
         }
         // Token requests carry no `Authorization: Session`: one header check, nothing more.
-        let own_resource = self
-            .session_resource
-            .is_some_and(|prefix| covers(prefix, req.uri().path()));
         let by_session = match crate::http::session::app_of(req.headers()) {
-            Some(app_id) if !own_resource => match Sessions::of(&req) {
+            Some(app_id) if !self.is_session_resource(req.uri().path()) => match Sessions::of(&req)
+            {
                 Some(mode) => match session_request(&self.accounts, mode, &req, app_id).await {
                     Ok(found) => found,
                     Err(refused) => return Ok(refused),
