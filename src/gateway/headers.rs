@@ -117,7 +117,7 @@ pub fn remove_credentials(headers: &mut HeaderMap, names: &HeaderNames) {
 /// Takes toker's own cookies (the browser session's, cookie mode's) out of the `Cookie`
 /// headers, keeping the app's own; an `Authorization: Session <APP_ID>` goes too. The session
 /// id is a credential like a token: the upstream gets the identity headers instead.
-pub fn remove_toker_cookies(headers: &mut HeaderMap, cookie_names: &[&str]) {
+pub fn remove_toker_cookies(headers: &mut HeaderMap, cookie_names: &[impl AsRef<str>]) {
     if headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -141,7 +141,7 @@ pub fn remove_toker_cookies(headers: &mut HeaderMap, cookie_names: &[&str]) {
             .filter(|pair| !pair.is_empty())
             .filter(|pair| {
                 let name = pair.split_once('=').map_or(*pair, |(n, _)| n).trim();
-                !cookie_names.contains(&name)
+                !cookie_names.iter().any(|c| c.as_ref() == name)
             })
             .collect();
         if !pairs.is_empty()

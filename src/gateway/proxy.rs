@@ -106,7 +106,10 @@ impl Upstream {
 
     /// The upstream URI for `path` (starting with `/`) and the client's query.
     pub fn uri(&self, path: &str, query: Option<&str>) -> Result<Uri, poem::http::Error> {
-        let mut path_and_query = format!("{}{path}", self.base_path);
+        let len = self.base_path.len() + path.len() + query.map_or(0, |q| q.len() + 1);
+        let mut path_and_query = String::with_capacity(len);
+        path_and_query.push_str(&self.base_path);
+        path_and_query.push_str(path);
         if let Some(q) = query {
             path_and_query.push('?');
             path_and_query.push_str(q);
@@ -118,23 +121,21 @@ impl Upstream {
             .build()
     }
 
-    /// Sends the request; `body` is `None` for a request without one (which may then be sent
-    /// again after a failed first try, if its method is idempotent).
+    /// Sends the request; `body` is `None` for a request without one. Such a request with an
+    /// idempotent method is sent once more, with the head `again` builds, when the first try
+    /// failed before any answer; building it only then spares every other request a copy.
     pub async fn send(
         &self,
         head: Head,
         body: Option<ProxyBody>,
+        again: impl FnOnce() -> Option<Head>,
     ) -> Result<Response<Incoming>, Failure> {
-        if body.is_some() || !is_idempotent(&head.method) {
-            return self.attempt(head, body).await;
-        }
-        let again = Head {
-            method: head.method.clone(),
-            uri: head.uri.clone(),
-            headers: head.headers.clone(),
-        };
-        match self.attempt(head, None).await {
-            Err(Failure::Broken | Failure::Unreachable) => self.attempt(again, None).await,
+        let replayable = body.is_none() && is_idempotent(&head.method);
+        match self.attempt(head, body).await {
+            Err(Failure::Broken | Failure::Unreachable) if replayable => match again() {
+                Some(head) => self.attempt(head, None).await,
+                None => Err(Failure::Broken),
+            },
             outcome => outcome,
         }
     }

@@ -3,6 +3,8 @@
 //! token headers to whatever the upstream answers), then the request goes to the upstream with
 //! the identity headers and the assertion, and the answer streams back.
 
+use std::borrow::Cow;
+
 use poem::{
     Endpoint, Request, Response,
     error::ResponseError,
@@ -138,12 +140,12 @@ impl RouteEndpoint {
     ) -> poem::Result<Head> {
         let settings = &self.accounts.settings;
         let names = &settings.headers_names;
-        let query = match req.uri().query() {
+        let query: Option<Cow<'_, str>> = match req.uri().query() {
             // Only where toker read credentials from parameters are they credentials.
             Some(q) if settings.accept_token_params.on(false) => {
-                headers::remove_credential_params(q, names)
+                headers::remove_credential_params(q, names).map(Cow::Owned)
             }
-            q => q.map(String::from),
+            q => q.map(Cow::Borrowed),
         };
         let uri = self
             .upstream
@@ -152,8 +154,7 @@ impl RouteEndpoint {
         let mut out = req.headers().clone();
         headers::remove_hop_by_hop(&mut out);
         headers::remove_credentials(&mut out, names);
-        let cookies: Vec<&str> = self.toker_cookies.iter().map(String::as_str).collect();
-        headers::remove_toker_cookies(&mut out, &cookies);
+        headers::remove_toker_cookies(&mut out, &self.toker_cookies);
         out.remove(header::EXPECT);
         let client_host = req.headers().get(header::HOST).cloned();
         headers::set_forwarding(
@@ -253,7 +254,11 @@ impl Endpoint for RouteEndpoint {
             None => None,
         };
         let body = has_body(req.headers()).then(|| proxy::request_body(req.take_body()));
-        let mut resp = match self.upstream.send(head, body).await {
+        let again = || {
+            self.head(&req, &path, identity.as_ref(), upgrade.as_ref())
+                .ok()
+        };
+        let mut resp = match self.upstream.send(head, body, again).await {
             Ok(resp) => resp,
             Err(failure) => {
                 tracing::warn!(
