@@ -87,6 +87,9 @@ struct CompareArgs {
     /// Also print candidate − baseline, and say "exceeds" when it is above this.
     #[arg(long)]
     max_difference: Option<f64>,
+    /// Print candidate − baseline instead of the ratio, with no verdict.
+    #[arg(long)]
+    difference: bool,
     /// What the ratio means, for the printed line.
     #[arg(long, default_value = "ratio")]
     name: String,
@@ -156,15 +159,15 @@ fn compare(args: &CompareArgs) -> anyhow::Result<()> {
             format!(" — BELOW {min}")
         };
     }
-    if let Some(max) = args.max_difference {
+    if args.difference || args.max_difference.is_some() {
         let difference = c - b;
-        let verdict = if difference <= max {
-            format!("within {max}")
-        } else {
-            format!("EXCEEDS {max}")
+        let verdict = match args.max_difference {
+            Some(max) if difference <= max => format!(" — within {max}"),
+            Some(max) => format!(" — EXCEEDS {max}"),
+            None => String::new(),
         };
         println!(
-            "{}: {c:.2} ({cand_metric}) − {b:.2} ({}) = {difference:.2} — {verdict}",
+            "{}: {c:.2} ({cand_metric}) − {b:.2} ({}) = {difference:.2}{verdict}",
             args.name, args.metric
         );
         return Ok(());
