@@ -350,6 +350,25 @@ fn stat_cpu_seconds(stat: &str) -> Option<f64> {
     Some((utime + stime) / 100.0)
 }
 
+/// The machine's CPU time in the first line of `/proc/stat`: (all of it, the part a hypervisor
+/// gave to other guests: `steal`), in USER_HZ.
+fn stat_machine_ticks(stat: &str) -> Option<(u64, u64)> {
+    let line = stat.lines().next()?.strip_prefix("cpu ")?;
+    let fields: Vec<u64> = line
+        .split_whitespace()
+        .map(str::parse)
+        .collect::<Result<_, _>>()
+        .ok()?;
+    // user nice system idle iowait irq softirq steal guest guest_nice; guest time is
+    // already counted in user and nice.
+    let total = fields.iter().take(8).sum();
+    Some((total, *fields.get(7)?))
+}
+
+fn machine_ticks() -> Option<(u64, u64)> {
+    stat_machine_ticks(&std::fs::read_to_string("/proc/stat").ok()?)
+}
+
 pub fn cpu_seconds(pid: u32) -> Option<f64> {
     stat_cpu_seconds(&std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?)
 }
@@ -442,6 +461,7 @@ pub async fn run(args: LoadArgs) -> anyhow::Result<Report> {
 
     // The load.
     let cpu_start = args.server_pid.and_then(cpu_seconds);
+    let machine_start = machine_ticks();
     let start = Instant::now();
     let _ = ctx
         .deadline
@@ -484,6 +504,7 @@ pub async fn run(args: LoadArgs) -> anyhow::Result<Report> {
         ended = Instant::now();
     }
     let cpu_end = args.server_pid.and_then(cpu_seconds);
+    let machine_end = machine_ticks();
     ctx.stop.store(true, Ordering::Relaxed);
     let mut sign_in_tally = Tally::default();
     for t in sign_in_tasks {
@@ -546,6 +567,11 @@ pub async fn run(args: LoadArgs) -> anyhow::Result<Report> {
             us_per_request: (b - a) * 1e6 / tally.responses as f64,
         });
     }
+    if let (Some((total_a, steal_a)), Some((total_b, steal_b))) = (machine_start, machine_end)
+        && total_b > total_a
+    {
+        report.stolen_share = Some((steal_b - steal_a) as f64 / (total_b - total_a) as f64);
+    }
     Ok(report)
 }
 
@@ -558,6 +584,15 @@ mod tests {
         let line = "4242 (tokio rt) (x)) S 1 4242 4242 0 -1 4194560 1200 0 0 0 250 75 0 0 20 0 6 0 999 1 2";
         assert_eq!(stat_cpu_seconds(line), Some(3.25));
         assert_eq!(stat_cpu_seconds("garbage"), None);
+    }
+
+    #[test]
+    fn stolen_time_is_the_eighth_field_of_the_machine_line() {
+        let stat = "cpu  700 0 100 150 10 0 20 20 0 0\ncpu0 350 0 50 75 5 0 10 10 0 0\n";
+        assert_eq!(stat_machine_ticks(stat), Some((1000, 20)));
+        // A kernel before 2.6.11 has no steal field; nothing is reported then.
+        assert_eq!(stat_machine_ticks("cpu  700 0 100 150 10 0 20\n"), None);
+        assert_eq!(stat_machine_ticks("cpu0 1 2 3\n"), None);
     }
 
     #[test]

@@ -154,6 +154,10 @@ pub struct Report {
     pub sign_ins: Option<SignIns>,
     pub server_rss: Option<Rss>,
     pub server_cpu: Option<ServerCpu>,
+    /// The share of the machine's CPU time a hypervisor gave to other guests during the load
+    /// (`steal` in `/proc/stat`): on a shared virtual machine, the weather the figures met.
+    #[serde(default)]
+    pub stolen_share: Option<f64>,
 }
 
 impl Report {
@@ -246,6 +250,13 @@ impl Report {
                 out,
                 "server CPU   {:.1} µs per request ({:.2} s during the load)",
                 c.us_per_request, c.seconds
+            );
+        }
+        if let Some(stolen) = self.stolen_share {
+            let _ = writeln!(
+                out,
+                "machine      {:.1} % of the CPU time went to other guests (steal)",
+                stolen * 100.0
             );
         }
         out
