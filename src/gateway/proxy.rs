@@ -59,7 +59,7 @@ pub struct Upstream {
     timeout: Duration,
 }
 
-/// A request's head, kept so that a body-less request can be sent twice.
+/// What goes to the upstream besides the body.
 pub struct Head {
     pub method: Method,
     pub uri: Uri,
@@ -106,14 +106,10 @@ impl Upstream {
 
     /// The upstream URI for `path` (starting with `/`) and the client's query.
     pub fn uri(&self, path: &str, query: Option<&str>) -> Result<Uri, poem::http::Error> {
-        let len = self.base_path.len() + path.len() + query.map_or(0, |q| q.len() + 1);
-        let mut path_and_query = String::with_capacity(len);
-        path_and_query.push_str(&self.base_path);
-        path_and_query.push_str(path);
-        if let Some(q) = query {
-            path_and_query.push('?');
-            path_and_query.push_str(q);
-        }
+        let path_and_query = match query {
+            Some(q) => format!("{}{path}?{q}", self.base_path),
+            None => format!("{}{path}", self.base_path),
+        };
         Uri::builder()
             .scheme(self.scheme.clone())
             .authority(self.authority.clone())
